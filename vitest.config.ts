@@ -22,5 +22,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: "forks",
     fileParallelism: true,
+    // The JSON report is what .ci/run reads to print "N passed, N failed".
+    reporters: ["default", "json"],
+    outputFile: { json: ".vitest-results.json" },
   },
 });
