@@ -1,0 +1,4 @@
+declare module "mote:bench/echo" {
+  const echo: unknown;
+  export default echo;
+}

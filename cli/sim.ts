@@ -1,0 +1,178 @@
+/**
+ * `mote sim` (= `npm start`): the device program on the XS engine, with embedded
+ * peers, simulated hardware and faults. See docs/simulator.md.
+ */
+import { startSimulation, type Simulation } from "../host-shim/sim/simulation.js";
+import { parseSimArgs, type Args } from "../host-shim/sim/args.js";
+import { statusJson, statusLine } from "../host-shim/sim/display.js";
+import { memoryPerDevice } from "../host-shim/sim/memory.js";
+
+const HELP = `mote sim — run the device program on the XS engine with simulated hardware
+
+  mote sim [options]
+
+  --broker mqtt://HOST:PORT   use this broker (default: embedded aedes)
+  --broker-port PORT          port of the embedded broker (default: a free one)
+  --coap coap://HOST:PORT     use this CoAP server (default: embedded, /sensor and /large)
+  --state DIR                 preferences and flash of the devices (default .state/sim)
+  --devices N                 run N devices with distinct ids (default 1)
+  --telemetry MS              telemetry period (default: the program's, 60000)
+  --fault SPEC                wifi-drop@10s[+5s], broker-restart@20s[+2s], power-cut@30s[+1s], loss=0.3[@10s]
+                              (repeatable)
+  --for SECONDS               stop after SECONDS; exit 0 iff every device ended healthy
+  --json                      one JSON status object per second on stdout
+  -h, --help
+
+  keys (on a terminal): w WiFi drop · b broker restart · p power cut · l loss 30% on/off · q quit
+`;
+
+export { parseSimArgs };
+
+export async function main(argv: string[]): Promise<number> {
+  let args: Args;
+  try {
+    args = parseSimArgs(argv);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    process.stderr.write(`mote sim: ${err.code ?? "usage"}: ${err.message.replace(/^invalid-fault: /, "")}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const out = process.stdout;
+  const tty = out.isTTY === true && !args.json;
+  const baselineRss = process.memoryUsage().rss;
+  let drawn = 0;
+  const print = (line: string) => {
+    if (args.json) process.stderr.write(`${line}\n`);
+    else if (tty) {
+      clearBlock();
+      out.write(`${line}\n`);
+    } else out.write(`${line}\n`);
+  };
+  const clearBlock = () => {
+    if (drawn > 0) out.write(`\x1b[${drawn}A\x1b[0J`);
+    drawn = 0;
+  };
+  const started = Date.now();
+  const stamp = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s`;
+
+  let sim: Simulation;
+  try {
+    if (!args.json) print(`mote sim: starting ${args.devices} device(s) on XS…`);
+    sim = await startSimulation({
+      devices: args.devices,
+      broker: args.broker,
+      brokerPort: args.brokerPort,
+      coap: args.coap,
+      state: args.state,
+      telemetryMs: args.telemetryMs,
+      faults: args.faults,
+      onLog: (i, line) => {
+        if (!args.json && args.devices <= 4) print(`${stamp()} [${i}] ${line}`);
+      },
+      onEvent: (i, e) => {
+        if (e.type === "fault") {
+          if (i === 0) print(`${stamp()} fault: ${e.fault}`);
+        } else print(`${stamp()} [${i}] ${e.type}${"reason" in e ? ` (${e.reason})` : ""}${"message" in e ? `: ${e.message}` : ""}`);
+      },
+    });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    process.stderr.write(`mote sim: ${err.code ?? "error"}: ${err.message}\n`);
+    return 1;
+  }
+  if (!args.json) {
+    print(`broker  ${sim.brokerUrl}${sim.peers.broker ? " (embedded aedes)" : ""}`);
+    print(`coap    ${sim.coapUrl}${sim.peers.coap ? " (embedded: /sensor observable, /large block-wise)" : ""}`);
+    print(`updates ${sim.updatesUrl}`);
+    print(`watch:  npx mqtt sub -h 127.0.0.1 -p ${new URL(sim.brokerUrl).port || 1883} -t 'mote/#' -v`);
+    if (tty) print("keys: w WiFi drop · b broker restart · p power cut · l loss on/off · q quit");
+  }
+
+  let finished = false;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const finish = () => {
+    if (!finished) {
+      finished = true;
+      resolveDone();
+    }
+  };
+
+  // Output loop: status every second.
+  let lastPlain = 0;
+  const render = async () => {
+    await sim.poll();
+    const status = sim.status();
+    if (args.json) {
+      out.write(`${JSON.stringify({ t: Date.now() - started, devices: status.map(statusJson) })}\n`);
+    } else if (tty) {
+      clearBlock();
+      const lines = status.slice(0, 20).map(statusLine);
+      if (status.length > 20) lines.push(`… and ${status.length - 20} more (${status.filter((s) => s.device?.healthy).length} healthy)`);
+      out.write(lines.join("\n") + "\n");
+      drawn = lines.length;
+    } else if (Date.now() - lastPlain >= 5000) {
+      lastPlain = Date.now();
+      for (const s of status.slice(0, 20)) out.write(`${stamp()} ${statusLine(s)}\n`);
+    }
+  };
+  const ticker = setInterval(() => void render().catch(() => undefined), 1000);
+
+  // Keyboard faults.
+  const stdin = process.stdin;
+  let loss = false;
+  const onKey = (data: Buffer) => {
+    const k = data.toString();
+    if (k === "q" || k === "\u0003") finish();
+    else if (k === "w") sim.faults.wifiDrop(3000);
+    else if (k === "b") void sim.faults.brokerRestart(1000);
+    else if (k === "p") void sim.faults.powerCut(1000);
+    else if (k === "l") sim.faults.loss((loss = !loss) ? 0.3 : 0);
+  };
+  if (stdin.isTTY && !args.json) {
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on("data", onKey);
+  }
+  const onSignal = () => finish();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const limit = args.forSeconds === undefined ? undefined : setTimeout(finish, args.forSeconds * 1000);
+
+  await done;
+  clearInterval(ticker);
+  if (limit !== undefined) clearTimeout(limit);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  if (stdin.isTTY && !args.json) {
+    stdin.off("data", onKey);
+    stdin.setRawMode(false);
+    stdin.pause();
+  }
+  await sim.poll().catch(() => undefined);
+  const status = sim.status();
+  const healthy = sim.healthy();
+  const mem = memoryPerDevice(args.devices, baselineRss);
+  await sim.stop();
+  const summary = {
+    healthy,
+    devices: args.devices,
+    healthyDevices: status.filter((s) => s.device?.healthy).length,
+    memoryPerDeviceBytes: Math.round(mem.bytesPerDevice),
+    xsHeapBytesMax: Math.max(0, ...status.map((s) => s.xsHeapPeakBytes)),
+  };
+  if (args.json) out.write(`${JSON.stringify({ summary })}\n`);
+  else {
+    clearBlock();
+    for (const s of status.slice(0, 20)) out.write(`${statusLine(s)}\n`);
+    out.write(
+      `mote sim: ${summary.healthyDevices}/${summary.devices} healthy · host memory per device ${(summary.memoryPerDeviceBytes / 1048576).toFixed(1)} MB · XS heap peak ${(summary.xsHeapBytesMax / 1024).toFixed(0)} KB\n`,
+    );
+  }
+  // --for: 0 iff healthy; interactive stop: 0.
+  return args.forSeconds === undefined || healthy ? 0 : 1;
+}

@@ -1,0 +1,177 @@
+/**
+ * Node twin of Moddable's `flash` module: named partitions stored as files
+ * `<stateDir>/flash/<name>.bin`, with NOR-flash semantics —
+ *   erase(sector): the block becomes 0xFF;
+ *   write(offset, length, buffer): stored = old AND new (bits only go 1 -> 0),
+ * so code that forgets to erase before writing fails here as on a chip.
+ *
+ * Fault injection for power-cut tests: `armPowerCut(n)` lets n more flash
+ * operations (erase or write, any partition) complete; operation n+1 is torn
+ * (only its first half reaches the "disk") and throws `PowerCutError`, and
+ * every later operation throws until `restorePower()` — what the device sees
+ * when power drops mid-write and the program never runs the next line.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { join } from "node:path";
+
+export const SECTOR_SIZE = 4096;
+
+/** Default partition table of the simulated board (bytes), after ESP32's two-OTA layouts. */
+export const DEFAULT_PARTITIONS: Readonly<Record<string, number>> = Object.freeze({
+  otadata: 2 * SECTOR_SIZE,
+  ota_0: 0x180000,
+  ota_1: 0x180000,
+  xs: 0x40000,
+  modstate: 2 * SECTOR_SIZE,
+});
+
+export class PowerCutError extends Error {
+  readonly code = "power-cut";
+  constructor(op: string) {
+    super(`power cut during ${op}`);
+    this.name = "PowerCutError";
+  }
+}
+
+interface FlashState {
+  dir: string | undefined;
+  partitions: Record<string, number>;
+  /** Operations still allowed before the cut; undefined = no cut armed. */
+  budget: number | undefined;
+  off: boolean;
+  operations: number;
+}
+
+const state: FlashState = {
+  dir: undefined,
+  partitions: { ...DEFAULT_PARTITIONS },
+  budget: undefined,
+  off: false,
+  operations: 0,
+};
+
+/** Where partitions live; default `$MOTE_STATE_DIR/flash` or `./.state/flash`. */
+export function configureFlash(options: { dir?: string; partitions?: Record<string, number> }): void {
+  if (options.dir !== undefined) state.dir = options.dir;
+  if (options.partitions !== undefined) state.partitions = { ...options.partitions };
+}
+
+export function flashDir(): string {
+  return state.dir ?? join(process.env.MOTE_STATE_DIR ?? ".state", "flash");
+}
+
+export function armPowerCut(afterOperations: number): void {
+  state.budget = afterOperations;
+  state.off = false;
+}
+
+export function restorePower(): void {
+  state.budget = undefined;
+  state.off = false;
+}
+
+export function powerIsOff(): boolean {
+  return state.off;
+}
+
+/** Flash operations (erase + write) performed since start — to spread power cuts. */
+export function flashOperations(): number {
+  return state.operations;
+}
+
+/** Whether this operation may run fully (true), must be torn (false); throws when power is already off. */
+function gate(op: string): boolean {
+  if (state.off) throw new PowerCutError(op);
+  state.operations++;
+  if (state.budget === undefined) return true;
+  if (state.budget > 0) {
+    state.budget--;
+    return true;
+  }
+  state.off = true;
+  return false;
+}
+
+function partitionFile(name: string): { path: string; size: number } {
+  const size = state.partitions[name];
+  if (size === undefined) throw new Error(`no partition "${name}"`);
+  const dir = flashDir();
+  const path = join(dir, `${name}.bin`);
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    const fd = openSync(path, "w");
+    try {
+      const blank = new Uint8Array(64 * 1024).fill(0xff);
+      for (let o = 0; o < size; o += blank.length) writeSync(fd, blank, 0, Math.min(blank.length, size - o), o);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return { path, size };
+}
+
+function readFile(path: string, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  const fd = openSync(path, "r");
+  try {
+    readSync(fd, out, 0, length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+function writeFile(path: string, offset: number, data: Uint8Array): void {
+  const fd = openSync(path, "r+");
+  try {
+    writeSync(fd, data, 0, data.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export default class Flash {
+  readonly #path: string;
+  readonly #name: string;
+  readonly byteLength: number;
+  readonly blockSize = SECTOR_SIZE;
+
+  constructor(partition: string) {
+    const { path, size } = partitionFile(partition);
+    this.#path = path;
+    this.#name = partition;
+    this.byteLength = size;
+  }
+
+  erase(sector: number): void {
+    if (!Number.isInteger(sector) || sector < 0 || (sector + 1) * SECTOR_SIZE > this.byteLength) throw new RangeError("bad sector");
+    const full = gate(`erase ${this.#name}#${sector}`);
+    const blank = new Uint8Array(full ? SECTOR_SIZE : SECTOR_SIZE / 2).fill(0xff);
+    writeFile(this.#path, sector * SECTOR_SIZE, blank);
+    if (!full) throw new PowerCutError(`erase ${this.#name}#${sector}`);
+  }
+
+  read(offset: number, byteLength: number): ArrayBuffer {
+    if (offset < 0 || byteLength < 0 || offset + byteLength > this.byteLength) throw new RangeError("bad read");
+    if (state.off) throw new PowerCutError("read");
+    return readFile(this.#path, offset, byteLength).buffer as ArrayBuffer;
+  }
+
+  write(offset: number, byteLength: number, buffer: ArrayBuffer | ArrayBufferView): void {
+    if (offset < 0 || byteLength < 0 || offset + byteLength > this.byteLength) throw new RangeError("bad write");
+    const src =
+      buffer instanceof ArrayBuffer
+        ? new Uint8Array(buffer, 0, byteLength)
+        : new Uint8Array(buffer.buffer, buffer.byteOffset, byteLength);
+    const full = gate(`write ${this.#name}@${offset}`);
+    const n = full ? byteLength : byteLength >> 1;
+    const merged = readFile(this.#path, offset, n);
+    for (let i = 0; i < n; i++) merged[i] &= src[i]; // NOR: bits only clear
+    writeFile(this.#path, offset, merged);
+    if (!full) throw new PowerCutError(`write ${this.#name}@${offset}`);
+  }
+
+  map(): Uint8Array {
+    return readFile(this.#path, 0, this.byteLength);
+  }
+}

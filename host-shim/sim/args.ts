@@ -1,0 +1,89 @@
+/** Arguments of `mote sim` (cli/sim.ts). */
+import { parseFault, type ScheduledFault } from "./faults.js";
+
+export interface Args {
+  broker?: string;
+  brokerPort?: number;
+  coap?: string;
+  state?: string;
+  devices: number;
+  telemetryMs?: number;
+  faults: ScheduledFault[];
+  forSeconds?: number;
+  json: boolean;
+  help: boolean;
+}
+
+export class UsageError extends Error {
+  readonly code = "usage" as const;
+}
+
+export function parseSimArgs(argv: readonly string[]): Args {
+  const args: Args = { devices: 1, faults: [], json: false, help: false };
+  const value = (i: number, flag: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
+  const int = (text: string, flag: string, min: number, max: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer ${min}..${max}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith("--") && a.includes("=")
+      ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+      : [a, undefined];
+    const take = (): string => {
+      if (inline !== undefined) return inline;
+      const v = value(i, flag);
+      i++;
+      return v;
+    };
+    switch (flag) {
+      case "--broker": {
+        const v = take();
+        if (!/^mqtt:\/\/[^/:]+(:\d+)?\/?$/.test(v)) throw new UsageError("--broker must be mqtt://host[:port]");
+        args.broker = v;
+        break;
+      }
+      case "--coap": {
+        const v = take();
+        if (!/^coap:\/\/[^/:]+(:\d+)?\/?$/.test(v)) throw new UsageError("--coap must be coap://host[:port]");
+        args.coap = v;
+        break;
+      }
+      case "--broker-port":
+        args.brokerPort = int(take(), flag, 1, 65535);
+        break;
+      case "--state":
+        args.state = take();
+        break;
+      case "--devices":
+        args.devices = int(take(), flag, 1, 500);
+        break;
+      case "--telemetry":
+        args.telemetryMs = int(take(), flag, 100, 86_400_000);
+        break;
+      case "--for":
+        args.forSeconds = Number(take());
+        if (!(args.forSeconds > 0 && args.forSeconds <= 7 * 86400)) throw new UsageError("--for must be a number of seconds > 0");
+        break;
+      case "--fault":
+        args.faults.push(parseFault(take()));
+        break;
+      case "--json":
+        args.json = true;
+        break;
+      case "-h":
+      case "--help":
+        args.help = true;
+        break;
+      default:
+        throw new UsageError(`unknown option ${a}`);
+    }
+  }
+  return args;
+}
+

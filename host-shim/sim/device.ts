@@ -1,0 +1,194 @@
+/**
+ * One simulated device: the device bundle running in its own XS engine, with
+ * its own build-time config (served as "mc/config"), state folder and hardware.
+ *
+ * Lifecycle: boot → running; the program asks for a reboot (status.reboot set)
+ * → the engine is closed and a new one started from the same bundle (on OTA,
+ * the bundle of the active slot, given by `bundleForBoot`); power cut → the
+ * engine is killed without warning (sockets reset, no DISCONNECT: the broker
+ * publishes the will) and booted again after the off time.
+ */
+import { startXs, type XsEngine } from "../xs/engine.js";
+import type { DeviceStatus } from "../../src/runtime/health.js";
+
+export type SimDeviceState = "off" | "booting" | "running" | "rebooting" | "stopped";
+
+export interface SimHardware {
+  /** Host modules that differ per device (wifi, net, preference...), served to its engine. */
+  modules(): Record<string, Record<string, unknown>>;
+  /** The access point vanishes for `durationMs`. */
+  dropWifi(durationMs: number): void;
+  close?(): void;
+}
+
+export interface SimDeviceOptions {
+  readonly index: number;
+  readonly name: string;
+  readonly stateDir: string;
+  /** Values the build would get from `mcconfig key=value` (mc/config). */
+  readonly buildConfig: Record<string, unknown>;
+  readonly hardware: SimHardware;
+  /** The script to boot (re-read at every boot: OTA can switch slots). */
+  bundleForBoot(): Promise<string>;
+  onLog?(line: string): void;
+  onEvent?(event: SimDeviceEvent): void;
+}
+
+export type SimDeviceEvent =
+  | { type: "boot"; boot: number }
+  | { type: "reboot"; reason: string }
+  | { type: "power-cut"; offMs: number }
+  | { type: "crash"; message: string };
+
+export interface SimDeviceStatus {
+  readonly index: number;
+  readonly name: string;
+  readonly state: SimDeviceState;
+  readonly boots: number;
+  readonly device: DeviceStatus | undefined;
+  /** XS heap in use after the last gc, bytes. */
+  readonly xsHeapBytes: number | undefined;
+  readonly xsHeapPeakBytes: number;
+  /** When the last error of the engine itself happened (crash, refused call). */
+  readonly lastError: string | undefined;
+}
+
+export class SimDevice {
+  readonly #o: SimDeviceOptions;
+  #engine: XsEngine | undefined;
+  #state: SimDeviceState = "off";
+  #boots = 0;
+  #status: DeviceStatus | undefined;
+  #heap: number | undefined;
+  #heapPeak = 0;
+  #lastError: string | undefined;
+  #polling = false;
+  #offTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: SimDeviceOptions) {
+    this.#o = options;
+  }
+
+  get engine(): XsEngine | undefined {
+    return this.#engine;
+  }
+
+  get state(): SimDeviceState {
+    return this.#state;
+  }
+
+  async boot(): Promise<void> {
+    if (this.#state === "stopped") return;
+    this.#state = "booting";
+    this.#status = undefined;
+    const bundle = await this.#o.bundleForBoot();
+    this.#boots++;
+    this.#o.onEvent?.({ type: "boot", boot: this.#boots });
+    try {
+      this.#engine = await startXs({
+        bundle,
+        name: this.#o.name,
+        stateDir: this.#o.stateDir,
+        hostModules: { "mc/config": { default: { ...this.#o.buildConfig } }, ...this.#o.hardware.modules() },
+        onLog: (line) => this.#o.onLog?.(line),
+        stdio: "ignore",
+        maxLogLines: 2000,
+      });
+      this.#state = "running";
+    } catch (e) {
+      this.#lastError = e instanceof Error ? e.message : String(e);
+      this.#o.onEvent?.({ type: "crash", message: this.#lastError });
+      this.#state = "off";
+      throw e;
+    }
+  }
+
+  /**
+   * Reads the program's status (and the XS heap when `meters`); reboots the
+   * engine when the program asked for it. Calls do not overlap.
+   */
+  async poll(meters = true): Promise<void> {
+    const engine = this.#engine;
+    if (engine === undefined || this.#state !== "running" || this.#polling) return;
+    this.#polling = true;
+    try {
+      const status = (await engine.call("moteStatus")) as DeviceStatus | undefined;
+      this.#status = status;
+      if (meters) {
+        const m = await engine.meters();
+        this.#heap = m.heapBytes;
+        if (m.heapBytes > this.#heapPeak) this.#heapPeak = m.heapBytes;
+      }
+      if (status?.reboot !== undefined && this.#state === "running") await this.#restart(status.reboot);
+    } catch (e) {
+      if (this.#engine === engine && this.#state === "running") {
+        this.#lastError = e instanceof Error ? e.message : String(e);
+        this.#o.onEvent?.({ type: "crash", message: this.#lastError });
+      }
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  /** Restarts the engine (what the device's own reboot does). */
+  async #restart(reason: string): Promise<void> {
+    this.#state = "rebooting";
+    this.#o.onEvent?.({ type: "reboot", reason });
+    // Give the program its grace to flush (it already stopped itself), then reset.
+    await this.#shutdown();
+    await this.boot();
+  }
+
+  /** Power cut: the engine dies now; it boots again after `offMs`. */
+  async powerCut(offMs = 1000): Promise<void> {
+    if (this.#state !== "running") return;
+    this.#o.onEvent?.({ type: "power-cut", offMs });
+    await this.#shutdown();
+    this.#state = "off";
+    this.#offTimer = setTimeout(() => {
+      this.#offTimer = undefined;
+      this.boot().catch(() => undefined);
+    }, offMs);
+  }
+
+  dropWifi(durationMs: number): void {
+    this.#o.hardware.dropWifi(durationMs);
+  }
+
+  /** Sends a global call into the running program (for tests and the CLI). */
+  async call(name: string, args?: unknown): Promise<unknown> {
+    if (this.#engine === undefined) throw new Error("device is off");
+    return this.#engine.call(name, args);
+  }
+
+  status(): SimDeviceStatus {
+    return {
+      index: this.#o.index,
+      name: this.#o.name,
+      state: this.#state,
+      boots: this.#boots,
+      device: this.#status,
+      xsHeapBytes: this.#heap,
+      xsHeapPeakBytes: this.#heapPeak,
+      lastError: this.#lastError,
+    };
+  }
+
+  logs(): string[] {
+    return this.#engine?.logs ?? [];
+  }
+
+  async stop(): Promise<void> {
+    this.#state = "stopped";
+    if (this.#offTimer !== undefined) clearTimeout(this.#offTimer);
+    await this.#shutdown();
+    this.#o.hardware.close?.();
+  }
+
+  async #shutdown(): Promise<void> {
+    const engine = this.#engine;
+    this.#engine = undefined;
+    this.#status = undefined;
+    if (engine !== undefined) await engine.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * The simulator, as a library: peers + fault proxies + N devices on XS.
+ *
+ *   const sim = await startSimulation({ telemetryMs: 500 });
+ *   await sim.waitFor((s) => s.every((d) => d.device?.healthy), 20_000);
+ *   sim.faults.brokerRestart();
+ *   ...
+ *   await sim.stop();
+ *
+ * `mote sim` (cli/sim.ts) is a thin face over this; XS-tier tests use it directly.
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, type Dirent } from "node:fs";
+import { join, resolve } from "node:path";
+import { startBroker, startCoapServer, startUpdateServer, type BrokerPeer, type CoapPeer, type UpdatePeer } from "./peers.js";
+import { TcpFaultProxy, UdpFaultProxy, type ScheduledFault } from "./faults.js";
+import { SimDevice, type SimDeviceEvent, type SimDeviceStatus } from "./device.js";
+import { createHardware, type WifiNetwork } from "./hardware.js";
+import { bundleForXs, projectRoot } from "../xs/engine.js";
+import { seededRandom } from "../../src/runtime/backoff.js";
+
+export interface SimulationOptions {
+  /** Number of devices (distinct MACs and client ids). Default 1, at most 500. */
+  devices?: number;
+  /** External broker (`mqtt://host:port`) instead of the embedded aedes. */
+  broker?: string;
+  /** External CoAP server (`coap://host:port`) instead of the embedded one. */
+  coap?: string;
+  /** Port of the embedded broker (default: a free one). */
+  brokerPort?: number;
+  /** State folder (preferences, flash) — one sub-folder per device. Default `.state/sim`. */
+  state?: string;
+  /** Telemetry period given as build-time config, ms (default: the program's default). */
+  telemetryMs?: number;
+  /** Topic prefix (default: the program's "mote"). */
+  prefix?: string;
+  /** Observe the CoAP server's /sensor (default true). */
+  observeSensor?: boolean;
+  /** WiFi network the devices know. Default ssid "mote-sim", password "mote-sim-pass". */
+  wifi?: { ssid: string; password: string };
+  /** Password the devices are built with (default: the network's; a different one = wrong password). */
+  devicePassword?: string;
+  /** Extra mc/config values for every device. */
+  config?: Record<string, unknown>;
+  /** Faults to run on schedule (from `--fault`). */
+  faults?: readonly ScheduledFault[];
+  /** The device script; default: dist/sim/device.js if it is up to date, else bundled from src/app/main.ts. */
+  bundle?: string | (() => Promise<string>);
+  /** Status poll period, ms (default 1000). */
+  pollMs?: number;
+  /** Seed for loss decisions (default 1). */
+  seed?: number;
+  onLog?(device: number, line: string): void;
+  onEvent?(device: number, event: SimDeviceEvent | { type: "fault"; fault: string }): void;
+}
+
+export interface SimulationFaults {
+  /** The devices' access point vanishes for `durationMs` (default 3000); all devices or one. */
+  wifiDrop(durationMs?: number, device?: number): void;
+  /** The broker restarts: connections cut, down for `downMs` (default 1000). */
+  brokerRestart(downMs?: number): Promise<void>;
+  /** Power cut of one device (default all), off for `offMs` (default 1000). */
+  powerCut(offMs?: number, device?: number): Promise<void>;
+  /** Loss rate on the device↔peer links (TCP: delays; UDP: drops). */
+  loss(rate: number): void;
+}
+
+export interface Simulation {
+  readonly devices: readonly SimDevice[];
+  readonly brokerUrl: string;
+  readonly coapUrl: string;
+  readonly updatesUrl: string;
+  /** The URLs the devices use (through the fault proxies). */
+  readonly deviceBrokerUrl: string;
+  readonly deviceCoapUrl: string;
+  /** The embedded peers (undefined when an external one is used). */
+  readonly peers: { broker?: BrokerPeer; coap?: CoapPeer; updates: UpdatePeer };
+  readonly faults: SimulationFaults;
+  status(): SimDeviceStatus[];
+  /** Polls now (status and XS heap of every device). */
+  poll(): Promise<void>;
+  /** Resolves when `predicate(status)` holds (polling), rejects after `timeoutMs`. */
+  waitFor(predicate: (status: SimDeviceStatus[]) => boolean, timeoutMs: number): Promise<SimDeviceStatus[]>;
+  /** Whether every device ended healthy. */
+  healthy(): boolean;
+  stop(): Promise<void>;
+}
+
+const MAX_DEVICES = 500;
+
+/** dist/sim/device.js when it is newer than every src file it comes from; undefined otherwise. */
+export function builtDeviceBundle(root = projectRoot()): string | undefined {
+  const file = join(root, "dist", "sim", "device.js");
+  try {
+    const built = statSync(file).mtimeMs;
+    if (newestSource(join(root, "src")) > built) return undefined;
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function newestSource(dir: string, depth = 0): number {
+  let newest = 0;
+  if (depth > 8) return newest;
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return newest;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestSource(p, depth + 1));
+    else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** The device script for the simulator. */
+export async function deviceBundle(): Promise<string> {
+  return builtDeviceBundle() ?? (await bundleForXs("src/app/main.ts"));
+}
+
+export async function startSimulation(options: SimulationOptions = {}): Promise<Simulation> {
+  const count = options.devices ?? 1;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_DEVICES)
+    throw Object.assign(new Error(`invalid-option: devices must be 1..${MAX_DEVICES}`), { code: "invalid-option" });
+  const stateRoot = resolve(options.state ?? join(projectRoot(), ".state", "sim"));
+  mkdirSync(stateRoot, { recursive: true });
+  const random = seededRandom(options.seed ?? 1);
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  try {
+    // Peers (embedded unless given) and the fault proxies in front of them.
+    let broker: BrokerPeer | undefined;
+    let brokerTarget: { host: string; port: number };
+    if (options.broker === undefined) {
+      broker = await startBroker({ port: options.brokerPort });
+      cleanups.push(() => broker!.close());
+      brokerTarget = { host: "127.0.0.1", port: broker.port };
+    } else brokerTarget = hostPort(options.broker, /^mqtt:\/\//, 1883);
+    let coap: CoapPeer | undefined;
+    let coapTarget: { host: string; port: number };
+    if (options.coap === undefined) {
+      coap = await startCoapServer();
+      cleanups.push(() => coap!.close());
+      coapTarget = { host: "127.0.0.1", port: coap.port };
+    } else coapTarget = hostPort(options.coap, /^coap:\/\//, 5683);
+    const updates = await startUpdateServer();
+    cleanups.push(() => updates.close());
+
+    const mqttProxy = new TcpFaultProxy({ targetHost: brokerTarget.host, targetPort: brokerTarget.port, random });
+    await mqttProxy.listen();
+    cleanups.push(() => mqttProxy.close());
+    const coapProxy = new UdpFaultProxy({ targetHost: coapTarget.host, targetPort: coapTarget.port, random });
+    await coapProxy.listen();
+    cleanups.push(() => coapProxy.close());
+
+    const network: WifiNetwork = { ssid: options.wifi?.ssid ?? "mote-sim", password: options.wifi?.password ?? "mote-sim-pass", rssi: -52 };
+    const bundleSource = options.bundle;
+    let cachedBundle: string | undefined = typeof bundleSource === "string" ? bundleSource : undefined;
+    const bundleForBoot = async () => {
+      if (typeof bundleSource === "function") return bundleSource();
+      cachedBundle ??= await deviceBundle();
+      return cachedBundle;
+    };
+
+    const devices: SimDevice[] = [];
+    for (let i = 0; i < count; i++) {
+      const mac = macFor(i);
+      const stateDir = join(stateRoot, mac.replace(/:/g, ""));
+      mkdirSync(stateDir, { recursive: true });
+      const buildConfig: Record<string, unknown> = {
+        ssid: network.ssid,
+        password: options.devicePassword ?? network.password,
+        broker: `mqtt://127.0.0.1:${mqttProxy.port}`,
+        ...(options.telemetryMs !== undefined ? { telemetryMs: options.telemetryMs } : {}),
+        ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+        ...(options.observeSensor === false ? {} : { coapObserve: [`coap://127.0.0.1:${coapProxy.port}/sensor`] }),
+        ...options.config,
+      };
+      const device = new SimDevice({
+        index: i,
+        name: `mote-sim-${i}`,
+        stateDir,
+        buildConfig,
+        hardware: createHardware({ stateDir, mac, networks: [network] }),
+        bundleForBoot,
+        onLog: options.onLog === undefined ? undefined : (line) => options.onLog!(i, line),
+        onEvent: options.onEvent === undefined ? undefined : (e) => options.onEvent!(i, e),
+      });
+      devices.push(device);
+    }
+    cleanups.push(async () => {
+      await Promise.all(devices.map((d) => d.stop()));
+    });
+    // Boot in small groups: each boot starts an xsnap process.
+    for (let i = 0; i < devices.length; i += 8) await Promise.all(devices.slice(i, i + 8).map((d) => d.boot()));
+
+    const event = (fault: string) => {
+      for (let i = 0; i < devices.length; i++) options.onEvent?.(i, { type: "fault", fault });
+    };
+    const faults: SimulationFaults = {
+      wifiDrop(durationMs = 3000, device?: number) {
+        event(`wifi-drop ${durationMs} ms`);
+        for (const d of device === undefined ? devices : [devices[device]]) d.dropWifi(durationMs);
+      },
+      async brokerRestart(downMs = 1000) {
+        event(`broker-restart ${downMs} ms`);
+        if (broker !== undefined) await broker.restart(downMs);
+        else {
+          mqttProxy.cut(downMs);
+          await new Promise((r) => setTimeout(r, downMs));
+        }
+      },
+      async powerCut(offMs = 1000, device?: number) {
+        event(`power-cut ${offMs} ms`);
+        await Promise.all((device === undefined ? devices : [devices[device]]).map((d) => d.powerCut(offMs)));
+      },
+      loss(rate: number) {
+        event(`loss ${rate}`);
+        mqttProxy.loss = rate;
+        coapProxy.loss = rate;
+      },
+    };
+
+    // Scheduled faults.
+    const started = Date.now();
+    const timers: NodeJS.Timeout[] = [];
+    for (const f of options.faults ?? []) {
+      timers.push(
+        setTimeout(() => {
+          if (f.kind === "wifi-drop") faults.wifiDrop(f.durationMs);
+          else if (f.kind === "broker-restart") void faults.brokerRestart(f.durationMs);
+          else if (f.kind === "power-cut") void faults.powerCut(f.durationMs);
+          else faults.loss(f.rate ?? 0);
+        }, Math.max(0, f.atMs - (Date.now() - started))),
+      );
+    }
+    cleanups.push(() => timers.forEach(clearTimeout));
+
+    const poll = async () => {
+      await Promise.all(devices.map((d) => d.poll()));
+    };
+    const pollTimer = setInterval(() => void poll(), options.pollMs ?? 1000);
+    cleanups.push(() => clearInterval(pollTimer));
+
+    let stopped = false;
+    const sim: Simulation = {
+      devices,
+      brokerUrl: broker?.url ?? options.broker!,
+      coapUrl: coap?.url ?? options.coap!,
+      updatesUrl: updates.url,
+      deviceBrokerUrl: `mqtt://127.0.0.1:${mqttProxy.port}`,
+      deviceCoapUrl: `coap://127.0.0.1:${coapProxy.port}`,
+      peers: { broker, coap, updates },
+      faults,
+      status: () => devices.map((d) => d.status()),
+      poll,
+      async waitFor(predicate, timeoutMs) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          await Promise.all(devices.map((d) => d.poll(false)));
+          const s = sim.status();
+          if (predicate(s)) return s;
+          if (Date.now() > deadline)
+            throw new Error(`timeout: condition not met in ${timeoutMs} ms; status ${JSON.stringify(s.map(brief))}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      },
+      healthy: () => devices.every((d) => d.status().device?.healthy === true),
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        for (const c of cleanups.reverse()) await c();
+      },
+    };
+    return sim;
+  } catch (e) {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    throw e;
+  }
+}
+
+function brief(s: SimDeviceStatus): unknown {
+  return { name: s.name, state: s.state, wifi: s.device?.wifi, mqtt: s.device?.mqtt, error: s.lastError };
+}
+
+/** A locally administered, unicast MAC per device index (02:6d:6f:xx:xx:xx — "mo"). */
+export function macFor(index: number): string {
+  const b = [0x02, 0x6d, 0x6f, (index >> 16) & 0xff, (index >> 8) & 0xff, index & 0xff];
+  return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+function hostPort(url: string, scheme: RegExp, defaultPort: number): { host: string; port: number } {
+  const m = /^[a-z]+:\/\/([^/:]+)(?::(\d+))?\/?$/.exec(url);
+  if (!scheme.test(url) || m === null)
+    throw Object.assign(new Error(`invalid-option: bad peer URL ${url}`), { code: "invalid-option" });
+  return { host: m[1], port: m[2] === undefined ? defaultPort : Number(m[2]) };
+}

@@ -1,0 +1,67 @@
+/**
+ * `CoapPort` over mote's CoAP client (src/coap/client.ts): one UDP socket for
+ * every GET and observe relation of the device program, opened on first use.
+ */
+import { CoapClient, type CoapResponse } from "../../coap/client.js";
+import type { CoapHost } from "../../coap/driver.js";
+import type { CoapPort, CoapResult } from "../ports.js";
+
+function result(r: CoapResponse): CoapResult {
+  return { code: r.codeText, payload: r.payload, observe: r.observe };
+}
+
+function failure(e: unknown): { error: string } {
+  const code = (e as { code?: unknown })?.code;
+  return { error: typeof code === "string" ? code : String(e) };
+}
+
+export function coapPort(host: CoapHost): CoapPort & { close(): void } {
+  let client: CoapClient | undefined;
+  const get = () => (client ??= new CoapClient({ host }));
+  return {
+    get(uri, callback) {
+      let c: CoapClient;
+      try {
+        c = get();
+      } catch (e) {
+        callback(failure(e));
+        return;
+      }
+      c.get(uri).then(
+        (r) => callback(result(r)),
+        (e) => callback(failure(e)),
+      );
+    },
+    observe(uri, onNotify) {
+      let cancelled = false;
+      let handle: { cancel(): Promise<void>; ended: Promise<CoapResponse | undefined> };
+      try {
+        handle = get().observe(uri, (r) => {
+          if (cancelled) return;
+          // RFC 7641 §3.2: a notification with an error code ends the relation.
+          if (!r.ok) onNotify({ error: `response ${r.codeText}` });
+          else onNotify(result(r));
+        });
+      } catch (e) {
+        const f = failure(e);
+        // Report asynchronously, like every other outcome.
+        Promise.resolve().then(() => !cancelled && onNotify(f));
+        return { cancel: () => void (cancelled = true) };
+      }
+      handle.ended.then(
+        () => !cancelled && onNotify({ error: "observe-ended" }),
+        (e) => !cancelled && onNotify(failure(e)),
+      );
+      return {
+        cancel: () => {
+          cancelled = true;
+          void handle.cancel().catch(() => undefined);
+        },
+      };
+    },
+    close() {
+      client?.close();
+      client = undefined;
+    },
+  };
+}

@@ -1,0 +1,546 @@
+/**
+ * The device program: the loop ESP32 sketches write by hand, as supervised parts.
+ *
+ * Theory of operation. Four kinds of part run under one `Supervisor`:
+ *   wifi        joins the configured network; a disconnect (with its reason:
+ *               wrong password, no AP, lost link) fails the part, which the
+ *               supervisor restarts after an exponential, jittered delay — a wrong
+ *               password therefore retries slower and slower, never in a tight loop.
+ *   mqtt        one long-lived link (it reconnects and queues QoS 1 by itself),
+ *               created when WiFi first has an address. Its will is the retained
+ *               `P/ID/status = offline`; on every connect it subscribes `P/ID/cmd/#`
+ *               and publishes the retained `online` (MQTT 3.1.1 §3.1.2.5 will).
+ *   telemetry   every `telemetryMs` a QoS 1 JSON record; offline it waits in the
+ *               link's queue, so a broker restart loses none.
+ *   coap:<uri>  one observe relation per configured URI (RFC 7641), forwarded
+ *               to `P/ID/coap/<path>`.
+ * A part's failure never stops another: a dead CoAP server does not touch MQTT.
+ * Everything external is a port (ports.ts), so this file runs in Node tests
+ * with fakes and in XS on the device unchanged.
+ */
+import { encodeUtf8, decodeUtf8 } from "../util/utf8.js";
+import {
+  CONFIG_KEYS,
+  ConfigError,
+  describeConfig,
+  normalizeConfigValue,
+  parseBrokerUrl,
+  toStoredValue,
+  type Config,
+  type ConfigKey,
+} from "../runtime/config.js";
+import type { BackoffOptions } from "../runtime/backoff.js";
+import { Supervisor, type Part, type PartContext } from "../runtime/supervisor.js";
+import { createLogger, describeError, type AlarmLike, type Host, type Logger } from "../runtime/host.js";
+import { isHealthy, zeroCounters, type Counters, type DeviceStatus, type MqttState, type WifiState } from "../runtime/health.js";
+import { CommandError, parseCommand, topicsFor, type Command, type Topics } from "./commands.js";
+import type {
+  ConfigStore,
+  CoapPort,
+  CoapResult,
+  MqttConnector,
+  MqttLink,
+  MqttLinkEvent,
+  OtaPort,
+  SensorSource,
+  SystemPort,
+  WifiEvent,
+  WifiPort,
+} from "./ports.js";
+
+export interface DeviceAppOptions {
+  host: Host;
+  config: Config;
+  /** Config values refused at boot, shown in status. */
+  problems?: readonly string[];
+  wifi: WifiPort;
+  mqtt: MqttConnector;
+  coap?: CoapPort;
+  ota?: OtaPort;
+  store: ConfigStore;
+  system: SystemPort;
+  sensor?: SensorSource;
+  /** Reconnect backoff of every part (defaults: 1 s base, 60 s cap, 30 s stable). */
+  backoff?: Partial<BackoffOptions>;
+  /** Bound on CoAP observations started by commands. Default 4; beyond it the command is refused. */
+  maxCommandObservations?: number;
+  /** Longest wait for queued messages before a reboot, ms. Default 2000. */
+  rebootGraceMs?: number;
+}
+
+const ONLINE = encodeUtf8("online");
+const OFFLINE = encodeUtf8("offline");
+
+export class DeviceApp {
+  readonly #o: DeviceAppOptions;
+  readonly #host: Host;
+  readonly #log: Logger;
+  readonly #topics: Topics;
+  readonly #supervisor: Supervisor;
+  readonly #counters: Counters = zeroCounters();
+  readonly #bootAt: number;
+  readonly #commandObservations = new Map<string, { cancel(): void }>();
+  #wifiState: WifiState = "off";
+  #wifiReason: string | undefined;
+  #wifiIp: string | undefined;
+  #mqttState: MqttState = "waiting-wifi";
+  #mqttReason: string | undefined;
+  #link: MqttLink | undefined;
+  #mqttCtx: PartContext | undefined;
+  #telemetryMs: number;
+  #seq = 0;
+  #reboot: string | undefined;
+  #rebootAlarm: AlarmLike | undefined;
+
+  constructor(options: DeviceAppOptions) {
+    this.#o = options;
+    this.#host = options.host;
+    this.#log = createLogger(options.host, "app");
+    this.#topics = topicsFor(options.config.prefix, options.config.clientId);
+    this.#telemetryMs = options.config.telemetryMs;
+    this.#bootAt = options.host.now();
+    this.#supervisor = new Supervisor(options.host, { maxParts: 4 + options.config.coapObserve.length, backoff: options.backoff });
+    this.#supervisor.add("wifi", this.#wifiPart());
+    this.#supervisor.add("mqtt", this.#mqttPart());
+    this.#supervisor.add("telemetry", this.#telemetryPart());
+    if (options.coap !== undefined)
+      for (const uri of options.config.coapObserve) this.#supervisor.add(`coap:${uri}`, this.#observePart(options.coap, uri));
+  }
+
+  get topics(): Topics {
+    return this.#topics;
+  }
+
+  start(): void {
+    this.#log.info(`starting ${this.#o.config.clientId} (${JSON.stringify(describeConfig(this.#o.config))})`);
+    for (const p of this.#o.problems ?? []) this.#log.warn(`config: ${p}`);
+    this.#supervisor.start();
+  }
+
+  /** Stops every part and drops the link (no will is sent on a clean DISCONNECT). */
+  stop(): void {
+    this.#supervisor.close();
+    for (const o of this.#commandObservations.values()) o.cancel();
+    this.#commandObservations.clear();
+    this.#rebootAlarm?.close();
+  }
+
+  status(): DeviceStatus {
+    const info = this.#safeWifiInfo();
+    return {
+      id: this.#o.config.clientId,
+      uptimeMs: this.#host.now() - this.#bootAt,
+      wifi: { state: this.#wifiState, reason: this.#wifiReason, ip: this.#wifiIp, rssi: info?.rssi },
+      mqtt: { state: this.#mqttState, reason: this.#mqttReason, broker: this.#o.config.broker },
+      queueDepth: this.#link?.queueDepth ?? 0,
+      counters: { ...this.#counters },
+      parts: this.#supervisor.health(),
+      problems: this.#o.problems ?? [],
+      reboot: this.#reboot,
+      healthy: isHealthy(this.#wifiState, this.#mqttState) && this.#reboot === undefined,
+    };
+  }
+
+  /** Publishes one telemetry record now (outside the schedule); false if it could not be queued. */
+  telemetryNow(): boolean {
+    const before = this.#counters.telemetrySent;
+    this.#sendTelemetry(this.#host.now());
+    return this.#counters.telemetrySent > before;
+  }
+
+  // --- parts -------------------------------------------------------------
+
+  #wifiPart(): Part {
+    let handle: { close(): void } | undefined;
+    return {
+      start: (ctx) => {
+        const { ssid, password } = this.#o.config;
+        if (ssid === undefined) {
+          this.#wifiState = "no-ssid";
+          ctx.fail("no-ssid");
+          return;
+        }
+        this.#wifiState = "connecting";
+        handle = this.#o.wifi.connect({
+          ssid,
+          password,
+          onEvent: (event: WifiEvent) => {
+            if (!ctx.alive) return;
+            switch (event.type) {
+              case "connecting":
+              case "connected":
+                this.#wifiState = "connecting";
+                break;
+              case "got-ip":
+                this.#wifiState = "up";
+                this.#wifiReason = undefined;
+                this.#wifiIp = event.address;
+                this.#log.info(`wifi up ${event.address}`);
+                ctx.up();
+                this.#networkUp();
+                break;
+              case "disconnected":
+                if (this.#wifiState === "up") this.#counters.wifiDrops++;
+                this.#wifiState = "down";
+                this.#wifiReason = event.reason;
+                this.#wifiIp = undefined;
+                this.#log.warn(`wifi down: ${event.reason}`);
+                ctx.fail(event.reason);
+                break;
+            }
+          },
+        });
+      },
+      stop: () => {
+        handle?.close();
+        handle = undefined;
+        if (this.#wifiState !== "no-ssid" && this.#wifiState !== "down") this.#wifiState = "off";
+      },
+    };
+  }
+
+  #mqttPart(): Part {
+    return {
+      start: (ctx) => {
+        this.#mqttCtx = ctx;
+        if (this.#o.config.broker === undefined) {
+          this.#mqttState = "disabled";
+          ctx.up();
+          return;
+        }
+        if (this.#wifiState === "up") this.#openLink(ctx);
+        else this.#mqttState = "waiting-wifi";
+      },
+      stop: () => {
+        this.#mqttCtx = undefined;
+        const link = this.#link;
+        this.#link = undefined;
+        link?.end();
+        if (this.#mqttState !== "disabled") this.#mqttState = this.#reboot === undefined ? "failed" : "offline";
+      },
+    };
+  }
+
+  #networkUp(): void {
+    const ctx = this.#mqttCtx;
+    if (ctx !== undefined && ctx.alive && this.#link === undefined && this.#o.config.broker !== undefined) this.#openLink(ctx);
+  }
+
+  #openLink(ctx: PartContext): void {
+    const c = this.#o.config;
+    const address = parseBrokerUrl(c.broker!);
+    this.#mqttState = "connecting";
+    this.#log.info(`mqtt connecting to ${address.host}:${address.port}`);
+    this.#link = this.#o.mqtt(
+      {
+        host: address.host,
+        port: address.port,
+        tls: address.tls,
+        clientId: c.clientId,
+        username: c.mqttUser,
+        password: c.mqttPass,
+        keepAliveS: c.keepAliveS,
+        will: { topic: this.#topics.status, payload: OFFLINE, qos: 1, retain: true },
+        cleanSession: false,
+      },
+      (event) => {
+        if (ctx.alive) this.#onMqtt(ctx, event);
+      },
+    );
+  }
+
+  #onMqtt(ctx: PartContext, event: MqttLinkEvent): void {
+    const link = this.#link;
+    switch (event.type) {
+      case "connect":
+        this.#mqttState = "connected";
+        this.#mqttReason = undefined;
+        this.#counters.mqttConnects++;
+        this.#log.info(`mqtt connected (session ${event.sessionPresent ? "resumed" : "new"})`);
+        // Subscribe on every connect: a broker that lost its state (restart without
+        // persistence) would otherwise leave the device deaf (MQTT 3.1.1 §3.2.2.2).
+        link?.subscribe(this.#topics.commands, 1);
+        this.#publish(this.#topics.status, ONLINE, 1, true);
+        ctx.up();
+        break;
+      case "offline":
+        if (this.#mqttState === "connected") this.#log.warn(`mqtt offline: ${event.reason}`);
+        this.#mqttState = "offline";
+        this.#mqttReason = event.reason;
+        break;
+      case "message":
+        this.#counters.msgsIn++;
+        this.#onMessage(event.topic, event.payload, event.responseTopic);
+        break;
+      case "dropped":
+        this.#counters.msgsDropped++;
+        break;
+      case "fatal":
+        this.#mqttReason = event.reason;
+        ctx.fail(event.reason);
+        break;
+    }
+  }
+
+  #telemetryPart(): Part {
+    let alarm: AlarmLike | undefined;
+    let next = 0;
+    return {
+      start: (ctx) => {
+        next = this.#host.now() + this.#telemetryMs;
+        alarm = this.#host.alarm(() => {
+          if (!ctx.alive) return;
+          const now = this.#host.now();
+          try {
+            this.#sendTelemetry(now);
+          } catch (e) {
+            ctx.fail(`telemetry: ${describeError(e)}`);
+            return;
+          }
+          // Fixed schedule (no drift), skipping missed slots after a stall.
+          next += this.#telemetryMs;
+          if (next <= now) next = now + this.#telemetryMs;
+          alarm?.arm(next);
+        });
+        alarm.arm(next);
+        ctx.up();
+      },
+      stop: () => {
+        alarm?.close();
+        alarm = undefined;
+      },
+    };
+  }
+
+  #observePart(coap: CoapPort, uri: string): Part {
+    let relation: { cancel(): void } | undefined;
+    return {
+      start: (ctx) => {
+        relation = coap.observe(uri, (result) => {
+          if (!ctx.alive) return;
+          if ("error" in result) {
+            ctx.fail(result.error);
+            return;
+          }
+          ctx.up();
+          this.#counters.coapNotifications++;
+          this.#publish(this.#topics.coap(uri), result.payload, 0, false);
+        });
+      },
+      stop: () => {
+        relation?.cancel();
+        relation = undefined;
+      },
+    };
+  }
+
+  // --- telemetry -----------------------------------------------------------
+
+  #sendTelemetry(now: number): void {
+    const info = this.#safeWifiInfo();
+    const sensor = this.#o.sensor;
+    let reading: unknown;
+    if (sensor !== undefined) {
+      try {
+        reading = sensor.read(now);
+      } catch (e) {
+        reading = { error: describeError(e) };
+      }
+    }
+    const record = {
+      seq: ++this.#seq,
+      uptimeMs: now - this.#bootAt,
+      freeHeap: this.#o.system.freeMemory(),
+      rssi: info?.rssi,
+      queueDepth: this.#link?.queueDepth ?? 0,
+      counters: this.#counters,
+      sensor: sensor === undefined ? undefined : { [sensor.name]: reading },
+    };
+    if (this.#link === undefined) {
+      this.#counters.msgsDropped++; // no broker yet: nothing can hold it
+      return;
+    }
+    if (this.#publish(this.#topics.telemetry, encodeUtf8(JSON.stringify(record)), 1, false)) this.#counters.telemetrySent++;
+  }
+
+  #publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean): boolean {
+    const link = this.#link;
+    if (link === undefined) return false;
+    if (link.publish(topic, payload, { qos, retain })) {
+      this.#counters.msgsOut++;
+      return true;
+    }
+    this.#counters.msgsDropped++;
+    return false;
+  }
+
+  #publishJson(topic: string, value: unknown): void {
+    this.#publish(topic, encodeUtf8(JSON.stringify(value)), 1, false);
+  }
+
+  // --- commands ------------------------------------------------------------
+
+  #onMessage(topic: string, payload: Uint8Array, responseTopic: string | undefined): void {
+    const command = parseCommand(this.#topics, topic, payload, responseTopic);
+    if (command instanceof CommandError) {
+      this.#commandFailed(command.command, command.code, command.message);
+      return;
+    }
+    this.#counters.commands++;
+    try {
+      this.#run(command);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      this.#commandFailed(command.kind, typeof code === "string" ? code : "internal", describeError(e));
+    }
+  }
+
+  #commandFailed(command: string, code: string, message: string): void {
+    this.#counters.commandErrors++;
+    this.#log.warn(`command ${command} refused: ${message}`);
+    this.#publishJson(this.#topics.error, { cmd: command, code, message });
+  }
+
+  #run(command: Command): void {
+    switch (command.kind) {
+      case "ping":
+        this.#publishJson(command.responseTopic ?? this.#topics.pong, {
+          pong: true,
+          id: command.id,
+          uptimeMs: this.#host.now() - this.#bootAt,
+        });
+        return;
+      case "reboot":
+        this.#publishJson(command.responseTopic ?? this.#topics.reply("reboot"), { rebooting: true });
+        this.requestReboot("command");
+        return;
+      case "config":
+        this.#configure(command.values, command.reboot, command.responseTopic ?? this.#topics.reply("config"));
+        return;
+      case "coap":
+        this.#coap(command.uri, command.observe, command.responseTopic);
+        return;
+      case "ota":
+        this.#ota(command.payload);
+        return;
+    }
+  }
+
+  /** Validate everything first, then persist: a refused key changes nothing. */
+  #configure(values: Record<string, unknown>, reboot: boolean, replyTopic: string): void {
+    const normalized: [ConfigKey, Config[ConfigKey] | undefined][] = [];
+    for (const key of Object.keys(values)) {
+      const v = normalizeConfigValue(key, values[key]); // throws ConfigError
+      if (CONFIG_KEYS[key as ConfigKey].readOnly) throw new ConfigError("read-only", key, "cannot be set at run time");
+      normalized.push([key as ConfigKey, v]);
+    }
+    const applied: string[] = [];
+    const pendingReboot: string[] = [];
+    for (const [key, v] of normalized) {
+      const stored = toStoredValue(key, v);
+      if (stored === undefined) this.#o.store.delete(key);
+      else this.#o.store.set(key, stored);
+      if (CONFIG_KEYS[key].live) {
+        this.#applyLive(key, v);
+        applied.push(key);
+      } else pendingReboot.push(key);
+    }
+    this.#log.info(`config saved: ${normalized.map(([k]) => k).join(", ")}`);
+    this.#publishJson(replyTopic, { ok: true, saved: normalized.map(([k]) => k), applied, pendingReboot });
+    if (reboot) this.requestReboot("config");
+  }
+
+  #applyLive(key: ConfigKey, value: Config[ConfigKey] | undefined): void {
+    if (key === "telemetryMs") {
+      this.#telemetryMs = (value as number | undefined) ?? 60_000;
+      this.#supervisor.restart("telemetry", "period changed");
+    }
+  }
+
+  #coap(uri: string, observe: boolean, responseTopic: string | undefined): void {
+    const coap = this.#o.coap;
+    if (coap === undefined) throw new CommandError("bad-payload", "coap", "this build has no CoAP client");
+    const topic = responseTopic ?? this.#topics.coap(uri);
+    if (!observe) {
+      coap.get(uri, (result) => this.#publishJson(topic, coapJson(uri, result)));
+      return;
+    }
+    if (this.#commandObservations.has(uri)) return; // already forwarded
+    const limit = this.#o.maxCommandObservations ?? 4;
+    if (this.#commandObservations.size >= limit)
+      throw new CommandError("bad-payload", "coap", `at most ${limit} observations`);
+    const relation = coap.observe(uri, (result) => {
+      if ("error" in result) {
+        this.#commandObservations.get(uri)?.cancel();
+        this.#commandObservations.delete(uri);
+        this.#publishJson(topic, coapJson(uri, result));
+        return;
+      }
+      this.#counters.coapNotifications++;
+      this.#publishJson(topic, coapJson(uri, result));
+    });
+    this.#commandObservations.set(uri, relation);
+  }
+
+  #ota(payload: Uint8Array): void {
+    const ota = this.#o.ota;
+    const reply = this.#topics.reply("ota");
+    if (ota === undefined) {
+      this.#commandFailed("ota", "ota-unavailable", "this build has no OTA agent");
+      return;
+    }
+    ota.start(payload, (event) => {
+      this.#publishJson(reply, event);
+      if (event.type === "done" && event.reboot === true) this.requestReboot("ota");
+    });
+  }
+
+  // --- reboot ---------------------------------------------------------------
+
+  /**
+   * Publishes the retained `offline` (a clean DISCONNECT suppresses the will,
+   * MQTT 3.1.1 §3.14.4), waits up to `rebootGraceMs` for the queue to drain, then
+   * stops everything and asks the system to reboot.
+   */
+  requestReboot(reason: string): void {
+    if (this.#reboot !== undefined) return;
+    this.#reboot = reason;
+    this.#log.info(`reboot requested (${reason})`);
+    this.#publish(this.#topics.status, OFFLINE, 1, true);
+    const deadline = this.#host.now() + (this.#o.rebootGraceMs ?? 2000);
+    const alarm = this.#host.alarm(() => {
+      const now = this.#host.now();
+      if ((this.#link?.queueDepth ?? 0) > 0 && now < deadline && this.#mqttState === "connected") {
+        alarm.arm(Math.min(deadline, now + 50));
+        return;
+      }
+      alarm.close();
+      this.stop();
+      this.#o.system.reboot(reason);
+    });
+    this.#rebootAlarm = alarm;
+    alarm.arm(this.#host.now() + 50);
+  }
+
+  #safeWifiInfo(): { rssi?: number } | undefined {
+    try {
+      return this.#o.wifi.info();
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function coapJson(uri: string, result: CoapResult | { error: string }): Record<string, unknown> {
+  if ("error" in result) return { uri, error: result.error };
+  const text = decodeUtf8(result.payload);
+  return typeof text === "string"
+    ? { uri, code: result.code, observe: result.observe, payload: text }
+    : { uri, code: result.code, observe: result.observe, payloadHex: hex(result.payload) };
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length && i < 1024; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+  return s;
+}

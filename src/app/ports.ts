@@ -1,0 +1,104 @@
+/**
+ * The device program's view of the outside world.
+ *
+ * `DeviceApp` (device.ts) talks only to these small interfaces. main.ts binds
+ * them to the platform layer and to the MQTT/CoAP/OTA clients; unit tests bind
+ * them to in-memory fakes (test/unit/app-harness.ts), so the whole program logic
+ * runs broker-free in Node with a fake clock, and the same logic runs in XS.
+ */
+import type { StoredValue } from "../runtime/config.js";
+
+export type WifiDisconnectReason = "wrong-password" | "no-ap" | "lost-link" | "closed" | "unknown";
+export type WifiEvent =
+  | { type: "connecting" }
+  | { type: "connected" }
+  | { type: "got-ip"; address: string }
+  | { type: "disconnected"; reason: WifiDisconnectReason };
+
+export interface WifiPort {
+  connect(options: { ssid: string; password?: string; onEvent(event: WifiEvent): void }): { close(): void };
+  info(): { ip?: string; mac: string; rssi?: number; ssid?: string };
+}
+
+export interface MqttWill {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: 0 | 1;
+  readonly retain: boolean;
+}
+
+export interface MqttLinkOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  readonly clientId: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly keepAliveS: number;
+  readonly will: MqttWill;
+  /** Keep the session on the broker across reconnects (QoS 1 subscriptions survive). */
+  readonly cleanSession: boolean;
+}
+
+export type MqttLinkEvent =
+  | { type: "connect"; sessionPresent: boolean }
+  | { type: "offline"; reason: string }
+  | { type: "message"; topic: string; payload: Uint8Array; responseTopic?: string }
+  /** A message the link had accepted could not be delivered (e.g. its queue overflowed). */
+  | { type: "dropped"; reason: string }
+  /** The link gave up for good (e.g. not authorized); the app fails its MQTT part. */
+  | { type: "fatal"; reason: string };
+
+/**
+ * A long-lived MQTT connection that reconnects by itself and queues QoS 1
+ * publishes while offline (bounded; `publish` returns false when the queue is full).
+ */
+export interface MqttLink {
+  publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain?: boolean }): boolean;
+  subscribe(filter: string, qos: 0 | 1): void;
+  /** Messages waiting to be sent or acknowledged. */
+  readonly queueDepth: number;
+  /** Disconnect (sending DISCONNECT when connected: no will) and release everything. */
+  end(): void;
+}
+
+export type MqttConnector = (options: MqttLinkOptions, onEvent: (event: MqttLinkEvent) => void) => MqttLink;
+
+export interface CoapResult {
+  /** Response code as "2.05". */
+  readonly code: string;
+  readonly payload: Uint8Array;
+  /** Observe sequence number of a notification (RFC 7641 §3.2), if any. */
+  readonly observe?: number;
+}
+
+export interface CoapPort {
+  get(uri: string, callback: (result: CoapResult | { error: string }) => void): void;
+  /** Notifications until `cancel()`; an `{error}` ends the relation (the caller may observe again). */
+  observe(uri: string, onNotify: (result: CoapResult | { error: string }) => void): { cancel(): void };
+}
+
+export interface OtaPort {
+  /** Start an update from a `cmd/ota` payload; progress and result through `onEvent`. */
+  start(payload: Uint8Array, onEvent: (event: { type: "progress" | "done" | "error"; detail: string; reboot?: boolean }) => void): void;
+}
+
+/** The device's stored configuration (platform preferences, domain "mote"). */
+export interface ConfigStore {
+  get(key: string): StoredValue | undefined;
+  set(key: string, value: StoredValue): void;
+  delete(key: string): void;
+}
+
+/** A pluggable sensor: one reading per telemetry cycle. */
+export interface SensorSource {
+  readonly name: string;
+  read(now: number): number | string | boolean | Record<string, number | string | boolean> | undefined;
+}
+
+export interface SystemPort {
+  /** Restart the device (the simulator restarts the engine). */
+  reboot(reason: string): void;
+  /** Free heap bytes, where the host tells. */
+  freeMemory(): number | undefined;
+}

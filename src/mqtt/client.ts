@@ -1,0 +1,492 @@
+/**
+ * MQTT client: the thin binding (STYLE.md habit 6) between the sans-I/O
+ * MqttSession and the platform — a TCP or TLS socket (ECMA-419 style:
+ * first onWritable = connected, write budget, onError also on clean close),
+ * DNS, one Alarm re-armed at session.nextDeadline(), and a reconnect timer
+ * with exponential backoff and full jitter.
+ *
+ * The API: `connect(url | options)` returns a client at once and connects in
+ * the background; `publish()` resolves at PUBACK / PUBCOMP (QoS 0: once its
+ * bytes are written to the socket); `subscribe()` / `unsubscribe()` resolve
+ * with the SUBACK / UNSUBACK codes; `end({ force })` flushes or abandons
+ * in-flight messages; events: connect, reconnect, offline, close, error,
+ * message.
+ */
+import { MoteError } from "../errors.js";
+import { now } from "../platform/clock.js";
+import { Alarm, clearTimer, setTimer, type TimerHandle } from "../platform/timer.js";
+import { connectTcp, type SocketErrorCode, type StreamHandlers, type StreamSocket } from "../platform/tcp.js";
+import { connectTls } from "../platform/tls.js";
+import { resolveHost } from "../platform/dns.js";
+import { randomInt } from "../platform/random.js";
+import { encodeUtf8 } from "../util/utf8.js";
+import {
+  MqttSession,
+  type CloseReason,
+  type Failure,
+  type FailureCode,
+  type SessionAction,
+  type SessionEvent,
+  type SessionOptions,
+} from "./session.js";
+import type { ConnackPacket, Properties, PublishPacket, QoS, Subscription } from "./packets.js";
+import type { SessionStore } from "./store.js";
+import { topicMatches } from "./topic.js";
+
+export interface ReconnectOptions {
+  /** First delay cap, ms (default 1000). */
+  initialDelayMs?: number;
+  /** Largest delay, ms (default 60000). */
+  maxDelayMs?: number;
+  /** A connection that lasted this long resets the backoff, ms (default 30000). */
+  stableAfterMs?: number;
+}
+
+export interface ClientOptions extends Omit<SessionOptions, "clientId"> {
+  /** mqtt://[user:pass@]host[:port] or mqtts://... (credentials percent-decoded). */
+  url?: string;
+  host?: string;
+  port?: number;
+  /** "mqtts" = TLS (default port 8883), "mqtt" = TCP (default port 1883). */
+  protocol?: "mqtt" | "mqtts";
+  clientId?: string;
+  /** TLS: trusted CA (DER or PEM bytes), client certificate and key; verify defaults to true. */
+  ca?: Uint8Array;
+  cert?: Uint8Array;
+  key?: Uint8Array;
+  verify?: boolean;
+  /** Server name for TLS verification (default: host). */
+  servername?: string;
+  /** false turns reconnecting off. */
+  reconnect?: ReconnectOptions | false;
+  /** Where a persistent session is kept across reboots. */
+  store?: SessionStore;
+  /** Bytes waiting for the socket, at most (default 65536); QoS 0 publishes past it are refused. */
+  maxWriteBuffer?: number;
+  /** v5 enhanced authentication: answers a server AUTH challenge with the next data. */
+  onAuth?(challenge: { reasonCode: number; data?: Uint8Array; properties?: Properties }): Uint8Array | undefined;
+}
+
+export interface PublishOptions {
+  qos?: QoS;
+  retain?: boolean;
+  properties?: Properties;
+}
+
+export interface SubscribeOptions {
+  qos?: QoS;
+  noLocal?: boolean;
+  retainAsPublished?: boolean;
+  retainHandling?: 0 | 1 | 2;
+  properties?: Properties;
+}
+
+export type MessageHandler = (topic: string, payload: Uint8Array, packet: PublishPacket) => void;
+
+/** A publish/subscribe that did not complete: queue full, refused by the server, client ended... */
+export class MqttRequestError extends MoteError<FailureCode> {
+  readonly reasonCode: number | undefined;
+  constructor(f: Failure) {
+    super(f.code, f.message);
+    this.name = "MqttRequestError";
+    this.reasonCode = f.reasonCode;
+  }
+}
+
+/** Why a connection ended, as the "error" event carries it. */
+export class MqttConnectionError extends MoteError<CloseReason["code"] | SocketErrorCode> {
+  readonly reasonCode: number | undefined;
+  readonly serverReference: string | undefined;
+  constructor(code: CloseReason["code"] | SocketErrorCode, message?: string, reasonCode?: number, serverReference?: string) {
+    super(code, message);
+    this.name = "MqttConnectionError";
+    this.reasonCode = reasonCode;
+    this.serverReference = serverReference;
+  }
+}
+
+export interface ClientEvents {
+  connect: (info: { sessionPresent: boolean; connack: ConnackPacket }) => void;
+  reconnect: (info: { attempt: number; delayMs: number }) => void;
+  offline: () => void;
+  close: () => void;
+  error: (error: MoteError) => void;
+  message: MessageHandler;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface Target {
+  host: string;
+  port: number;
+  tls: boolean;
+  username?: string;
+  password?: string;
+}
+
+/** Parses mqtt://user:pass@host:port (no URL global on XS). */
+export function parseMqttUrl(url: string): Target {
+  const m = /^(mqtts?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\[[^\]]+\]|[^:/?#]+)(?::(\d{1,5}))?(?:[/?#].*)?$/.exec(url);
+  if (m === null) throw new MoteError("invalid-url", url);
+  const tls = m[1] === "mqtts";
+  const t: Target = { host: m[4].replace(/^\[|\]$/g, ""), port: m[5] ? Number(m[5]) : tls ? 8883 : 1883, tls };
+  if (!(t.port >= 1 && t.port <= 65535)) throw new MoteError("invalid-url", `port ${m[5]}`);
+  if (m[2]) t.username = decodeURIComponent(m[2]);
+  if (m[3] !== undefined) t.password = decodeURIComponent(m[3]);
+  return t;
+}
+
+export class MqttClient {
+  readonly session: MqttSession;
+  readonly #target: Target;
+  readonly #options: ClientOptions;
+  readonly #alarm: Alarm;
+  readonly #listeners: { [K in keyof ClientEvents]?: ClientEvents[K][] } = {};
+  readonly #handlers = new Map<string, MessageHandler>();
+  #socket: StreamSocket | undefined;
+  #opened = false;
+  #budget = 0;
+  #out: { data: Uint8Array; done?: () => void }[] = [];
+  #outBytes = 0;
+  #closeAfterFlush = false;
+  #reconnectTimer: TimerHandle | undefined;
+  #attempt = 0;
+  #connectedAt: number | undefined;
+  #ended = false;
+  #endWaiters: (() => void)[] = [];
+  #nextRef = 1;
+  #pending = new Map<number, Pending>();
+
+  constructor(options: ClientOptions) {
+    this.#options = options;
+    let target: Target;
+    if (options.url !== undefined) target = parseMqttUrl(options.url);
+    else {
+      const tls = options.protocol === "mqtts";
+      target = { host: options.host ?? "127.0.0.1", port: options.port ?? (tls ? 8883 : 1883), tls };
+    }
+    this.#target = target;
+    const sessionOptions: SessionOptions = { ...options, clientId: options.clientId ?? "" };
+    if (sessionOptions.username === undefined && target.username !== undefined) sessionOptions.username = target.username;
+    if (sessionOptions.password === undefined && target.password !== undefined) sessionOptions.password = target.password;
+    if (options.store && sessionOptions.persistent === undefined) sessionOptions.persistent = true;
+    this.session = new MqttSession(sessionOptions);
+    const saved = options.store?.load();
+    if (saved) this.session.restore(saved);
+    this.#alarm = new Alarm(() => this.#feed({ type: "timer" }));
+    this.#open();
+  }
+
+  /** True while a CONNACK-accepted connection is up. */
+  get connected(): boolean {
+    return this.session.state === "connected";
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): this {
+    (this.#listeners[event] ??= [] as never[]).push(listener as never);
+    return this;
+  }
+
+  off<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): this {
+    const l = this.#listeners[event];
+    if (l) l.splice(l.indexOf(listener as never) >>> 0, 1);
+    return this;
+  }
+
+  #emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void {
+    const l = this.#listeners[event];
+    if (!l) return;
+    for (const f of l.slice()) {
+      try {
+        (f as (...a: unknown[]) => void)(...args);
+      } catch (e) {
+        if (event !== "error") this.#emit("error", e instanceof MoteError ? e : new MoteError("listener", String(e)));
+      }
+    }
+  }
+
+  /** Resolves at PUBACK (QoS 1) / PUBCOMP (QoS 2), or when written (QoS 0). */
+  publish(topic: string, payload: string | Uint8Array, options: PublishOptions = {}): Promise<void> {
+    const qos = options.qos ?? 0;
+    const max = this.#options.maxWriteBuffer ?? 65_536;
+    if (qos === 0 && this.#outBytes > max) return Promise.reject(new MoteError("overflow", "write buffer full"));
+    const message: SessionEvent & { type: "publish" } = {
+      type: "publish",
+      message: { topic, payload: typeof payload === "string" ? encodeUtf8(payload) : payload, qos, retain: options.retain ?? false },
+    };
+    if (options.properties) message.message.properties = options.properties;
+    return this.#request(message) as Promise<void>;
+  }
+
+  /** Resolves with the granted QoS / reason code per filter (>= 0x80 = refused). */
+  subscribe(filter: string | string[], handler?: MessageHandler, options: SubscribeOptions = {}): Promise<number[]> {
+    const filters = typeof filter === "string" ? [filter] : filter;
+    const subscriptions: Subscription[] = filters.map((f) => {
+      const s: Subscription = { filter: f, qos: options.qos ?? 0 };
+      if (options.noLocal !== undefined) s.noLocal = options.noLocal;
+      if (options.retainAsPublished !== undefined) s.retainAsPublished = options.retainAsPublished;
+      if (options.retainHandling !== undefined) s.retainHandling = options.retainHandling;
+      return s;
+    });
+    const event: SessionEvent = { type: "subscribe", subscriptions };
+    if (options.properties) event.properties = options.properties;
+    const promise = this.#request(event) as Promise<number[]>;
+    if (handler) for (const f of filters) this.#handlers.set(f, handler);
+    return promise.then((codes) => {
+      codes.forEach((c, i) => c >= 0x80 && this.#handlers.delete(filters[i]));
+      return codes;
+    });
+  }
+
+  /** Resolves with the UNSUBACK reason codes (v5; empty for 3.1.1). */
+  unsubscribe(filter: string | string[]): Promise<number[]> {
+    const filters = typeof filter === "string" ? [filter] : filter;
+    const promise = this.#request({ type: "unsubscribe", filters }) as Promise<number[]>;
+    for (const f of filters) this.#handlers.delete(f);
+    return promise;
+  }
+
+  /**
+   * Ends the client. Graceful (default): waits for in-flight messages (up to
+   * endTimeoutMs), then sends DISCONNECT. `force`: DISCONNECT now, in-flight
+   * requests fail with "ended" (a persistent session keeps them in its store).
+   */
+  end(options: { force?: boolean } = {}): Promise<void> {
+    const done = new Promise<void>((resolve) => this.#endWaiters.push(resolve));
+    if (!this.#ended) {
+      this.#ended = true;
+      clearTimer(this.#reconnectTimer);
+      this.#reconnectTimer = undefined;
+      this.#feed({ type: "end", force: options.force ?? false });
+      if (this.#socket === undefined) this.#finish();
+    } else if (this.#socket === undefined) this.#finish();
+    return done;
+  }
+
+  #request(event: SessionEvent): Promise<unknown> {
+    const ref = this.#nextRef++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(ref, { resolve, reject });
+      try {
+        this.#feed({ ...event, ref } as SessionEvent);
+      } catch (e) {
+        this.#pending.delete(ref);
+        reject(e);
+      }
+    });
+  }
+
+  #settle(ref: unknown, value: unknown, error?: Error): void {
+    const p = this.#pending.get(ref as number);
+    if (p === undefined) return;
+    this.#pending.delete(ref as number);
+    if (error) p.reject(error);
+    else p.resolve(value);
+  }
+
+  // ------------------------------------------------------------ the loop
+
+  #feed(event: SessionEvent): void {
+    const actions = this.session.handle(event, now());
+    this.#run(actions);
+    this.#alarm.arm(this.session.nextDeadline());
+  }
+
+  #run(actions: SessionAction[]): void {
+    for (const a of actions) {
+      switch (a.type) {
+        case "send":
+          this.#out.push({ data: a.data });
+          this.#outBytes += a.data.length;
+          break;
+        case "published": {
+          // QoS 0 resolves once its bytes leave; the last queued write carries the resolution
+          const last = this.#out[this.#out.length - 1];
+          const ref = a.ref;
+          if (last && last.done === undefined && this.#pending.has(ref as number)) last.done = () => this.#settle(ref, undefined);
+          else this.#settle(ref, undefined);
+          break;
+        }
+        case "subscribed":
+          this.#settle(a.ref, a.reasonCodes);
+          break;
+        case "unsubscribed":
+          this.#settle(a.ref, a.reasonCodes);
+          break;
+        case "failed":
+          this.#settle(a.ref, undefined, new MqttRequestError(a.error));
+          break;
+        case "message":
+          this.#deliver(a.packet);
+          break;
+        case "connected":
+          this.#connectedAt = now();
+          this.#emit("connect", { sessionPresent: a.sessionPresent, connack: a.connack });
+          break;
+        case "auth": {
+          const reply = this.#options.onAuth?.({ reasonCode: a.packet.reasonCode, data: a.packet.properties?.authenticationData, properties: a.packet.properties });
+          this.#run(this.session.handle({ type: "auth", reasonCode: 0x18, data: reply }, now()));
+          break;
+        }
+        case "persist":
+          try {
+            this.#options.store?.save(this.session.snapshot());
+          } catch (e) {
+            this.#emit("error", e instanceof MoteError ? e : new MoteError("store", String(e)));
+          }
+          break;
+        case "close": {
+          const r = a.reason;
+          if (r.code !== "client-disconnect") this.#emit("error", new MqttConnectionError(r.code, r.message, r.reasonCode, r.serverReference));
+          this.#closeAfterFlush = true;
+          break;
+        }
+      }
+    }
+    this.#flush();
+  }
+
+  #deliver(p: PublishPacket): void {
+    for (const [filter, handler] of this.#handlers) {
+      if (topicMatches(filter, p.topic)) {
+        try {
+          handler(p.topic, p.payload, p);
+        } catch (e) {
+          this.#emit("error", e instanceof MoteError ? e : new MoteError("handler", String(e)));
+        }
+      }
+    }
+    this.#emit("message", p.topic, p.payload, p);
+  }
+
+  /** Writes queued bytes within the socket's budget; closes after the last byte if asked. */
+  #flush(): void {
+    const s = this.#socket;
+    if (s === undefined || !this.#opened) {
+      if (this.#socket === undefined) this.#dropOut();
+      return;
+    }
+    while (this.#out.length > 0 && this.#budget > 0) {
+      const head = this.#out[0];
+      const n = Math.min(head.data.length, this.#budget);
+      try {
+        s.write(n === head.data.length ? head.data : head.data.subarray(0, n));
+      } catch (e) {
+        this.#down("error", String(e));
+        return;
+      }
+      this.#budget -= n;
+      this.#outBytes -= n;
+      if (n === head.data.length) {
+        this.#out.shift();
+        head.done?.();
+      } else head.data = head.data.subarray(n);
+    }
+    if (this.#closeAfterFlush && this.#out.length === 0) {
+      this.#closeAfterFlush = false;
+      this.#socket = undefined;
+      s.close();
+      this.#afterClose();
+    }
+  }
+
+  #dropOut(): void {
+    for (const o of this.#out) o.done?.();
+    this.#out.length = 0;
+    this.#outBytes = 0;
+  }
+
+  // ------------------------------------------------------------ connection
+
+  #open(): void {
+    const t = this.#target;
+    this.#opened = false;
+    this.#budget = 0;
+    this.#closeAfterFlush = false;
+    resolveHost(t.host, (address, error) => {
+      if (this.#ended) return this.#finish();
+      if (address === undefined) return this.#down(error ?? "dns", `cannot resolve ${t.host}`);
+      const handlers: StreamHandlers = {
+        onWritable: (count) => {
+          this.#budget = count;
+          if (!this.#opened) {
+            this.#opened = true;
+            this.#feed({ type: "open" });
+          } else this.#flush();
+        },
+        onReadable: (count) => {
+          const s = this.#socket;
+          if (s === undefined) return;
+          const data = s.read(count);
+          if (data && data.length) this.#feed({ type: "bytes", data });
+        },
+        onError: (code, message) => this.#down(code, message),
+      };
+      const o = this.#options;
+      try {
+        this.#socket = t.tls
+          ? connectTls({ address, port: t.port, host: o.servername ?? t.host, ca: o.ca, cert: o.cert, key: o.key, verify: o.verify ?? true, ...handlers })
+          : connectTcp({ address, port: t.port, nodelay: true, ...handlers });
+      } catch (e) {
+        this.#down("error", String(e));
+      }
+    });
+  }
+
+  /** The socket failed or the peer closed it. */
+  #down(code: SocketErrorCode, message?: string): void {
+    const s = this.#socket;
+    this.#socket = undefined;
+    s?.close();
+    const wasUp = this.session.state !== "disconnected" && this.session.state !== "ended";
+    this.#run(this.session.handle({ type: "closed" }, now()));
+    this.#alarm.arm(this.session.nextDeadline());
+    if (code !== "closed" || !wasUp) this.#emit("error", new MqttConnectionError(code, message));
+    this.#afterClose();
+  }
+
+  #afterClose(): void {
+    this.#dropOut();
+    this.#emit("offline");
+    this.#emit("close");
+    if (this.#ended || this.session.state === "ended") return this.#finish();
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    const r = this.#options.reconnect;
+    if (r === false || this.#reconnectTimer !== undefined) return;
+    const stable = r?.stableAfterMs ?? 30_000;
+    if (this.#connectedAt !== undefined && now() - this.#connectedAt >= stable) this.#attempt = 0;
+    this.#connectedAt = undefined;
+    // full jitter: uniform in [0, min(cap, base * 2^attempt)]
+    const cap = Math.min(r?.maxDelayMs ?? 60_000, (r?.initialDelayMs ?? 1000) * 2 ** Math.min(this.#attempt, 30));
+    const delayMs = randomInt(Math.floor(cap) + 1);
+    this.#attempt++;
+    this.#emit("reconnect", { attempt: this.#attempt, delayMs });
+    this.#reconnectTimer = setTimer(() => {
+      this.#reconnectTimer = undefined;
+      if (!this.#ended) this.#open();
+    }, delayMs);
+  }
+
+  #finish(): void {
+    this.#alarm.arm(undefined);
+    this.#alarm.close();
+    clearTimer(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    for (const [, p] of this.#pending) p.reject(new MqttRequestError({ code: "ended" }));
+    this.#pending.clear();
+    const w = this.#endWaiters;
+    this.#endWaiters = [];
+    for (const f of w) f();
+  }
+}
+
+/** Connects in the background; listen for "connect" / "error", or just publish (queued until connected). */
+export function connect(urlOrOptions: string | ClientOptions, options: ClientOptions = {}): MqttClient {
+  return new MqttClient(typeof urlOrOptions === "string" ? { ...options, url: urlOrOptions } : urlOrOptions);
+}

@@ -1,0 +1,704 @@
+/**
+ * MQTT 3.1.1 / 5.0 codec: packet objects <-> bytes, no I/O, no state beyond
+ * the bytes a streaming decoder holds.
+ *
+ * Encoding makes one exact size pass and writes into one Uint8Array (the
+ * caller's, or a new one of exactly that size): no per-field allocations.
+ * Decoding reads one whole packet (fixed header §2.1, variable header,
+ * payload) and refuses anything out of rule with an MqttProtocolError whose
+ * reasonCode is what a v5 session puts in its DISCONNECT (§4.13):
+ * 0x81 malformed, 0x82 protocol error, 0x95 packet too large.
+ *
+ * `MqttDecoder` is the streaming front: `push(bytes)` only queues, `next()`
+ * returns a packet, `undefined` for "need more bytes", or the error. Packets
+ * may arrive in any number of pieces and several per piece. A decoded
+ * PUBLISH payload is a view into the pushed bytes (a packet that spans
+ * pieces is first joined into one new array of exactly its size), so callers
+ * must not reuse arrays they pushed.
+ */
+import { MoteError } from "../errors.js";
+import { MqttProtocolError } from "./errors.js";
+import type {
+  AckPacket,
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  DisconnectPacket,
+  MqttPacket,
+  Properties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  SubackPacket,
+  SubscribePacket,
+  Subscription,
+  UnsubackPacket,
+  UnsubscribePacket,
+} from "./packets.js";
+import { WILL_CONTEXT, propertiesBodySize, readProperties, writeProperties } from "./properties.js";
+import {
+  MAX_VARINT,
+  Reader,
+  binarySize,
+  stringSize,
+  varintLength,
+  writeBinary,
+  writeString,
+  writeU16,
+  writeVarint,
+} from "./wire.js";
+
+/** Default largest packet accepted by the decoder (bytes, fixed header included). */
+export const DEFAULT_MAX_PACKET_SIZE = 16_384;
+
+// ---------------------------------------------------------------- encoding
+
+/** Exact number of bytes `encodePacket(packet, version)` writes. */
+export function packetSize(packet: MqttPacket, version: ProtocolVersion): number {
+  const rem = remainingLength(packet, version);
+  return 1 + varintLength(rem) + rem;
+}
+
+/**
+ * Encodes `packet` for protocol `version`. With `out`, writes at `offset` and
+ * returns the view of the bytes written (MoteError "overflow" if it does not
+ * fit); without, returns a new array of exactly the packet's size.
+ * Caller misuse (packet id 0 on QoS>0, string over 65535 bytes, packet over
+ * the 268,435,455-byte limit of §1.5.5) throws MoteError.
+ */
+export function encodePacket(packet: MqttPacket, version: ProtocolVersion, out?: Uint8Array, offset = 0): Uint8Array {
+  const rem = remainingLength(packet, version);
+  const total = 1 + varintLength(rem) + rem;
+  if (out === undefined) {
+    out = new Uint8Array(total);
+    offset = 0;
+  } else if (offset + total > out.length) {
+    throw new MoteError("overflow", `packet of ${total} bytes does not fit`);
+  }
+  const end = writePacket(packet, version, rem, out, offset);
+  if (end !== offset + total) throw new MoteError("internal", `size pass ${total} != written ${end - offset}`);
+  return out.subarray(offset, end);
+}
+
+function propsSize(p: Properties | undefined): number {
+  const body = propertiesBodySize(p);
+  return varintLength(body) + body;
+}
+
+function checkPacketId(id: number | undefined): number {
+  if (id === undefined || !(id >= 1 && id <= 0xffff) || id !== Math.floor(id)) {
+    throw new MoteError("invalid-packet-id", `packet id ${id}`);
+  }
+  return id;
+}
+
+function checkQoS(q: number): QoS {
+  if (q !== 0 && q !== 1 && q !== 2) throw new MoteError("invalid-qos", `QoS ${q}`);
+  return q;
+}
+
+function remainingLength(p: MqttPacket, v: ProtocolVersion): number {
+  let n = 0;
+  switch (p.type) {
+    case "connect": {
+      n = 10 + stringSize(p.clientId); // §3.1.2: "MQTT", level, flags, keep alive
+      if (v === 5) n += propsSize(p.properties);
+      if (p.will !== undefined) {
+        checkQoS(p.will.qos);
+        if (v === 5) n += propsSize(p.will.properties);
+        n += stringSize(p.will.topic) + binarySize(p.will.payload);
+      }
+      if (p.username !== undefined) n += stringSize(p.username);
+      else if (p.password !== undefined && v === 4) {
+        throw new MoteError("invalid-connect", "3.1.1 needs a user name with a password (§3.1.2.9)");
+      }
+      if (p.password !== undefined) n += binarySize(p.password);
+      if (!(p.keepAlive >= 0 && p.keepAlive <= 0xffff)) throw new MoteError("invalid-keepalive", `${p.keepAlive}`);
+      break;
+    }
+    case "connack":
+      n = 2;
+      if (v === 5) n += propsSize(p.properties);
+      break;
+    case "publish":
+      n = stringSize(p.topic) + p.payload.length;
+      if (checkQoS(p.qos) > 0) {
+        checkPacketId(p.packetId);
+        n += 2;
+      }
+      if (v === 5) n += propsSize(p.properties);
+      break;
+    case "puback":
+    case "pubrec":
+    case "pubrel":
+    case "pubcomp":
+      checkPacketId(p.packetId);
+      n = 2;
+      if (v === 5 && (p.reasonCode !== 0 || p.properties !== undefined)) {
+        n += 1;
+        if (p.properties !== undefined) n += propsSize(p.properties);
+      }
+      break;
+    case "subscribe":
+      checkPacketId(p.packetId);
+      if (p.subscriptions.length === 0) throw new MoteError("invalid-subscribe", "no subscriptions (§3.8.3)");
+      n = 2;
+      if (v === 5) n += propsSize(p.properties);
+      for (const s of p.subscriptions) n += stringSize(s.filter) + 1;
+      break;
+    case "suback":
+      checkPacketId(p.packetId);
+      n = 2 + p.reasonCodes.length;
+      if (v === 5) n += propsSize(p.properties);
+      break;
+    case "unsubscribe":
+      checkPacketId(p.packetId);
+      if (p.filters.length === 0) throw new MoteError("invalid-unsubscribe", "no topic filters (§3.10.3)");
+      n = 2;
+      if (v === 5) n += propsSize(p.properties);
+      for (const f of p.filters) n += stringSize(f);
+      break;
+    case "unsuback":
+      checkPacketId(p.packetId);
+      n = 2;
+      if (v === 5) n += propsSize(p.properties) + p.reasonCodes.length;
+      break;
+    case "pingreq":
+    case "pingresp":
+      n = 0;
+      break;
+    case "disconnect":
+    case "auth":
+      if (v === 4) {
+        if (p.type === "auth") throw new MoteError("invalid-packet", "AUTH does not exist in MQTT 3.1.1");
+        n = 0;
+      } else if (p.reasonCode !== 0 || p.properties !== undefined) {
+        n = 1;
+        if (p.properties !== undefined) n += propsSize(p.properties);
+      }
+      break;
+    default:
+      throw new MoteError("invalid-packet", `unknown packet type ${(p as { type: string }).type}`);
+  }
+  if (n > MAX_VARINT) throw new MoteError("packet-too-large", `${n} bytes > ${MAX_VARINT} (§1.5.5)`);
+  return n;
+}
+
+function writeProps(p: Properties | undefined, out: Uint8Array, o: number): number {
+  return writeProperties(p, propertiesBodySize(p), out, o);
+}
+
+function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8Array, o: number): number {
+  switch (p.type) {
+    case "connect": {
+      out[o++] = 0x10;
+      o = writeVarint(rem, out, o);
+      out[o++] = 0; // §3.1.2.1 protocol name "MQTT"
+      out[o++] = 4;
+      out[o++] = 0x4d;
+      out[o++] = 0x51;
+      out[o++] = 0x54;
+      out[o++] = 0x54;
+      out[o++] = v;
+      const w = p.will;
+      let flags = p.clean ? 0x02 : 0; // §3.1.2.3 connect flags
+      if (w !== undefined) flags |= 0x04 | (w.qos << 3) | (w.retain ? 0x20 : 0);
+      if (p.password !== undefined) flags |= 0x40;
+      if (p.username !== undefined) flags |= 0x80;
+      out[o++] = flags;
+      o = writeU16(p.keepAlive, out, o);
+      if (v === 5) o = writeProps(p.properties, out, o);
+      o = writeString(p.clientId, out, o);
+      if (w !== undefined) {
+        if (v === 5) o = writeProps(w.properties, out, o);
+        o = writeString(w.topic, out, o);
+        o = writeBinary(w.payload, out, o);
+      }
+      if (p.username !== undefined) o = writeString(p.username, out, o);
+      if (p.password !== undefined) o = writeBinary(p.password, out, o);
+      return o;
+    }
+    case "connack":
+      out[o++] = 0x20;
+      o = writeVarint(rem, out, o);
+      out[o++] = p.sessionPresent ? 1 : 0;
+      out[o++] = p.reasonCode;
+      if (v === 5) o = writeProps(p.properties, out, o);
+      return o;
+    case "publish":
+      out[o++] = 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0);
+      o = writeVarint(rem, out, o);
+      o = writeString(p.topic, out, o);
+      if (p.qos > 0) o = writeU16(p.packetId!, out, o);
+      if (v === 5) o = writeProps(p.properties, out, o);
+      out.set(p.payload, o);
+      return o + p.payload.length;
+    case "puback":
+    case "pubrec":
+    case "pubrel":
+    case "pubcomp":
+      out[o++] = p.type === "puback" ? 0x40 : p.type === "pubrec" ? 0x50 : p.type === "pubrel" ? 0x62 : 0x70;
+      o = writeVarint(rem, out, o);
+      o = writeU16(p.packetId, out, o);
+      if (rem > 2) out[o++] = p.reasonCode;
+      if (rem > 3) o = writeProps(p.properties, out, o);
+      return o;
+    case "subscribe":
+      out[o++] = 0x82; // §3.8.1 reserved flags 0010
+      o = writeVarint(rem, out, o);
+      o = writeU16(p.packetId, out, o);
+      if (v === 5) o = writeProps(p.properties, out, o);
+      for (const s of p.subscriptions) {
+        o = writeString(s.filter, out, o);
+        let opts: number = checkQoS(s.qos);
+        if (v === 5) {
+          // §3.8.3.1 subscription options
+          if (s.noLocal) opts |= 0x04;
+          if (s.retainAsPublished) opts |= 0x08;
+          const rh = s.retainHandling ?? 0;
+          if (rh !== 0 && rh !== 1 && rh !== 2) throw new MoteError("invalid-subscribe", `retain handling ${rh}`);
+          opts |= rh << 4;
+        }
+        out[o++] = opts;
+      }
+      return o;
+    case "suback":
+      out[o++] = 0x90;
+      o = writeVarint(rem, out, o);
+      o = writeU16(p.packetId, out, o);
+      if (v === 5) o = writeProps(p.properties, out, o);
+      for (const c of p.reasonCodes) out[o++] = c;
+      return o;
+    case "unsubscribe":
+      out[o++] = 0xa2; // §3.10.1 reserved flags 0010
+      o = writeVarint(rem, out, o);
+      o = writeU16(p.packetId, out, o);
+      if (v === 5) o = writeProps(p.properties, out, o);
+      for (const f of p.filters) o = writeString(f, out, o);
+      return o;
+    case "unsuback":
+      out[o++] = 0xb0;
+      o = writeVarint(rem, out, o);
+      o = writeU16(p.packetId, out, o);
+      if (v === 5) {
+        o = writeProps(p.properties, out, o);
+        for (const c of p.reasonCodes) out[o++] = c;
+      }
+      return o;
+    case "pingreq":
+      out[o++] = 0xc0;
+      out[o++] = 0;
+      return o;
+    case "pingresp":
+      out[o++] = 0xd0;
+      out[o++] = 0;
+      return o;
+    case "disconnect":
+    case "auth":
+      out[o++] = p.type === "disconnect" ? 0xe0 : 0xf0;
+      o = writeVarint(rem, out, o);
+      if (rem > 0) out[o++] = p.reasonCode;
+      if (rem > 1) o = writeProps(p.properties, out, o);
+      return o;
+  }
+}
+
+// ---------------------------------------------------------------- decoding
+
+/**
+ * Decodes the body of one packet whose fixed header byte is `first` and whose
+ * remaining bytes are `bytes[start, end)`. Throws MqttProtocolError.
+ */
+export function decodeBody(first: number, bytes: Uint8Array, start: number, end: number, version: ProtocolVersion): MqttPacket {
+  const type = first >> 4;
+  const flags = first & 0x0f;
+  const r = new Reader(bytes, start, end);
+  let packet: MqttPacket;
+  // §2.1.3: fixed-header flags are reserved (must be as listed) for all but PUBLISH
+  const wantFlags = type === 6 || type === 8 || type === 10 ? 2 : 0;
+  if (type !== 3 && flags !== wantFlags) {
+    throw new MqttProtocolError("malformed-packet", `bad fixed header flags 0x${first.toString(16)}`);
+  }
+  switch (type) {
+    case 1:
+      packet = decodeConnect(r);
+      break;
+    case 2:
+      packet = decodeConnack(r, version);
+      break;
+    case 3:
+      packet = decodePublish(r, flags, version);
+      break;
+    case 4:
+    case 5:
+    case 6:
+    case 7:
+      packet = decodeAck(r, type, version);
+      break;
+    case 8:
+      packet = decodeSubscribe(r, version);
+      break;
+    case 9:
+      packet = decodeSuback(r, version);
+      break;
+    case 10:
+      packet = decodeUnsubscribe(r, version);
+      break;
+    case 11:
+      packet = decodeUnsuback(r, version);
+      break;
+    case 12:
+      packet = { type: "pingreq" };
+      break;
+    case 13:
+      packet = { type: "pingresp" };
+      break;
+    case 14:
+      packet = decodeDisconnectOrAuth(r, "disconnect", version);
+      break;
+    case 15:
+      if (version !== 5) throw new MqttProtocolError("malformed-packet", "AUTH in MQTT 3.1.1");
+      packet = decodeDisconnectOrAuth(r, "auth", version);
+      break;
+    default:
+      throw new MqttProtocolError("malformed-packet", "reserved packet type 0"); // §2.1.2
+  }
+  if (r.pos !== end) throw new MqttProtocolError("malformed-packet", `${end - r.pos} bytes left over in ${packet.type}`);
+  return packet;
+}
+
+function packetId(r: Reader): number {
+  const id = r.u16("packet identifier");
+  if (id === 0) throw new MqttProtocolError("protocol-error", "packet identifier 0"); // §2.2.1
+  return id;
+}
+
+function decodeConnect(r: Reader): ConnectPacket {
+  const name = r.utf8("protocol name");
+  const level = r.u8("protocol level");
+  if (name !== "MQTT" || (level !== 4 && level !== 5)) {
+    throw new MqttProtocolError("unsupported-protocol-version", `${name} level ${level}`); // §3.1.2.2
+  }
+  const v = level as ProtocolVersion;
+  const flags = r.u8("connect flags");
+  if (flags & 0x01) throw new MqttProtocolError("malformed-packet", "reserved connect flag set"); // §3.1.2.3
+  const willFlag = (flags & 0x04) !== 0;
+  const willQoS = (flags >> 3) & 3;
+  const willRetain = (flags & 0x20) !== 0;
+  if (willQoS === 3) throw new MqttProtocolError("malformed-packet", "will QoS 3");
+  if (!willFlag && (willQoS !== 0 || willRetain)) throw new MqttProtocolError("malformed-packet", "will QoS/retain without will");
+  const hasUser = (flags & 0x80) !== 0;
+  const hasPass = (flags & 0x40) !== 0;
+  if (v === 4 && hasPass && !hasUser) throw new MqttProtocolError("malformed-packet", "password without user name");
+  const keepAlive = r.u16("keep alive");
+  const p: ConnectPacket = { type: "connect", protocolVersion: v, clientId: "", clean: (flags & 0x02) !== 0, keepAlive };
+  if (v === 5) {
+    const props = readProperties(r, 1);
+    if (props) p.properties = props;
+  }
+  p.clientId = r.utf8("client identifier");
+  if (willFlag) {
+    const props = v === 5 ? readProperties(r, WILL_CONTEXT) : undefined;
+    const topic = r.utf8("will topic");
+    const payload = r.binary("will payload");
+    p.will = { topic, payload, qos: willQoS as QoS, retain: willRetain };
+    if (props) p.will.properties = props;
+  }
+  if (hasUser) p.username = r.utf8("user name");
+  if (hasPass) p.password = r.binary("password");
+  return p;
+}
+
+function decodeConnack(r: Reader, v: ProtocolVersion): ConnackPacket {
+  const ack = r.u8("acknowledge flags");
+  if (ack & 0xfe) throw new MqttProtocolError("malformed-packet", "reserved connack flags set"); // §3.2.2.1
+  const p: ConnackPacket = { type: "connack", sessionPresent: (ack & 1) === 1, reasonCode: r.u8("connect reason code") };
+  if (v === 5 && r.remaining() > 0) {
+    const props = readProperties(r, 2);
+    if (props) p.properties = props;
+  }
+  return p;
+}
+
+function decodePublish(r: Reader, flags: number, v: ProtocolVersion): PublishPacket {
+  const qos = (flags >> 1) & 3;
+  if (qos === 3) throw new MqttProtocolError("malformed-packet", "PUBLISH QoS 3"); // §3.3.1.2
+  const dup = (flags & 0x08) !== 0;
+  if (dup && qos === 0) throw new MqttProtocolError("malformed-packet", "DUP set on QoS 0"); // §3.3.1.1
+  const topic = r.utf8("topic name");
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0x2b || c === 0x23) throw new MqttProtocolError("topic-name-invalid", "wildcard in topic name"); // §3.3.2.1
+  }
+  const p: PublishPacket = { type: "publish", topic, payload: EMPTY, qos: qos as QoS, retain: (flags & 1) === 1, dup };
+  if (qos > 0) p.packetId = packetId(r);
+  if (v === 5) {
+    const props = readProperties(r, 3);
+    if (props) p.properties = props;
+  }
+  if (topic.length === 0 && p.properties?.topicAlias === undefined) {
+    throw new MqttProtocolError(v === 5 ? "protocol-error" : "topic-name-invalid", "empty topic name"); // §3.3.2.1
+  }
+  p.payload = r.rest();
+  return p;
+}
+
+const EMPTY = new Uint8Array(0);
+const ACK_TYPES = Object.freeze(["puback", "pubrec", "pubrel", "pubcomp"] as const);
+
+function decodeAck(r: Reader, type: number, v: ProtocolVersion): AckPacket {
+  const p: AckPacket = { type: ACK_TYPES[type - 4], packetId: packetId(r), reasonCode: 0 };
+  if (v === 5) {
+    // §3.4.2.1: reason code and properties may be omitted
+    if (r.remaining() > 0) p.reasonCode = r.u8("reason code");
+    if (r.remaining() > 0) {
+      const props = readProperties(r, type);
+      if (props) p.properties = props;
+    }
+  }
+  return p;
+}
+
+function decodeSubscribe(r: Reader, v: ProtocolVersion): SubscribePacket {
+  const p: SubscribePacket = { type: "subscribe", packetId: packetId(r), subscriptions: [] };
+  if (v === 5) {
+    const props = readProperties(r, 8);
+    if (props) p.properties = props;
+  }
+  if (r.remaining() === 0) throw new MqttProtocolError("protocol-error", "SUBSCRIBE without filters"); // §3.8.3
+  while (r.remaining() > 0) {
+    const filter = r.utf8("topic filter");
+    const o = r.u8("subscription options");
+    const qos = o & 3;
+    if (qos === 3) throw new MqttProtocolError("malformed-packet", "subscription QoS 3");
+    const s: Subscription = { filter, qos: qos as QoS };
+    if (v === 5) {
+      if (o & 0xc0) throw new MqttProtocolError("malformed-packet", "reserved subscription option bits"); // §3.8.3.1
+      const rh = (o >> 4) & 3;
+      if (rh === 3) throw new MqttProtocolError("protocol-error", "retain handling 3");
+      s.noLocal = (o & 0x04) !== 0;
+      s.retainAsPublished = (o & 0x08) !== 0;
+      s.retainHandling = rh as 0 | 1 | 2;
+    } else if (o & 0xfc) throw new MqttProtocolError("malformed-packet", "reserved subscription bits"); // 3.1.1 §3.8.3.1
+    p.subscriptions.push(s);
+  }
+  return p;
+}
+
+function decodeSuback(r: Reader, v: ProtocolVersion): SubackPacket {
+  const p: SubackPacket = { type: "suback", packetId: packetId(r), reasonCodes: [] };
+  if (v === 5) {
+    const props = readProperties(r, 9);
+    if (props) p.properties = props;
+  }
+  while (r.remaining() > 0) {
+    const c = r.u8();
+    // 3.1.1 §3.9.3: only 0x00, 0x01, 0x02, 0x80 are allowed
+    if (v === 4 && c > 2 && c !== 0x80) throw new MqttProtocolError("malformed-packet", `SUBACK code 0x${c.toString(16)}`);
+    p.reasonCodes.push(c);
+  }
+  return p;
+}
+
+function decodeUnsubscribe(r: Reader, v: ProtocolVersion): UnsubscribePacket {
+  const p: UnsubscribePacket = { type: "unsubscribe", packetId: packetId(r), filters: [] };
+  if (v === 5) {
+    const props = readProperties(r, 10);
+    if (props) p.properties = props;
+  }
+  if (r.remaining() === 0) throw new MqttProtocolError("protocol-error", "UNSUBSCRIBE without filters"); // §3.10.3
+  while (r.remaining() > 0) p.filters.push(r.utf8("topic filter"));
+  return p;
+}
+
+function decodeUnsuback(r: Reader, v: ProtocolVersion): UnsubackPacket {
+  const p: UnsubackPacket = { type: "unsuback", packetId: packetId(r), reasonCodes: [] };
+  if (v === 5) {
+    const props = readProperties(r, 11);
+    if (props) p.properties = props;
+    while (r.remaining() > 0) p.reasonCodes.push(r.u8());
+  }
+  return p;
+}
+
+function decodeDisconnectOrAuth<T extends "disconnect" | "auth">(r: Reader, type: T, v: ProtocolVersion): DisconnectPacket | AuthPacket {
+  const p: DisconnectPacket | AuthPacket = { type, reasonCode: 0 };
+  if (v === 5) {
+    if (r.remaining() > 0) p.reasonCode = r.u8("reason code");
+    if (r.remaining() > 0) {
+      const props = readProperties(r, type === "disconnect" ? 14 : 15);
+      if (props) p.properties = props;
+    }
+  }
+  return p;
+}
+
+/** One-shot decode result: a packet and the bytes it used. */
+export interface Decoded {
+  packet: MqttPacket;
+  used: number;
+}
+
+/**
+ * Decodes the first packet in `bytes[offset..]`: `{ packet, used }`, or
+ * `undefined` when more bytes are needed. Throws MqttProtocolError.
+ */
+export function decodePacket(
+  bytes: Uint8Array,
+  version: ProtocolVersion,
+  offset = 0,
+  maxPacketSize = MAX_VARINT + 5,
+): Decoded | undefined {
+  const avail = bytes.length - offset;
+  if (avail < 2) return undefined;
+  let rem = 0;
+  let mult = 1;
+  let i = 1;
+  for (; ; i++) {
+    if (i > 4) throw new MqttProtocolError("malformed-packet", "remaining length longer than 4 bytes");
+    if (i >= avail) return undefined;
+    const b = bytes[offset + i];
+    rem += (b & 0x7f) * mult;
+    if ((b & 0x80) === 0) {
+      if (i > 1 && b === 0) throw new MqttProtocolError("malformed-packet", "non-minimal remaining length");
+      break;
+    }
+    mult *= 128;
+  }
+  const total = i + 1 + rem;
+  if (total > maxPacketSize) throw new MqttProtocolError("packet-too-large", `${total} bytes > ${maxPacketSize}`);
+  if (avail < total) return undefined;
+  const packet = decodeBody(bytes[offset], bytes, offset + i + 1, offset + total, version);
+  return { packet, used: total };
+}
+
+export interface DecoderOptions {
+  /** Protocol version used for packets other than CONNECT (default 5). */
+  version?: ProtocolVersion;
+  /** Largest whole packet accepted, bytes (default 16384); larger → 0x95. */
+  maxPacketSize?: number;
+}
+
+/**
+ * Streaming decoder (h11 style: `push` only queues, `next` decodes).
+ * Holds at most one partial packet plus whatever whole packets were pushed
+ * and not yet taken; the caller drains with `next()` after each push.
+ * After an error it stays failed: every later `next()` returns that error.
+ */
+export class MqttDecoder {
+  version: ProtocolVersion;
+  readonly maxPacketSize: number;
+  #chunks: Uint8Array[] = [];
+  #offset = 0; // into #chunks[0]
+  #buffered = 0;
+  #failed: MqttProtocolError | undefined;
+
+  constructor(options: DecoderOptions = {}) {
+    this.version = options.version ?? 5;
+    this.maxPacketSize = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
+    if (!(this.maxPacketSize >= 2)) throw new MoteError("invalid-option", "maxPacketSize");
+  }
+
+  /** Bytes queued and not yet decoded. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  push(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#chunks.push(bytes);
+    this.#buffered += bytes.length;
+  }
+
+  /** The next packet, `undefined` when more bytes are needed, or the fault. */
+  next(): MqttPacket | MqttProtocolError | undefined {
+    if (this.#failed) return this.#failed;
+    try {
+      return this.#next();
+    } catch (e) {
+      if (e instanceof MqttProtocolError) {
+        this.#failed = e;
+        this.#chunks.length = 0;
+        this.#buffered = 0;
+        return e;
+      }
+      throw e;
+    }
+  }
+
+  /** Forget everything buffered and any failure (a new connection). */
+  reset(): void {
+    this.#chunks.length = 0;
+    this.#offset = 0;
+    this.#buffered = 0;
+    this.#failed = undefined;
+  }
+
+  #byteAt(k: number): number {
+    let ci = 0;
+    let pos = this.#offset + k;
+    while (pos >= this.#chunks[ci].length) {
+      pos -= this.#chunks[ci].length;
+      ci++;
+    }
+    return this.#chunks[ci][pos];
+  }
+
+  #next(): MqttPacket | undefined {
+    if (this.#buffered < 2) return undefined;
+    const first = this.#byteAt(0);
+    let rem = 0;
+    let mult = 1;
+    let i = 1;
+    for (; ; i++) {
+      if (i > 4) throw new MqttProtocolError("malformed-packet", "remaining length longer than 4 bytes"); // §1.5.5
+      if (i >= this.#buffered) return undefined;
+      const b = this.#byteAt(i);
+      rem += (b & 0x7f) * mult;
+      if ((b & 0x80) === 0) {
+        if (i > 1 && b === 0) throw new MqttProtocolError("malformed-packet", "non-minimal remaining length");
+        break;
+      }
+      mult *= 128;
+    }
+    const header = i + 1;
+    const total = header + rem;
+    // MQTT 5 §3.1.2.11.4: a packet over our Maximum Packet Size is refused with 0x95
+    if (total > this.maxPacketSize) {
+      throw new MqttProtocolError("packet-too-large", `${total} bytes > ${this.maxPacketSize}`);
+    }
+    if (this.#buffered < total) return undefined;
+    let bytes: Uint8Array;
+    let start: number;
+    const head = this.#chunks[0];
+    if (head.length - this.#offset >= total) {
+      bytes = head;
+      start = this.#offset;
+      this.#offset += total;
+      if (this.#offset === head.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      }
+    } else {
+      // the packet spans pieces: join it into one array of exactly its size
+      bytes = new Uint8Array(total);
+      start = 0;
+      let filled = 0;
+      while (filled < total) {
+        const c = this.#chunks[0];
+        const take = Math.min(c.length - this.#offset, total - filled);
+        bytes.set(c.subarray(this.#offset, this.#offset + take), filled);
+        filled += take;
+        this.#offset += take;
+        if (this.#offset === c.length) {
+          this.#chunks.shift();
+          this.#offset = 0;
+        }
+      }
+    }
+    this.#buffered -= total;
+    const packet = decodeBody(first, bytes, start + header, start + total, first >> 4 === 1 ? 5 : this.version);
+    if (packet.type === "connect") this.version = packet.protocolVersion;
+    return packet;
+  }
+}

@@ -1,0 +1,960 @@
+/**
+ * MQTT client session: a sans-I/O state machine (STYLE.md habit 1).
+ *
+ * Theory of operation. The binding feeds events — the transport opened,
+ * bytes arrived, a timer fired, the app asked to publish/subscribe, the
+ * transport closed — with the current monotonic time, and runs the actions
+ * returned: bytes to send, deliveries to the app, completions, "persist",
+ * "close". `nextDeadline()` tells when to call back with `{ type: "timer" }`.
+ * The session owns no socket, no timer, no clock.
+ *
+ * One state field:
+ *   disconnected --open--> connecting --CONNACK ok--> connected
+ *   connected --end--> ending (drains in-flight, then DISCONNECT) --> ended
+ *   any --transport closed / fault / timeout--> disconnected (or ended)
+ *
+ * What survives a dropped connection (the "session state", MQTT 5 §4.1):
+ * outgoing QoS 1/2 messages not yet completed, incoming QoS 2 packet ids not
+ * yet released, the offline queue, and the subscription table. On CONNACK
+ * with Session Present the in-flight PUBLISHes are resent with DUP and the
+ * PUBRELs re-sent (§4.4); without it, PUBLISH-phase messages are sent again
+ * as new and the subscriptions are re-made. `snapshot()` / `restore()` carry
+ * that state across a reboot (store.ts).
+ *
+ * Bounds (all options, defaults below): in-flight window = min(maxInflight,
+ * server Receive Maximum) (§4.9); offline queue by count and bytes, with the
+ * `queuePolicy` when full; incoming QoS 2 ids by our Receive Maximum (0x93);
+ * topic aliases both ways; subscriptions; packet size both ways.
+ */
+import { MoteError } from "../errors.js";
+import { MqttDecoder, encodePacket, packetSize } from "./codec.js";
+import { MqttProtocolError } from "./errors.js";
+import type {
+  AuthPacket,
+  ConnackPacket,
+  ConnectPacket,
+  MqttPacket,
+  Properties,
+  ProtocolVersion,
+  PublishPacket,
+  QoS,
+  Subscription,
+  Will,
+} from "./packets.js";
+import { connackCodeToV5, reasonName } from "./reason-codes.js";
+import { assertTopicFilter, assertTopicName } from "./topic.js";
+import { encodeUtf8 } from "../util/utf8.js";
+
+export type SessionState = "disconnected" | "connecting" | "connected" | "ending" | "ended";
+
+export type QueuePolicy = "drop-oldest-qos0" | "reject";
+
+export interface SessionOptions {
+  /** Client identifier; "" lets the server assign one (v5 §3.2.2.3.7; 3.1.1 needs clean). */
+  clientId: string;
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5.0 (default 5). */
+  protocolVersion?: ProtocolVersion;
+  /** Clean Session / Clean Start on the first connection (default true). */
+  clean?: boolean;
+  /** v5 Session Expiry Interval, seconds. Default 0 when clean, 86400 when not. */
+  sessionExpiry?: number;
+  /** Keep Alive, seconds (default 60; 0 = off). The server's Server Keep Alive wins (v5 §3.2.2.3.14). */
+  keepAlive?: number;
+  /** How long to wait for PINGRESP before calling the link dead, ms (default min(10000, keepAlive)). */
+  pingTimeoutMs?: number;
+  /** How long to wait for CONNACK, ms (default 30000). */
+  connectTimeoutMs?: number;
+  username?: string;
+  password?: string | Uint8Array;
+  will?: Will;
+  /** Extra v5 CONNECT properties (user properties, request problem information, ...). */
+  connectProperties?: Properties;
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement, at most (default 16; also capped by the server's Receive Maximum). */
+  maxInflight?: number;
+  /** Our Receive Maximum: incoming QoS 2 messages held until PUBREL (default 16). */
+  receiveMaximum?: number;
+  /** Largest packet we accept (default 16384); sent to a v5 server as Maximum Packet Size. */
+  maxPacketSize?: number;
+  /** Topic aliases we accept from the server (default 16; 0 = none). */
+  topicAliasMaximum?: number;
+  /** Topic aliases we use toward the server, at most (default 16; also capped by the server). */
+  outgoingTopicAliases?: number;
+  /** Offline/overflow queue bound, messages (default 100). */
+  queueMaxMessages?: number;
+  /** Offline/overflow queue bound, payload + topic bytes (default 65536). */
+  queueMaxBytes?: number;
+  /**
+   * When the queue is full: "drop-oldest-qos0" (default) drops the oldest
+   * queued QoS 0 message to make room and rejects the new one only when no
+   * QoS 0 message is queued; "reject" always rejects the new one.
+   */
+  queuePolicy?: QueuePolicy;
+  /** Subscription table bound (default 64 filters). */
+  maxSubscriptions?: number;
+  /** v5 enhanced authentication (§4.12): method and first data. AUTH challenges come out as "auth" actions. */
+  authenticationMethod?: string;
+  authenticationData?: Uint8Array;
+  /** How long a graceful end may wait for in-flight messages, ms (default 10000). */
+  endTimeoutMs?: number;
+  /** Emit "persist" actions when the session state changes (default: !clean). */
+  persistent?: boolean;
+}
+
+export interface OutgoingMessage {
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain?: boolean;
+  properties?: Properties;
+}
+
+export type SessionEvent =
+  | { type: "open" }
+  | { type: "bytes"; data: Uint8Array }
+  | { type: "timer" }
+  | { type: "closed" }
+  | { type: "publish"; message: OutgoingMessage; ref?: unknown }
+  | { type: "subscribe"; subscriptions: Subscription[]; properties?: Properties; ref?: unknown }
+  | { type: "unsubscribe"; filters: string[]; properties?: Properties; ref?: unknown }
+  | { type: "auth"; reasonCode: number; data?: Uint8Array }
+  | { type: "end"; force?: boolean; reasonCode?: number };
+
+export type FailureCode =
+  | "queue-full"
+  | "dropped"
+  | "rejected"
+  | "ended"
+  | "packet-too-large"
+  | "qos-not-supported"
+  | "retain-not-supported";
+
+export interface Failure {
+  code: FailureCode;
+  reasonCode?: number;
+  message?: string;
+}
+
+export type CloseCode =
+  | "keepalive-timeout"
+  | "connect-timeout"
+  | "connect-refused"
+  | "server-disconnect"
+  | "client-disconnect"
+  | "end-timeout"
+  | MqttProtocolError["code"];
+
+export interface CloseReason {
+  code: CloseCode;
+  /** v5 reason code (3.1.1 CONNACK return codes are mapped to v5). */
+  reasonCode?: number;
+  message?: string;
+  /** v5 Server Reference (§4.11) from a CONNACK or DISCONNECT. */
+  serverReference?: string;
+}
+
+export type SessionAction =
+  | { type: "send"; data: Uint8Array; packet: MqttPacket }
+  | { type: "connected"; sessionPresent: boolean; connack: ConnackPacket }
+  | { type: "message"; packet: PublishPacket }
+  | { type: "published"; ref: unknown; reasonCode: number }
+  | { type: "subscribed"; ref: unknown; reasonCodes: number[] }
+  | { type: "unsubscribed"; ref: unknown; reasonCodes: number[] }
+  | { type: "failed"; ref: unknown; error: Failure }
+  | { type: "auth"; packet: AuthPacket }
+  | { type: "persist" }
+  | { type: "close"; reason: CloseReason };
+
+/** What `snapshot()` returns and `restore()` takes: the part of a session worth a reboot. */
+export interface SessionSnapshot {
+  clientId: string;
+  /** Outgoing QoS 1/2 messages with ids, in send order; `released` = PUBREC seen, PUBREL owed. */
+  outgoing: { packet: PublishPacket; released: boolean }[];
+  /** Queued QoS 1/2 messages not yet given an id. */
+  queued: PublishPacket[];
+  /** Incoming QoS 2 ids received and not yet released (exactly-once, §4.3.3). */
+  incoming: number[];
+}
+
+interface Inflight {
+  packet: PublishPacket; // topic in full, packetId set
+  ref: unknown;
+  released: boolean; // QoS 2: PUBREC received, PUBREL sent
+  sent: boolean; // on this connection
+  dup: boolean; // sent on an earlier connection: a resend carries DUP (§3.3.1.1)
+}
+
+interface Queued {
+  message: PublishPacket;
+  ref: unknown;
+  bytes: number;
+}
+
+interface Request {
+  kind: "subscribe" | "unsubscribe";
+  packetId: number;
+  ref: unknown;
+  subscriptions?: Subscription[];
+  filters?: string[];
+  properties?: Properties;
+  sent: boolean;
+}
+
+export class MqttSession {
+  state: SessionState = "disconnected";
+  clientId: string;
+  readonly version: ProtocolVersion;
+
+  readonly #o: Required<
+    Pick<
+      SessionOptions,
+      | "keepAlive"
+      | "connectTimeoutMs"
+      | "maxInflight"
+      | "receiveMaximum"
+      | "maxPacketSize"
+      | "topicAliasMaximum"
+      | "outgoingTopicAliases"
+      | "queueMaxMessages"
+      | "queueMaxBytes"
+      | "queuePolicy"
+      | "maxSubscriptions"
+      | "endTimeoutMs"
+      | "persistent"
+    >
+  > & { pingTimeoutMs: number | undefined };
+  readonly #options: SessionOptions;
+  readonly #decoder: MqttDecoder;
+  #clean: boolean;
+
+  // per connection
+  #keepAliveMs = 0;
+  #lastSent = 0;
+  #connectDeadline: number | undefined;
+  #pingDeadline: number | undefined;
+  #endDeadline: number | undefined;
+  #window = 65_535;
+  #serverMaxPacket = 268_435_460;
+  #serverMaxQoS: QoS = 2;
+  #retainAvailable = true;
+  #aliasOut = new Map<string, number>();
+  #aliasOutMax = 0;
+  #aliasIn = new Map<number, string>();
+
+  // session state
+  #inflight = new Map<number, Inflight>();
+  #sentCount = 0;
+  #queue: Queued[] = [];
+  #queueBytes = 0;
+  #incoming = new Set<number>();
+  #requests = new Map<number, Request>();
+  /** filter → how it was subscribed (for re-subscribing when the server lost the session). */
+  #subscriptions = new Map<string, { subscription: Subscription; properties?: Properties }>();
+  #nextId = 1;
+  #dirty = false;
+  #actions: SessionAction[] = [];
+
+  constructor(options: SessionOptions) {
+    this.#options = options;
+    this.version = options.protocolVersion ?? 5;
+    if (this.version !== 4 && this.version !== 5) throw new MoteError("invalid-option", "protocolVersion must be 4 or 5");
+    this.clientId = options.clientId;
+    this.#clean = options.clean ?? true;
+    const keepAlive = options.keepAlive ?? 60;
+    if (!(keepAlive >= 0 && keepAlive <= 65_535)) throw new MoteError("invalid-option", "keepAlive 0..65535 s");
+    this.#o = {
+      keepAlive,
+      pingTimeoutMs: options.pingTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
+      maxInflight: positive(options.maxInflight ?? 16, "maxInflight", 65_535),
+      receiveMaximum: positive(options.receiveMaximum ?? 16, "receiveMaximum", 65_535),
+      maxPacketSize: positive(options.maxPacketSize ?? 16_384, "maxPacketSize", 268_435_460),
+      topicAliasMaximum: options.topicAliasMaximum ?? 16,
+      outgoingTopicAliases: options.outgoingTopicAliases ?? 16,
+      queueMaxMessages: positive(options.queueMaxMessages ?? 100, "queueMaxMessages", 1e6),
+      queueMaxBytes: positive(options.queueMaxBytes ?? 65_536, "queueMaxBytes", 1e9),
+      queuePolicy: options.queuePolicy ?? "drop-oldest-qos0",
+      maxSubscriptions: positive(options.maxSubscriptions ?? 64, "maxSubscriptions", 65_535),
+      endTimeoutMs: options.endTimeoutMs ?? 10_000,
+      persistent: options.persistent ?? !this.#clean,
+    };
+    if (this.version === 4 && this.clientId === "" && !this.#clean) {
+      throw new MoteError("invalid-option", "3.1.1 needs a client id for a persistent session (§3.1.3.1)");
+    }
+    this.#decoder = new MqttDecoder({ version: this.version, maxPacketSize: this.#o.maxPacketSize });
+  }
+
+  // ------------------------------------------------------------ public surface
+
+  /** Feeds one event at time `now`; returns the actions to run, in order. */
+  handle(event: SessionEvent, now: number): SessionAction[] {
+    const out: SessionAction[] = (this.#actions = []);
+    switch (event.type) {
+      case "open":
+        this.#open(now);
+        break;
+      case "bytes":
+        this.#bytes(event.data, now);
+        break;
+      case "timer":
+        this.#timer(now);
+        break;
+      case "closed":
+        if (this.state !== "disconnected" && this.state !== "ended") this.#lost(this.state === "ending");
+        break;
+      case "publish":
+        this.#publish(event.message, event.ref, now);
+        break;
+      case "subscribe":
+        this.#subscribe(event.subscriptions, event.properties, event.ref, now);
+        break;
+      case "unsubscribe":
+        this.#unsubscribe(event.filters, event.properties, event.ref, now);
+        break;
+      case "auth":
+        this.#authReply(event.reasonCode, event.data, now);
+        break;
+      case "end":
+        this.#end(event.force ?? false, event.reasonCode ?? 0, now);
+        break;
+    }
+    if (this.#dirty) {
+      this.#dirty = false;
+      if (this.#o.persistent) out.push({ type: "persist" });
+    }
+    return out;
+  }
+
+  /** The earliest time the session wants a `{ type: "timer" }`, or undefined. */
+  nextDeadline(): number | undefined {
+    let d: number | undefined;
+    const consider = (t: number | undefined) => {
+      if (t !== undefined && (d === undefined || t < d)) d = t;
+    };
+    if (this.state === "connecting") consider(this.#connectDeadline);
+    if (this.state === "connected" || this.state === "ending") {
+      if (this.#pingDeadline !== undefined) consider(this.#pingDeadline);
+      else if (this.#keepAliveMs > 0) consider(this.#lastSent + this.#keepAliveMs);
+      consider(this.#endDeadline);
+    }
+    return d;
+  }
+
+  /** Outgoing QoS 1/2 messages awaiting completion. */
+  get inflightCount(): number {
+    return this.#inflight.size;
+  }
+  /** Messages waiting in the offline/overflow queue. */
+  get queuedCount(): number {
+    return this.#queue.length;
+  }
+  /** Incoming QoS 2 ids held until PUBREL. */
+  get incomingCount(): number {
+    return this.#incoming.size;
+  }
+  /** The in-flight window in force: min(maxInflight, server Receive Maximum). */
+  get window(): number {
+    return Math.min(this.#o.maxInflight, this.#window);
+  }
+
+  /** The state worth keeping across a reboot (see SessionSnapshot). */
+  snapshot(): SessionSnapshot {
+    const outgoing: SessionSnapshot["outgoing"] = [];
+    for (const f of this.#inflight.values()) outgoing.push({ packet: f.packet, released: f.released });
+    const queued: PublishPacket[] = [];
+    for (const q of this.#queue) if (q.message.qos > 0) queued.push(q.message);
+    return { clientId: this.clientId, outgoing, queued, incoming: Array.from(this.#incoming) };
+  }
+
+  /** Loads a snapshot into a fresh session (before the first "open"). Bounds apply: extra queued messages are dropped. */
+  restore(s: SessionSnapshot): void {
+    if (this.state !== "disconnected" || this.#inflight.size || this.#queue.length) {
+      throw new MoteError("invalid-state", "restore() only into a fresh session");
+    }
+    if (s.clientId) this.clientId = s.clientId;
+    for (const o of s.outgoing) {
+      const id = o.packet.packetId;
+      if (id === undefined || this.#inflight.has(id) || o.packet.qos === 0) continue;
+      this.#inflight.set(id, { packet: o.packet, ref: undefined, released: o.released, sent: false, dup: true });
+    }
+    for (const m of s.queued) {
+      const bytes = messageBytes(m.topic, m.payload);
+      if (this.#queue.length >= this.#o.queueMaxMessages || this.#queueBytes + bytes > this.#o.queueMaxBytes) break;
+      this.#queue.push({ message: m, ref: undefined, bytes });
+      this.#queueBytes += bytes;
+    }
+    for (const id of s.incoming) if (this.#incoming.size < this.#o.receiveMaximum) this.#incoming.add(id);
+    // the state was kept, so the server may hold the session too (§4.1)
+    if (this.#inflight.size || this.#incoming.size) this.#clean = false;
+  }
+
+  // ------------------------------------------------------------ connection
+
+  #send(packet: MqttPacket, now: number): void {
+    const data = encodePacket(packet, this.version);
+    this.#lastSent = now;
+    this.#actions.push({ type: "send", data, packet });
+  }
+
+  #open(now: number): void {
+    if (this.state === "ended") throw new MoteError("ended", "the session has ended");
+    if (this.state !== "disconnected") throw new MoteError("invalid-state", `open while ${this.state}`);
+    const o = this.#options;
+    const five = this.version === 5;
+    const connect: ConnectPacket = {
+      type: "connect",
+      protocolVersion: this.version,
+      clientId: this.clientId,
+      clean: this.#clean,
+      keepAlive: this.#o.keepAlive,
+    };
+    if (o.username !== undefined) connect.username = o.username;
+    if (o.password !== undefined) connect.password = typeof o.password === "string" ? encodeUtf8(o.password) : o.password;
+    if (o.will !== undefined) {
+      assertTopicName(o.will.topic);
+      connect.will = five ? o.will : { topic: o.will.topic, payload: o.will.payload, qos: o.will.qos, retain: o.will.retain };
+    }
+    if (five) {
+      const p: Properties = { ...o.connectProperties };
+      const expiry = o.sessionExpiry ?? ((o.clean ?? true) ? 0 : 86_400);
+      if (expiry > 0) p.sessionExpiryInterval = expiry;
+      if (this.#o.receiveMaximum !== 65_535) p.receiveMaximum = this.#o.receiveMaximum;
+      p.maximumPacketSize = this.#o.maxPacketSize;
+      if (this.#o.topicAliasMaximum > 0) p.topicAliasMaximum = this.#o.topicAliasMaximum;
+      if (o.authenticationMethod !== undefined) {
+        p.authenticationMethod = o.authenticationMethod;
+        if (o.authenticationData !== undefined) p.authenticationData = o.authenticationData;
+      }
+      connect.properties = p;
+    }
+    this.#decoder.reset();
+    this.#decoder.version = this.version;
+    this.state = "connecting";
+    this.#connectDeadline = now + this.#o.connectTimeoutMs;
+    this.#pingDeadline = undefined;
+    this.#send(connect, now);
+  }
+
+  #close(reason: CloseReason, sendDisconnect: number | undefined, now: number): void {
+    if (sendDisconnect !== undefined && this.version === 5) {
+      this.#send({ type: "disconnect", reasonCode: sendDisconnect }, now);
+    }
+    this.#lost(this.state === "ending");
+    this.#actions.push({ type: "close", reason });
+  }
+
+  /** The connection is gone: keep the session state, drop what belonged to the connection. */
+  #lost(ended: boolean): void {
+    this.state = ended ? "ended" : "disconnected";
+    this.#connectDeadline = this.#pingDeadline = this.#endDeadline = undefined;
+    this.#aliasIn.clear();
+    this.#aliasOut.clear();
+    this.#aliasOutMax = 0;
+    this.#sentCount = 0;
+    for (const f of this.#inflight.values()) {
+      if (f.sent) f.dup = true;
+      f.sent = false;
+    }
+    for (const r of this.#requests.values()) r.sent = false;
+    if (ended) this.#failOnEnd();
+  }
+
+  /** At the end: a persistent session keeps its QoS 1/2 messages for a later client (the store); callers learn "ended". */
+  #failOnEnd(): void {
+    if (!this.#o.persistent) return this.#failAll("ended");
+    const keep: Queued[] = [];
+    for (const q of this.#queue) {
+      if (q.message.qos === 0) this.#fail(q.ref, "ended");
+      else {
+        this.#fail(q.ref, "ended");
+        keep.push({ ...q, ref: undefined });
+      }
+    }
+    this.#queue = keep;
+    for (const f of this.#inflight.values()) {
+      this.#fail(f.ref, "ended");
+      f.ref = undefined;
+    }
+    for (const r of this.#requests.values()) this.#fail(r.ref, "ended");
+    this.#requests.clear();
+  }
+
+  #failAll(code: FailureCode): void {
+    for (const f of this.#inflight.values()) this.#fail(f.ref, code);
+    for (const q of this.#queue) this.#fail(q.ref, code);
+    for (const r of this.#requests.values()) this.#fail(r.ref, code);
+    if (this.#inflight.size || this.#queue.length) this.#dirty = true;
+    this.#inflight.clear();
+    this.#queue.length = 0;
+    this.#queueBytes = 0;
+    this.#requests.clear();
+  }
+
+  #fail(ref: unknown, code: FailureCode, reasonCode?: number, message?: string): void {
+    const error: Failure = { code };
+    if (reasonCode !== undefined) error.reasonCode = reasonCode;
+    if (message !== undefined) error.message = message;
+    this.#actions.push({ type: "failed", ref, error });
+  }
+
+  #timer(now: number): void {
+    if (this.state === "connecting" && this.#connectDeadline !== undefined && now >= this.#connectDeadline) {
+      this.#close({ code: "connect-timeout" }, undefined, now);
+      return;
+    }
+    if (this.state !== "connected" && this.state !== "ending") return;
+    if (this.#endDeadline !== undefined && now >= this.#endDeadline) {
+      this.#finishEnd(now, { code: "end-timeout" });
+      return;
+    }
+    if (this.#pingDeadline !== undefined) {
+      // §3.1.2.10 / §4.?: no PINGRESP in time — the link is dead
+      if (now >= this.#pingDeadline) this.#close({ code: "keepalive-timeout" }, undefined, now);
+      return;
+    }
+    if (this.#keepAliveMs > 0 && now >= this.#lastSent + this.#keepAliveMs) {
+      this.#send({ type: "pingreq" }, now);
+      this.#pingDeadline = now + (this.#o.pingTimeoutMs ?? Math.min(10_000, this.#keepAliveMs));
+    }
+  }
+
+  #up(): boolean {
+    return this.state === "connecting" || this.state === "connected" || this.state === "ending";
+  }
+
+  #bytes(data: Uint8Array, now: number): void {
+    if (!this.#up()) return;
+    this.#decoder.push(data);
+    for (;;) {
+      const r = this.#decoder.next();
+      if (r === undefined) return;
+      if (r instanceof MqttProtocolError) {
+        this.#protocolFault(r, now);
+        return;
+      }
+      // any packet from the server shows the link is alive
+      this.#pingDeadline = undefined;
+      this.#packet(r, now);
+      if (!this.#up()) return;
+    }
+  }
+
+  /** MQTT 5 §4.13: a v5 client sends DISCONNECT with the reason code, then closes; 3.1.1 just closes. */
+  #protocolFault(e: MqttProtocolError, now: number): void {
+    this.#close({ code: e.code, reasonCode: e.reasonCode, message: e.message }, e.reasonCode, now);
+  }
+
+  #fault(code: MqttProtocolError["code"], message: string, now: number): void {
+    this.#protocolFault(new MqttProtocolError(code, message), now);
+  }
+
+  #packet(p: MqttPacket, now: number): void {
+    if (this.state === "connecting") {
+      if (p.type === "connack") return this.#connack(p, now);
+      if (p.type === "auth" && this.version === 5) return this.#auth(p, now);
+      if (p.type === "disconnect") return this.#serverDisconnect(p);
+      return this.#fault("protocol-error", `${p.type} before CONNACK`, now); // §3.2: CONNACK comes first
+    }
+    switch (p.type) {
+      case "publish":
+        return this.#incomingPublish(p, now);
+      case "puback":
+      case "pubrec":
+      case "pubcomp":
+        return this.#ack(p.type, p.packetId, p.reasonCode, p.properties?.reasonString, now);
+      case "pubrel": {
+        // §4.3.3: release the id; the message was delivered when it arrived
+        const known = this.#incoming.delete(p.packetId);
+        if (known) this.#dirty = true;
+        this.#send({ type: "pubcomp", packetId: p.packetId, reasonCode: known || this.version === 4 ? 0 : 0x92 }, now);
+        return;
+      }
+      case "suback":
+      case "unsuback": {
+        const r = this.#requests.get(p.packetId);
+        if (r === undefined || r.kind !== (p.type === "suback" ? "subscribe" : "unsubscribe")) return;
+        this.#requests.delete(p.packetId);
+        if (p.type === "suback") {
+          r.subscriptions!.forEach((s, i) => {
+            const code = p.reasonCodes[i] ?? 0x80;
+            if (code >= 0x80) this.#subscriptions.delete(s.filter);
+          });
+          this.#actions.push({ type: "subscribed", ref: r.ref, reasonCodes: p.reasonCodes });
+        } else {
+          this.#actions.push({ type: "unsubscribed", ref: r.ref, reasonCodes: p.reasonCodes });
+        }
+        this.#maybeFinishEnd(now);
+        return;
+      }
+      case "pingresp":
+        return;
+      case "disconnect":
+        return this.#serverDisconnect(p);
+      case "auth":
+        if (this.version === 5) return this.#auth(p, now);
+        return;
+      default:
+        return this.#fault("protocol-error", `unexpected ${p.type} from server`, now);
+    }
+  }
+
+  #connack(p: ConnackPacket, now: number): void {
+    const five = this.version === 5;
+    const code = five ? p.reasonCode : connackCodeToV5(p.reasonCode);
+    if (code !== 0) {
+      const reason: CloseReason = { code: "connect-refused", reasonCode: code, message: p.properties?.reasonString ?? reasonName(code) };
+      if (p.properties?.serverReference) reason.serverReference = p.properties.serverReference;
+      this.#close(reason, undefined, now);
+      return;
+    }
+    const props = p.properties ?? {};
+    this.state = "connected";
+    this.#connectDeadline = undefined;
+    // v5 §3.2.2.3: the server's limits for this connection
+    this.#window = props.receiveMaximum ?? 65_535;
+    this.#serverMaxPacket = props.maximumPacketSize ?? 268_435_460;
+    this.#serverMaxQoS = (props.maximumQoS ?? 2) as QoS;
+    this.#retainAvailable = props.retainAvailable ?? true;
+    this.#aliasOutMax = Math.min(props.topicAliasMaximum ?? 0, this.#o.outgoingTopicAliases);
+    this.#keepAliveMs = (props.serverKeepAlive ?? this.#o.keepAlive) * 1000; // §3.2.2.3.14
+    if (props.assignedClientIdentifier !== undefined) {
+      this.clientId = props.assignedClientIdentifier; // §3.2.2.3.7
+      this.#dirty = true;
+    }
+    const sessionPresent = p.sessionPresent && !this.#clean;
+    // §4.4 / §3.2.2.2: with no session at the server, in-flight state is stale
+    if (!sessionPresent) {
+      const requeue: Queued[] = [];
+      for (const f of this.#inflight.values()) {
+        if (f.released) this.#actions.push({ type: "published", ref: f.ref, reasonCode: 0 }); // the server had it (PUBREC)
+        else requeue.push({ message: { ...f.packet, dup: false, packetId: undefined }, ref: f.ref, bytes: messageBytes(f.packet.topic, f.packet.payload) });
+      }
+      if (this.#inflight.size) this.#dirty = true;
+      this.#inflight.clear();
+      for (const q of requeue) this.#queueBytes += q.bytes;
+      this.#queue.unshift(...requeue);
+      if (this.#incoming.size) {
+        this.#incoming.clear();
+        this.#dirty = true;
+      }
+    }
+    // later reconnects resume this session
+    if (this.#o.persistent || (this.#options.sessionExpiry ?? 0) > 0) this.#clean = false;
+    this.#actions.push({ type: "connected", sessionPresent, connack: p });
+    // resubscribe when the server lost the session; pending requests go out as well
+    if (!sessionPresent) {
+      const pending = new Set<string>();
+      for (const r of this.#requests.values()) for (const s of r.subscriptions ?? []) pending.add(s.filter);
+      for (const [filter, sub] of this.#subscriptions) {
+        if (pending.has(filter)) continue;
+        const id = this.#allocateId();
+        if (id === undefined) break;
+        const r: Request = { kind: "subscribe", packetId: id, ref: undefined, subscriptions: [sub.subscription], sent: false };
+        if (sub.properties) r.properties = sub.properties;
+        this.#requests.set(id, r);
+      }
+    }
+    for (const r of this.#requests.values()) this.#sendRequest(r, now);
+    this.#pump(now);
+  }
+
+  #serverDisconnect(p: MqttPacket & { type: "disconnect" }): void {
+    const reason: CloseReason = { code: "server-disconnect", reasonCode: p.reasonCode, message: p.properties?.reasonString ?? reasonName(p.reasonCode) };
+    if (p.properties?.serverReference) reason.serverReference = p.properties.serverReference;
+    this.#lost(this.state === "ending");
+    this.#actions.push({ type: "close", reason });
+  }
+
+  // ------------------------------------------------------------ enhanced auth (v5 §4.12)
+
+  #auth(p: AuthPacket, now: number): void {
+    const method = this.#options.authenticationMethod;
+    if (method === undefined || p.properties?.authenticationMethod !== method) {
+      return this.#fault("protocol-error", "AUTH without our authentication method", now); // §4.12
+    }
+    if (p.reasonCode === 0x18 || (p.reasonCode === 0 && this.state === "connected")) {
+      this.#actions.push({ type: "auth", packet: p });
+    } else if (p.reasonCode !== 0) {
+      this.#fault("protocol-error", `AUTH reason 0x${p.reasonCode.toString(16)}`, now);
+    }
+  }
+
+  #authReply(reasonCode: number, data: Uint8Array | undefined, now: number): void {
+    const method = this.#options.authenticationMethod;
+    if (method === undefined || this.version !== 5) throw new MoteError("invalid-state", "no authentication method configured");
+    if (this.state !== "connecting" && this.state !== "connected") throw new MoteError("invalid-state", `auth while ${this.state}`);
+    const properties: Properties = { authenticationMethod: method };
+    if (data !== undefined) properties.authenticationData = data;
+    this.#send({ type: "auth", reasonCode, properties }, now);
+  }
+
+  // ------------------------------------------------------------ outgoing publish
+
+  #publish(m: OutgoingMessage, ref: unknown, now: number): void {
+    if (this.state === "ending" || this.state === "ended") throw new MoteError("ended", "the client is ending");
+    assertTopicName(m.topic);
+    const qos = m.qos;
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MoteError("invalid-qos", `QoS ${qos}`);
+    if (!(m.payload instanceof Uint8Array)) throw new MoteError("invalid-payload", "payload must be a Uint8Array");
+    const packet: PublishPacket = { type: "publish", topic: m.topic, payload: m.payload, qos, retain: m.retain ?? false, dup: false };
+    if (m.properties !== undefined && this.version === 5) {
+      if (m.properties.topicAlias !== undefined) throw new MoteError("invalid-properties", "topic aliases are managed by the session");
+      packet.properties = m.properties;
+    }
+    if (this.state === "connected") {
+      const size = packetSize({ ...packet, packetId: qos > 0 ? 1 : undefined }, this.version);
+      const refused = this.#refusal(packet, size);
+      if (refused) return this.#fail(ref, refused, refused === "packet-too-large" ? 0x95 : refused === "qos-not-supported" ? 0x9b : 0x9a);
+      if (qos === 0 && this.#queue.length === 0) {
+        this.#send(this.#withAlias(packet), now);
+        this.#actions.push({ type: "published", ref, reasonCode: 0 });
+        return;
+      }
+    }
+    this.#enqueue(packet, ref);
+    if (this.state === "connected") this.#pump(now);
+  }
+
+  /** Why the server would refuse this message on this connection (v5 §3.2.2.3), if it would. */
+  #refusal(p: PublishPacket, size: number): FailureCode | undefined {
+    if (size > this.#serverMaxPacket) return "packet-too-large";
+    if (p.qos > this.#serverMaxQoS) return "qos-not-supported";
+    if (p.retain && !this.#retainAvailable) return "retain-not-supported";
+    return undefined;
+  }
+
+  #enqueue(message: PublishPacket, ref: unknown): void {
+    const bytes = messageBytes(message.topic, message.payload);
+    const o = this.#o;
+    if (bytes > o.queueMaxBytes) return this.#fail(ref, "queue-full", undefined, "message larger than the queue");
+    while (this.#queue.length >= o.queueMaxMessages || this.#queueBytes + bytes > o.queueMaxBytes) {
+      // policy when full: drop the oldest QoS 0 message, else refuse the new one
+      const i = o.queuePolicy === "drop-oldest-qos0" ? this.#queue.findIndex((q) => q.message.qos === 0) : -1;
+      if (i < 0) return this.#fail(ref, "queue-full");
+      const [dropped] = this.#queue.splice(i, 1);
+      this.#queueBytes -= dropped.bytes;
+      this.#fail(dropped.ref, "dropped", undefined, "dropped from a full queue");
+    }
+    this.#queue.push({ message, ref, bytes });
+    this.#queueBytes += bytes;
+    if (message.qos > 0) this.#dirty = true;
+  }
+
+  /** Sends what the window allows: unsent in-flight first (resends), then the queue, in order. */
+  #pump(now: number): void {
+    if (this.state !== "connected" && this.state !== "ending") return;
+    const window = this.window;
+    for (const f of this.#inflight.values()) {
+      if (f.sent) continue;
+      if (this.#sentCount >= window) break;
+      f.sent = true;
+      this.#sentCount++;
+      if (f.released) this.#send({ type: "pubrel", packetId: f.packet.packetId!, reasonCode: 0 }, now);
+      else this.#send(this.#withAlias(f.dup ? { ...f.packet, dup: true } : f.packet), now);
+    }
+    while (this.#queue.length > 0) {
+      const q = this.#queue[0];
+      const m = q.message;
+      if (m.qos > 0 && (this.#sentCount >= window || this.#inflight.size >= window)) break;
+      const refused = this.#refusal(m, packetSize({ ...m, packetId: m.qos > 0 ? 1 : undefined }, this.version));
+      let id: number | undefined;
+      if (!refused && m.qos > 0 && (id = this.#allocateId()) === undefined) break;
+      this.#queue.shift();
+      this.#queueBytes -= q.bytes;
+      if (refused) {
+        this.#fail(q.ref, refused);
+        continue;
+      }
+      if (m.qos === 0) {
+        this.#send(this.#withAlias(m), now);
+        this.#actions.push({ type: "published", ref: q.ref, reasonCode: 0 });
+        continue;
+      }
+      const packet: PublishPacket = { ...m, packetId: id };
+      this.#inflight.set(id!, { packet, ref: q.ref, released: false, sent: true, dup: false });
+      this.#sentCount++;
+      this.#dirty = true;
+      this.#send(this.#withAlias(packet), now);
+    }
+  }
+
+  /** MQTT 5 §3.3.2.3.4: first use of a topic sends topic + alias, later uses an empty topic + alias. */
+  #withAlias(p: PublishPacket): PublishPacket {
+    if (this.#aliasOutMax === 0) return p;
+    let alias = this.#aliasOut.get(p.topic);
+    if (alias !== undefined) {
+      return { ...p, topic: "", properties: { ...p.properties, topicAlias: alias } };
+    }
+    if (this.#aliasOut.size >= this.#aliasOutMax) return p; // table full: send the topic in full
+    alias = this.#aliasOut.size + 1;
+    this.#aliasOut.set(p.topic, alias);
+    return { ...p, properties: { ...p.properties, topicAlias: alias } };
+  }
+
+  #allocateId(): number | undefined {
+    for (let i = 0; i < 65_535; i++) {
+      const id = this.#nextId;
+      this.#nextId = id === 65_535 ? 1 : id + 1;
+      if (!this.#inflight.has(id) && !this.#requests.has(id)) return id;
+    }
+    return undefined;
+  }
+
+  #ack(type: "puback" | "pubrec" | "pubcomp", id: number, reasonCode: number, reasonString: string | undefined, now: number): void {
+    const f = this.#inflight.get(id);
+    if (type === "pubrec") {
+      if (f === undefined || f.packet.qos !== 2) {
+        // §4.3.3: answer an unknown PUBREC so the server can finish
+        this.#send({ type: "pubrel", packetId: id, reasonCode: this.version === 5 ? 0x92 : 0 }, now);
+        return;
+      }
+      if (reasonCode >= 0x80) return this.#complete(id, f, reasonCode, reasonString, now); // §4.3.3: no PUBREL after a failure code
+      f.released = true;
+      this.#dirty = true;
+      this.#send({ type: "pubrel", packetId: id, reasonCode: 0 }, now);
+      return;
+    }
+    if (f === undefined) return;
+    if (type === "puback" ? f.packet.qos !== 1 : !f.released) return; // an ack for another phase: ignore
+    this.#complete(id, f, reasonCode, reasonString, now);
+  }
+
+  #complete(id: number, f: Inflight, reasonCode: number, reasonString: string | undefined, now: number): void {
+    this.#inflight.delete(id);
+    if (f.sent) this.#sentCount--;
+    this.#dirty = true;
+    if (reasonCode >= 0x80) this.#fail(f.ref, "rejected", reasonCode, reasonString ?? reasonName(reasonCode));
+    else this.#actions.push({ type: "published", ref: f.ref, reasonCode });
+    this.#pump(now);
+    this.#maybeFinishEnd(now);
+  }
+
+  // ------------------------------------------------------------ incoming publish
+
+  #incomingPublish(p: PublishPacket, now: number): void {
+    const alias = p.properties?.topicAlias;
+    if (alias !== undefined) {
+      // §3.3.2.3.4: alias 0 or above our Topic Alias Maximum is a protocol error (0x94)
+      if (alias > this.#o.topicAliasMaximum) return this.#fault("topic-alias-invalid", `topic alias ${alias}`, now);
+      if (p.topic.length > 0) this.#aliasIn.set(alias, p.topic);
+      else {
+        const t = this.#aliasIn.get(alias);
+        if (t === undefined) return this.#fault("protocol-error", `unknown topic alias ${alias}`, now);
+        p.topic = t;
+      }
+    }
+    if (p.qos === 0) {
+      this.#actions.push({ type: "message", packet: p });
+      return;
+    }
+    const id = p.packetId!;
+    if (p.qos === 1) {
+      this.#actions.push({ type: "message", packet: p });
+      this.#send({ type: "puback", packetId: id, reasonCode: 0 }, now);
+      return;
+    }
+    // QoS 2, §4.3.3 method B: deliver once, hold the id until PUBREL
+    if (!this.#incoming.has(id)) {
+      if (this.#incoming.size >= this.#o.receiveMaximum) {
+        return this.#fault("receive-maximum-exceeded", `more than ${this.#o.receiveMaximum} QoS 2 messages held`, now); // §4.9
+      }
+      this.#incoming.add(id);
+      this.#dirty = true;
+      this.#actions.push({ type: "message", packet: p });
+    }
+    this.#send({ type: "pubrec", packetId: id, reasonCode: 0 }, now);
+  }
+
+  // ------------------------------------------------------------ subscriptions
+
+  #subscribe(subs: Subscription[], properties: Properties | undefined, ref: unknown, now: number): void {
+    if (this.state === "ending" || this.state === "ended") throw new MoteError("ended", "the client is ending");
+    if (subs.length === 0) throw new MoteError("invalid-filter", "no subscriptions");
+    for (const s of subs) {
+      assertTopicFilter(s.filter);
+      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw new MoteError("invalid-qos", `QoS ${s.qos}`);
+    }
+    let added = 0;
+    for (const s of subs) if (!this.#subscriptions.has(s.filter)) added++;
+    if (this.#subscriptions.size + added > this.#o.maxSubscriptions) {
+      throw new MoteError("too-many-subscriptions", `more than ${this.#o.maxSubscriptions} filters`);
+    }
+    const id = this.#allocateRequestId();
+    for (const s of subs) this.#subscriptions.set(s.filter, properties ? { subscription: s, properties } : { subscription: s });
+    const r: Request = { kind: "subscribe", packetId: id, ref, subscriptions: subs, sent: false };
+    if (properties && this.version === 5) r.properties = properties;
+    this.#requests.set(id, r);
+    this.#sendRequest(r, now);
+  }
+
+  #unsubscribe(filters: string[], properties: Properties | undefined, ref: unknown, now: number): void {
+    if (this.state === "ending" || this.state === "ended") throw new MoteError("ended", "the client is ending");
+    if (filters.length === 0) throw new MoteError("invalid-filter", "no filters");
+    for (const f of filters) assertTopicFilter(f);
+    const id = this.#allocateRequestId();
+    for (const f of filters) this.#subscriptions.delete(f);
+    const r: Request = { kind: "unsubscribe", packetId: id, ref, filters, sent: false };
+    if (properties && this.version === 5) r.properties = properties;
+    this.#requests.set(id, r);
+    this.#sendRequest(r, now);
+  }
+
+  #allocateRequestId(): number {
+    if (this.#requests.size >= this.#o.maxSubscriptions) {
+      throw new MoteError("too-many-requests", `more than ${this.#o.maxSubscriptions} subscribe/unsubscribe requests pending`);
+    }
+    const id = this.#allocateId();
+    if (id === undefined) throw new MoteError("no-packet-id", "all packet identifiers in use");
+    return id;
+  }
+
+  #sendRequest(r: Request, now: number): void {
+    if (this.state !== "connected" || r.sent) return;
+    r.sent = true;
+    if (r.kind === "subscribe") {
+      this.#send({ type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions!, ...(r.properties && { properties: r.properties }) }, now);
+    } else {
+      this.#send({ type: "unsubscribe", packetId: r.packetId, filters: r.filters!, ...(r.properties && { properties: r.properties }) }, now);
+    }
+  }
+
+  // ------------------------------------------------------------ end
+
+  #end(force: boolean, reasonCode: number, now: number): void {
+    if (this.state === "ended") return;
+    if (this.state !== "connected" && this.state !== "ending") {
+      this.#lost(true);
+      this.#actions.push({ type: "close", reason: { code: "client-disconnect" } });
+      return;
+    }
+    this.#endReason = reasonCode;
+    this.state = "ending";
+    if (force) return this.#finishEnd(now, { code: "client-disconnect" });
+    this.#endDeadline = now + this.#o.endTimeoutMs;
+    this.#maybeFinishEnd(now);
+  }
+  #endReason = 0;
+
+  #maybeFinishEnd(now: number): void {
+    if (this.state !== "ending") return;
+    if (this.#inflight.size === 0 && this.#queue.length === 0 && this.#requests.size === 0) {
+      this.#finishEnd(now, { code: "client-disconnect" });
+    }
+  }
+
+  #finishEnd(now: number, reason: CloseReason): void {
+    // §3.14: DISCONNECT (3.1.1 has no reason code; the will is discarded unless 0x04)
+    this.#send(this.version === 5 && this.#endReason !== 0 ? { type: "disconnect", reasonCode: this.#endReason } : { type: "disconnect", reasonCode: 0 }, now);
+    this.#lost(true);
+    this.#actions.push({ type: "close", reason });
+  }
+}
+
+function positive(n: number, name: string, max: number): number {
+  if (!(n >= 1 && n <= max)) throw new MoteError("invalid-option", `${name} must be 1..${max}`);
+  return Math.floor(n);
+}
+
+/** Bytes a queued message counts against `queueMaxBytes`: payload + topic (UTF-16 length as an upper bound of ASCII). */
+function messageBytes(topic: string, payload: Uint8Array): number {
+  return payload.length + topic.length;
+}

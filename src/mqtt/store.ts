@@ -1,0 +1,244 @@
+/**
+ * Persistent MQTT session store (for `clean: false` sessions): what a reboot
+ * must not lose — outgoing QoS 1/2 messages not yet completed, incoming QoS 2
+ * ids not yet released, queued QoS 1/2 messages — kept in a key/value
+ * preference store (ESP32 NVS through src/platform/preferences.ts).
+ *
+ * Torn writes. A record is larger than one preference value, so it is split
+ * into chunks, and a power cut can stop a save half way. Two slots, "a" and
+ * "b", each hold one record; a save writes the slot not holding the newest
+ * record, chunk by chunk, and only then flips the small pointer key. A
+ * record carries a sequence number and a CRC-32 of its body; `load()` reads
+ * both slots and takes the newest record whose checksum holds, so a torn
+ * save leaves the previous record in force.
+ *
+ * Bounds: a record is at most `maxBytes` (default 8192) in chunks of
+ * `chunkBytes` (default 1024) — at most 2 * ceil(maxBytes / chunkBytes) + 1
+ * keys. In-flight messages and incoming ids are written first, then as much
+ * of the queue as fits; if the in-flight messages alone do not fit, `save`
+ * throws MoteError("store-full") and the previous record stays.
+ */
+import { MoteError } from "../errors.js";
+import { decodeUtf8, encodeUtf8 } from "../util/utf8.js";
+import { encodePacket, decodePacket, packetSize } from "./codec.js";
+import type { PublishPacket } from "./packets.js";
+import type { SessionSnapshot } from "./session.js";
+
+/** Where a session is kept. `load` returns undefined when nothing valid is stored. */
+export interface SessionStore {
+  load(): SessionSnapshot | undefined;
+  save(snapshot: SessionSnapshot): void;
+  clear(): void;
+}
+
+/** The part of src/platform/preferences.ts the store uses (injectable for tests). */
+export interface PreferenceApi {
+  getPreference(domain: string, key: string): string | number | boolean | Uint8Array | undefined;
+  setPreference(domain: string, key: string, value: string | number | boolean | Uint8Array): void;
+  deletePreference(domain: string, key: string): void;
+}
+
+export interface PreferenceStoreOptions {
+  /** Largest record, bytes (default 8192). */
+  maxBytes?: number;
+  /** Bytes per preference value (default 1024). */
+  chunkBytes?: number;
+}
+
+const MAGIC = 0x4d515331; // "MQS1"
+const HEADER = 16; // magic, sequence, body length, CRC-32
+
+export class PreferenceSessionStore implements SessionStore {
+  readonly #prefs: PreferenceApi;
+  readonly #domain: string;
+  readonly #maxBytes: number;
+  readonly #chunk: number;
+
+  constructor(prefs: PreferenceApi, domain: string, options: PreferenceStoreOptions = {}) {
+    if (domain.length === 0 || domain.length > 15) throw new MoteError("invalid-option", "domain must be 1..15 characters (NVS)");
+    this.#prefs = prefs;
+    this.#domain = domain;
+    this.#maxBytes = options.maxBytes ?? 8192;
+    this.#chunk = options.chunkBytes ?? 1024;
+    if (!(this.#maxBytes >= 64) || !(this.#chunk >= 32)) throw new MoteError("invalid-option", "maxBytes >= 64, chunkBytes >= 32");
+  }
+
+  load(): SessionSnapshot | undefined {
+    let best: { seq: number; body: Uint8Array } | undefined;
+    for (const slot of ["a", "b"]) {
+      const r = this.#readSlot(slot);
+      if (r && (best === undefined || seqNewer(r.seq, best.seq))) best = r;
+    }
+    return best ? decodeSnapshot(best.body) : undefined;
+  }
+
+  save(snapshot: SessionSnapshot): void {
+    const body = encodeSnapshot(snapshot, this.#maxBytes - HEADER);
+    // write over the older (or invalid) slot; the newest valid record stays intact
+    const a = this.#readSlot("a");
+    const b = this.#readSlot("b");
+    let slot = "a";
+    let seq = 1;
+    if (a && (!b || seqNewer(a.seq, b.seq))) {
+      slot = "b";
+      seq = (a.seq + 1) >>> 0;
+    } else if (b) {
+      seq = (b.seq + 1) >>> 0;
+    }
+    const record = new Uint8Array(HEADER + body.length);
+    const dv = new DataView(record.buffer);
+    dv.setUint32(0, MAGIC);
+    dv.setUint32(4, seq);
+    dv.setUint32(8, body.length);
+    dv.setUint32(12, crc32(body));
+    record.set(body, HEADER);
+    for (let i = 0, k = 0; i < record.length; i += this.#chunk, k++) {
+      this.#prefs.setPreference(this.#domain, slot + k, record.slice(i, i + this.#chunk));
+    }
+    this.#prefs.setPreference(this.#domain, "p", slot); // a hint; load() trusts sequence + CRC
+  }
+
+  clear(): void {
+    const chunks = Math.ceil(this.#maxBytes / this.#chunk);
+    for (const slot of ["a", "b"]) for (let k = 0; k < chunks; k++) this.#prefs.deletePreference(this.#domain, slot + k);
+    this.#prefs.deletePreference(this.#domain, "p");
+  }
+
+  #readHeader(slot: string): { seq: number; length: number; crc: number } | undefined {
+    const first = this.#prefs.getPreference(this.#domain, slot + "0");
+    if (!(first instanceof Uint8Array) || first.length < HEADER) return undefined;
+    const dv = new DataView(first.buffer, first.byteOffset, HEADER);
+    if (dv.getUint32(0) !== MAGIC) return undefined;
+    const length = dv.getUint32(8);
+    if (length > this.#maxBytes - HEADER) return undefined;
+    return { seq: dv.getUint32(4), length, crc: dv.getUint32(12) };
+  }
+
+  #readSlot(slot: string): { seq: number; body: Uint8Array } | undefined {
+    const h = this.#readHeader(slot);
+    if (h === undefined) return undefined;
+    const record = new Uint8Array(HEADER + h.length);
+    let filled = 0;
+    for (let k = 0; filled < record.length; k++) {
+      const c = this.#prefs.getPreference(this.#domain, slot + k);
+      if (!(c instanceof Uint8Array) || c.length === 0) return undefined;
+      const take = Math.min(c.length, record.length - filled);
+      record.set(c.subarray(0, take), filled);
+      filled += take;
+    }
+    const body = record.subarray(HEADER);
+    if (crc32(body) !== h.crc) return undefined; // torn or corrupted
+    return { seq: h.seq, body };
+  }
+}
+
+/** In-memory store (tests, or a device that only needs to survive reconnects). */
+export class MemorySessionStore implements SessionStore {
+  #snapshot: Uint8Array | undefined;
+  load(): SessionSnapshot | undefined {
+    return this.#snapshot ? decodeSnapshot(this.#snapshot) : undefined;
+  }
+  save(s: SessionSnapshot): void {
+    this.#snapshot = encodeSnapshot(s, 1 << 20);
+  }
+  clear(): void {
+    this.#snapshot = undefined;
+  }
+}
+
+function seqNewer(a: number, b: number): boolean {
+  return ((a - b) | 0) > 0; // serial number arithmetic survives wraparound
+}
+
+// ---------------------------------------------------------------- record body
+// clientId (u16 length + UTF-8) | incoming: u16 count, u16 ids |
+// outgoing: u16 count, (u8 released, PUBLISH packet as MQTT 5 bytes)* |
+// queued: u16 count, (PUBLISH packet)*
+
+function encodeSnapshot(s: SessionSnapshot, limit: number): Uint8Array {
+  const id = encodeUtf8(s.clientId);
+  let size = 2 + id.length + 2 + 2 * s.incoming.length + 2 + 2;
+  for (const o of s.outgoing) size += 1 + packetSize(o.packet, 5);
+  if (size > limit) throw new MoteError("store-full", `in-flight session state ${size} bytes > ${limit}`);
+  let queued = 0;
+  for (const q of s.queued) {
+    const n = packetSize(withId(q), 5);
+    if (size + n > limit) break;
+    size += n;
+    queued++;
+  }
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  let o = 0;
+  dv.setUint16(o, id.length);
+  out.set(id, o + 2);
+  o += 2 + id.length;
+  dv.setUint16(o, s.incoming.length);
+  o += 2;
+  for (const n of s.incoming) {
+    dv.setUint16(o, n);
+    o += 2;
+  }
+  dv.setUint16(o, s.outgoing.length);
+  o += 2;
+  for (const f of s.outgoing) {
+    out[o++] = f.released ? 1 : 0;
+    o += encodePacket(f.packet, 5, out, o).length;
+  }
+  dv.setUint16(o, queued);
+  o += 2;
+  for (let i = 0; i < queued; i++) o += encodePacket(withId(s.queued[i]), 5, out, o).length;
+  return out;
+}
+
+/** Queued messages have no packet id yet; a placeholder keeps the codec's rules. */
+function withId(p: PublishPacket): PublishPacket {
+  return p.qos > 0 && p.packetId === undefined ? { ...p, packetId: 0xffff } : p;
+}
+
+function decodeSnapshot(body: Uint8Array): SessionSnapshot | undefined {
+  try {
+    const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    let o = 0;
+    const idLen = dv.getUint16(o);
+    const clientId = decodeUtf8(body, o + 2, o + 2 + idLen);
+    if (typeof clientId !== "string") return undefined;
+    o += 2 + idLen;
+    const incoming: number[] = [];
+    for (let n = dv.getUint16((o += 2) - 2); n > 0; n--, o += 2) incoming.push(dv.getUint16(o));
+    const outgoing: SessionSnapshot["outgoing"] = [];
+    for (let n = dv.getUint16((o += 2) - 2); n > 0; n--) {
+      const released = body[o++] === 1;
+      const d = decodePacket(body, 5, o);
+      if (d === undefined || d.packet.type !== "publish") return undefined;
+      outgoing.push({ packet: copyPublish(d.packet), released });
+      o += d.used;
+    }
+    const queued: PublishPacket[] = [];
+    for (let n = dv.getUint16((o += 2) - 2); n > 0; n--) {
+      const d = decodePacket(body, 5, o);
+      if (d === undefined || d.packet.type !== "publish") return undefined;
+      const p = copyPublish(d.packet);
+      delete p.packetId;
+      queued.push(p);
+      o += d.used;
+    }
+    return { clientId, incoming, outgoing, queued };
+  } catch {
+    return undefined; // a record that passed its CRC but does not parse: treat as absent
+  }
+}
+
+function copyPublish(p: PublishPacket): PublishPacket {
+  return { ...p, payload: p.payload.slice() };
+}
+
+/** CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320). */
+export function crc32(data: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) {
+    c ^= data[i];
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}

@@ -1,0 +1,56 @@
+/**
+ * The device's status record: what the simulator shows on its status line, what
+ * `--json` prints, and what `--for` judges "healthy" by. Plain data, JSON-able,
+ * rebuilt on request (no timers, nothing kept but counters).
+ */
+import type { PartHealth } from "./supervisor-core.js";
+
+export type WifiState = "off" | "connecting" | "up" | "down" | "no-ssid";
+export type MqttState = "disabled" | "waiting-wifi" | "connecting" | "connected" | "offline" | "failed";
+
+export interface Counters {
+  msgsIn: number;
+  msgsOut: number;
+  /** QoS 1 publishes refused because the link's queue was full. */
+  msgsDropped: number;
+  telemetrySent: number;
+  commands: number;
+  commandErrors: number;
+  coapNotifications: number;
+  wifiDrops: number;
+  mqttConnects: number;
+}
+
+export function zeroCounters(): Counters {
+  return {
+    msgsIn: 0,
+    msgsOut: 0,
+    msgsDropped: 0,
+    telemetrySent: 0,
+    commands: 0,
+    commandErrors: 0,
+    coapNotifications: 0,
+    wifiDrops: 0,
+    mqttConnects: 0,
+  };
+}
+
+export interface DeviceStatus {
+  readonly id: string;
+  readonly uptimeMs: number;
+  readonly wifi: { state: WifiState; reason?: string; ip?: string; rssi?: number };
+  readonly mqtt: { state: MqttState; reason?: string; broker?: string };
+  readonly queueDepth: number;
+  readonly counters: Counters;
+  readonly parts: Record<string, PartHealth>;
+  /** Config values refused at boot (defaults applied). */
+  readonly problems: readonly string[];
+  /** Set once the program asked for a reboot (the simulator restarts the engine). */
+  readonly reboot: string | undefined;
+  readonly healthy: boolean;
+}
+
+/** Healthy = the network is up and, when a broker is configured, MQTT is connected. */
+export function isHealthy(wifi: WifiState, mqtt: MqttState): boolean {
+  return wifi === "up" && (mqtt === "connected" || mqtt === "disabled");
+}

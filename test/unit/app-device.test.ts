@@ -1,0 +1,261 @@
+import { describe, expect, test } from "vitest";
+import { startRig, MapStore } from "./app-harness.js";
+import { encodeUtf8 } from "../../src/util/utf8.js";
+
+const ID = "mote-240ac4000001";
+const T = `mote/${ID}`;
+
+function online(rig = startRig()) {
+  rig.wifi.up();
+  rig.link().connect();
+  return rig;
+}
+
+describe("device program: boot and connect", () => {
+  test("joins WiFi first and only then opens the broker link, with a retained offline will", () => {
+    const rig = startRig();
+    expect(rig.wifi.attempts).toEqual([{ ssid: "lab", password: "secret" }]);
+    expect(rig.links.length).toBe(0);
+    expect(rig.app.status().mqtt.state).toBe("waiting-wifi");
+    rig.wifi.up();
+    expect(rig.links.length).toBe(1);
+    const o = rig.link().options;
+    expect(o).toMatchObject({ host: "127.0.0.1", port: 1883, tls: false, clientId: ID, cleanSession: false, keepAliveS: 60 });
+    expect(o.will).toMatchObject({ topic: `${T}/status`, qos: 1, retain: true });
+    expect(new TextDecoder().decode(o.will.payload)).toBe("offline");
+  });
+
+  test("on connect it subscribes to its command topics and publishes a retained online", () => {
+    const rig = online();
+    expect(rig.link().subscriptions).toEqual([`${T}/cmd/#`]);
+    expect(rig.link().sent[0]).toEqual({ topic: `${T}/status`, text: "online", qos: 1, retain: true });
+    const s = rig.app.status();
+    expect(s).toMatchObject({ id: ID, healthy: true, wifi: { state: "up", ip: "10.0.0.7" }, mqtt: { state: "connected" } });
+  });
+
+  test("a device without a broker configured is healthy on WiFi alone", () => {
+    const rig = startRig({ broker: undefined });
+    rig.wifi.up();
+    expect(rig.links.length).toBe(0);
+    expect(rig.app.status()).toMatchObject({ healthy: true, mqtt: { state: "disabled" } });
+  });
+});
+
+describe("device program: telemetry", () => {
+  test("publishes one QoS 1 record per interval with uptime, heap, RSSI, counters and the sensor", () => {
+    const rig = online();
+    rig.host.advance(3000);
+    const records = rig.link().json(`${T}/telemetry`) as Record<string, any>[];
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(records.map((r) => r.uptimeMs)).toEqual([1000, 2000, 3000]);
+    expect(records[0]).toMatchObject({ freeHeap: 123_456, rssi: -55, sensor: { temperature: 20 } });
+    expect(records[2].counters.msgsOut).toBe(3); // online + two telemetry records before it
+    expect(rig.link().sent.filter((m) => m.topic === `${T}/telemetry`).every((m) => m.qos === 1)).toBe(true);
+  });
+
+  test("a sensor that throws gives an error reading, not a dead telemetry loop", () => {
+    const rig = startRig({}, { extra: { sensor: { name: "t", read: () => { throw new Error("i2c nack"); } } } });
+    online(rig);
+    rig.host.advance(2000);
+    const records = rig.link().json(`${T}/telemetry`) as Record<string, any>[];
+    expect(records.length).toBe(2);
+    expect(records[0].sensor.t.error).toContain("i2c nack");
+  });
+
+  test("records taken while the broker is unreachable are queued and all arrive in order", () => {
+    const rig = online();
+    rig.host.advance(2000);
+    rig.link().drop("broker restart");
+    expect(rig.app.status().mqtt).toMatchObject({ state: "offline", reason: "broker restart" });
+    rig.host.advance(5000);
+    expect(rig.app.status().queueDepth).toBe(5);
+    rig.link().connect(true);
+    rig.host.advance(1000);
+    const seqs = (rig.link().json(`${T}/telemetry`) as { seq: number }[]).map((r) => r.seq);
+    expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(rig.link().subscriptions.length).toBe(2); // subscribed again on the reconnect
+    expect(rig.app.status().counters.mqttConnects).toBe(2);
+  });
+
+  test("a full offline queue drops and counts, it never grows", () => {
+    const rig = startRig({}, { linkLimit: 3 });
+    online(rig);
+    rig.link().drop();
+    rig.host.advance(10_000);
+    expect(rig.app.status().queueDepth).toBe(3);
+    expect(rig.app.status().counters.msgsDropped).toBe(7);
+  });
+});
+
+describe("device program: WiFi faults", () => {
+  test("a dropped link reports its reason and reconnects after a backoff; the MQTT link is kept", () => {
+    const rig = online();
+    rig.wifi.down("lost-link");
+    const s = rig.app.status();
+    expect(s.wifi).toMatchObject({ state: "down", reason: "lost-link" });
+    expect(s.healthy).toBe(false);
+    expect(s.counters.wifiDrops).toBe(1);
+    expect(rig.wifi.closed).toBe(1);
+    rig.host.advance(1000); // first retry is within [0, 1000)
+    expect(rig.wifi.attempts.length).toBe(2);
+    rig.wifi.up();
+    expect(rig.links.length).toBe(1);
+    expect(rig.app.status().wifi.state).toBe("up");
+  });
+
+  test("a wrong password shows a clear reason and retries slower and slower, never in a tight loop", () => {
+    const rig = startRig({ password: "wrong" });
+    for (let i = 0; i < 50; i++) {
+      rig.wifi.down("wrong-password");
+      rig.host.advance(1000);
+      if (rig.wifi.attempts.length > i + 1) continue;
+      rig.host.advance(60_000);
+    }
+    // 10 minutes of failures with a 30 s cap: far fewer attempts than a 1 s loop would make.
+    const attempts = rig.wifi.attempts.length;
+    rig.host.advance(600_000);
+    const status = rig.app.status();
+    expect(status.wifi).toMatchObject({ state: "connecting" });
+    expect(status.parts.wifi.lastError).toBe("wrong-password");
+    expect(status.parts.wifi.restarts).toBeGreaterThanOrEqual(50);
+    expect(rig.wifi.attempts.length).toBe(attempts); // nobody answered: no more attempts made
+    expect(rig.links.length).toBe(0);
+  });
+
+  test("no SSID configured: the WiFi part reports no-ssid and waits, the others still run", () => {
+    const rig = startRig({ ssid: undefined });
+    rig.host.advance(5000);
+    expect(rig.app.status().wifi.state).toBe("no-ssid");
+    expect(rig.app.status().parts.telemetry.state).toBe("running");
+    expect(rig.wifi.attempts.length).toBe(0);
+  });
+});
+
+describe("device program: commands", () => {
+  test("ping answers on pong, or on the response topic from the payload or from MQTT 5", () => {
+    const rig = online();
+    rig.link().deliver(`${T}/cmd/ping`, "");
+    rig.link().deliver(`${T}/cmd/ping`, '{"id":7,"responseTopic":"app/replies/1"}');
+    rig.link().deliver(`${T}/cmd/ping`, '{"id":8}', "app/replies/v5");
+    expect(rig.link().json(`${T}/pong`)).toEqual([{ pong: true, uptimeMs: 0 }]);
+    expect(rig.link().json("app/replies/1")).toEqual([{ pong: true, id: 7, uptimeMs: 0 }]);
+    expect(rig.link().json("app/replies/v5")).toEqual([{ pong: true, id: 8, uptimeMs: 0 }]);
+    expect(rig.app.status().counters).toMatchObject({ msgsIn: 3, commands: 3 });
+  });
+
+  test("bad commands are answered on the error topic with a code; the device keeps going", () => {
+    const rig = online();
+    const cases: [string, string | Uint8Array, string][] = [
+      ["dance", "", "unknown-command"],
+      ["ping", "{not json", "bad-json"],
+      ["ping", "[1,2]", "bad-payload"],
+      ["ping", new Uint8Array([0xff, 0xfe]), "bad-json"],
+      ["ping", '{"responseTopic":"a/+/b"}', "bad-payload"],
+      ["ping", "x".repeat(5000), "payload-too-large"],
+      ["config", '{"telemetryMs":"fast"}', "invalid-value"],
+      ["config", '{"colour":"red"}', "unknown-key"],
+      ["config", '{"reboot":"yes"}', "bad-payload"],
+      ["coap", '{"uri":"http://x/"}', "bad-payload"],
+      ["coap", '{"uri":"coap://h/x","observe":1}', "bad-payload"],
+      ["ota", "{}", "ota-unavailable"],
+    ];
+    for (const [cmd, payload] of cases) rig.link().deliver(`${T}/cmd/${cmd}`, payload);
+    const errors = rig.link().json(`${T}/error`) as { cmd: string; code: string }[];
+    expect(errors.map((e) => e.code)).toEqual(cases.map((c) => c[2]));
+    expect(rig.app.status().counters.commandErrors).toBe(cases.length);
+    expect(rig.store.values.size).toBe(0);
+    rig.host.advance(1000);
+    expect(rig.link().json(`${T}/telemetry`).length).toBe(1);
+    expect(rig.app.status().healthy).toBe(true);
+  });
+
+  test("config persists values, applies the telemetry period live, and the next boot uses them", () => {
+    const rig = online();
+    rig.link().deliver(`${T}/cmd/config`, '{"telemetryMs":250,"prefix":"lab","coapObserve":["coap://h/s"]}');
+    expect(rig.link().json(`${T}/reply/config`)).toEqual([
+      { ok: true, saved: ["telemetryMs", "prefix", "coapObserve"], applied: ["telemetryMs"], pendingReboot: ["prefix", "coapObserve"] },
+    ]);
+    expect(rig.store.record()).toEqual({ telemetryMs: 250, prefix: "lab", coapObserve: "coap://h/s" });
+    rig.host.advance(1000);
+    expect(rig.link().json(`${T}/telemetry`).length).toBe(4);
+    // "reboot": a new program from the same preferences
+    const next = startRig({}, { store: rig.store });
+    online(next);
+    expect(next.link().subscriptions).toEqual([`lab/${ID}/cmd/#`]);
+    expect(next.coap.observers.has("coap://h/s")).toBe(true);
+    next.host.advance(500);
+    expect(next.link().json(`lab/${ID}/telemetry`).length).toBe(2);
+  });
+
+  test("config with null deletes the stored value; with reboot:true it reboots after saving", () => {
+    const store = new MapStore();
+    store.set("telemetryMs", 500);
+    const rig = online(startRig({}, { store }));
+    rig.link().deliver(`${T}/cmd/config`, '{"telemetryMs":null,"reboot":true}');
+    expect(store.values.has("telemetryMs")).toBe(false);
+    rig.host.advance(100);
+    expect(rig.reboots).toEqual(["config"]);
+  });
+
+  test("reboot publishes a retained offline, then stops everything and reboots", () => {
+    const rig = online();
+    rig.link().deliver(`${T}/cmd/reboot`, "");
+    expect(rig.app.status().reboot).toBe("command");
+    expect(rig.app.status().healthy).toBe(false);
+    expect(rig.link().sent.slice(-2)).toEqual([
+      { topic: `${T}/reply/reboot`, text: '{"rebooting":true}', qos: 1, retain: false },
+      { topic: `${T}/status`, text: "offline", qos: 1, retain: true },
+    ]);
+    rig.host.advance(100);
+    expect(rig.reboots).toEqual(["command"]);
+    expect(rig.link().ended).toBe(true);
+    expect(rig.host.pending).toBe(0);
+  });
+
+  test("coap get publishes the result; observe forwards every notification", () => {
+    const rig = online();
+    rig.link().deliver(`${T}/cmd/coap`, '{"uri":"coap://127.0.0.1/large"}');
+    expect(rig.link().json(`${T}/coap/large`)).toEqual([
+      { uri: "coap://127.0.0.1/large", code: "2.05", payload: "value of coap://127.0.0.1/large" },
+    ]);
+    rig.link().deliver(`${T}/cmd/coap`, '{"uri":"coap://127.0.0.1/sensor","observe":true,"responseTopic":"x/y"}');
+    rig.coap.notify("coap://127.0.0.1/sensor", "21.5", 3);
+    rig.coap.notify("coap://127.0.0.1/sensor", "21.6", 4);
+    expect((rig.link().json("x/y") as { payload: string }[]).map((r) => r.payload)).toEqual(["21.5", "21.6"]);
+  });
+
+  test("ota hands the payload to the agent and reboots when it says so", () => {
+    const given: string[] = [];
+    const rig = startRig({}, {
+      extra: {
+        ota: {
+          start: (payload, onEvent) => {
+            given.push(new TextDecoder().decode(payload));
+            onEvent({ type: "progress", detail: "50%" });
+            onEvent({ type: "done", detail: "1.2.0", reboot: true });
+          },
+        },
+      },
+    });
+    online(rig);
+    rig.link().deliver(`${T}/cmd/ota`, encodeUtf8('{"url":"http://127.0.0.1/fw"}'));
+    expect(given).toEqual(['{"url":"http://127.0.0.1/fw"}']);
+    expect(rig.link().json(`${T}/reply/ota`).length).toBe(2);
+    rig.host.advance(100);
+    expect(rig.reboots).toEqual(["ota"]);
+  });
+});
+
+describe("device program: CoAP observe parts", () => {
+  test("configured URIs are observed and forwarded; a failing one is restarted without touching MQTT", () => {
+    const rig = online(startRig({ coapObserve: ["coap://127.0.0.1/sensor", "coap://127.0.0.1/down"] }));
+    rig.coap.notify("coap://127.0.0.1/sensor", "20.1");
+    expect(rig.link().sent.find((m) => m.topic === `${T}/coap/sensor`)?.text).toBe("20.1");
+    rig.coap.observers.get("coap://127.0.0.1/down")!({ error: "timeout" });
+    expect(rig.coap.cancelled).toEqual(["coap://127.0.0.1/down"]);
+    expect(rig.app.status().parts["coap:coap://127.0.0.1/down"].state).toBe("waiting");
+    expect(rig.app.status().mqtt.state).toBe("connected");
+    rig.host.advance(1000);
+    expect(rig.app.status().parts["coap:coap://127.0.0.1/down"].state).toBe("starting");
+  });
+});

@@ -1,0 +1,45 @@
+import { describe, expect, test } from "vitest";
+import { errorLine } from "../../cli/engine.js";
+import { main } from "../../cli/main.js";
+import { MoteError } from "../../src/errors.js";
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) }, out, err };
+}
+
+describe("mote dispatch", () => {
+  test("with no command prints usage on stderr and exits 2; help prints it on stdout and exits 0", async () => {
+    const a = capture();
+    expect(await main([], a.io)).toBe(2);
+    expect(a.err.join("")).toMatch(/^usage: mote/);
+    const b = capture();
+    expect(await main(["help"], b.io)).toBe(0);
+    expect(b.out.join("")).toMatch(/mote tcp connect HOST PORT/);
+  });
+
+  test("an unknown command is a usage error, exit 2, one line", async () => {
+    const c = capture();
+    expect(await main(["frobnicate"], c.io)).toBe(2);
+    expect(c.err).toEqual(['mote: usage: unknown command "frobnicate" (try mote help)\n']);
+  });
+
+  test("a usage error inside a group exits 2 with one line naming the code", async () => {
+    const c = capture();
+    expect(await main(["tcp", "connect", "127.0.0.1", "99999"], c.io)).toBe(2);
+    expect(c.err).toEqual(['mote: usage: PORT must be 0-65535, not "99999"\n']);
+    const d = capture();
+    expect(await main(["udp", "send", "--engine", "jvm", "h", "1", "m"], d.io)).toBe(2);
+    expect(d.err.join("")).toMatch(/^mote: usage: --engine must be node or xs/);
+  });
+});
+
+describe("error lines", () => {
+  test("name the error code once, on one line", () => {
+    expect(errorLine(new MoteError("refused", "127.0.0.1:9"))).toBe("mote: refused: 127.0.0.1:9");
+    expect(errorLine(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe("mote: ECONNREFUSED: connect ECONNREFUSED");
+    expect(errorLine(new Error("two\nlines"))).toBe("mote: error: two");
+    expect(errorLine("text")).toBe("mote: error: text");
+  });
+});

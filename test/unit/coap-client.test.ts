@@ -1,0 +1,282 @@
+import { describe, expect, test } from "vitest";
+import { CoapClient, CoapRequestError, type CoapResponse } from "../../src/coap/client.js";
+import { ContentFormat, ResponseCode } from "../../src/coap/codec.js";
+import type { CoapHost } from "../../src/coap/driver.js";
+import { CoapServer } from "../../src/coap/server.js";
+
+/**
+ * An in-memory UDP network with a fake clock: datagrams are queued and
+ * delivered one at a time; when nothing is queued, time jumps to the next
+ * alarm. A seeded random drop rate applies to every datagram.
+ */
+class FakeNet {
+  now = 0;
+  sent = 0;
+  dropped = 0;
+  #queue: (() => void)[] = [];
+  #alarms = new Set<{ deadline: number | undefined; fire: () => void }>();
+  #sockets = new Map<string, (d: Uint8Array, a: string, p: number) => void>();
+  #nextPort = 40000;
+  #seed: number;
+  constructor(
+    readonly loss = 0,
+    seed = 1,
+  ) {
+    this.#seed = seed;
+  }
+  rand(): number {
+    this.#seed = (this.#seed * 48271) % 2147483647;
+    return this.#seed / 2147483647;
+  }
+  host(address: string): CoapHost {
+    return {
+      now: () => this.now,
+      random: () => this.rand(),
+      openUdp: (o) => {
+        const port = o.port === undefined || o.port === 0 ? this.#nextPort++ : o.port;
+        const key = `${address}:${port}`;
+        this.#sockets.set(key, o.onPacket);
+        return {
+          port,
+          send: (data, toAddr, toPort) => {
+            this.sent++;
+            if (this.loss > 0 && this.rand() < this.loss) {
+              this.dropped++;
+              return;
+            }
+            const copy = data.slice();
+            this.#queue.push(() => this.#sockets.get(`${toAddr}:${toPort}`)?.(copy, address, port));
+          },
+          close: () => this.#sockets.delete(key),
+        };
+      },
+      resolveHost: (host, cb) => {
+        this.#queue.push(() => (host === "server.local" ? cb("10.0.0.1") : cb(undefined, "dns")));
+      },
+      createAlarm: (fire) => {
+        const a = { deadline: undefined as number | undefined, fire };
+        this.#alarms.add(a);
+        return {
+          arm: (d) => {
+            a.deadline = d;
+          },
+          close: () => {
+            this.#alarms.delete(a);
+          },
+        };
+      },
+    };
+  }
+  /** Runs the network until `p` settles (bounded in steps). */
+  async run<T>(p: Promise<T>, maxSteps = 200_000): Promise<T> {
+    let settled = false;
+    p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await this.runUntil(() => settled, maxSteps);
+    return p;
+  }
+  async runUntil(cond: () => boolean, maxSteps = 200_000): Promise<void> {
+    for (let i = 0; i < maxSteps; i++) {
+      await Promise.resolve();
+      await Promise.resolve();
+      if (cond()) return;
+      const next = this.#queue.shift();
+      if (next) {
+        next();
+        continue;
+      }
+      let first: { deadline: number | undefined; fire: () => void } | undefined;
+      for (const a of this.#alarms) if (a.deadline !== undefined && (first === undefined || a.deadline < first.deadline!)) first = a;
+      if (first === undefined) {
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      this.now = Math.max(this.now, first.deadline!);
+      first.deadline = undefined;
+      first.fire();
+    }
+    throw new Error("network did not settle");
+  }
+}
+
+function pair(loss = 0, seed = 1, clientOpts: Record<string, unknown> = {}) {
+  const net = new FakeNet(loss, seed);
+  const server = new CoapServer({ host: net.host("10.0.0.1"), port: 5683 });
+  const client = new CoapClient({ host: net.host("10.0.0.2"), ...clientOpts });
+  return { net, server, client };
+}
+
+describe("CoapClient against CoapServer on an in-memory network", () => {
+  test("GET returns the handler's payload, content format and code", async () => {
+    const { net, server, client } = pair();
+    server.add({ path: "/hello", handlers: { GET: () => ({ payload: "world", contentFormat: ContentFormat.TextPlain }) } });
+    const r = await net.run(client.get("coap://10.0.0.1/hello"));
+    expect(r.codeText).toBe("2.05");
+    expect(r.text()).toBe("world");
+    expect(r.contentFormat).toBe(0);
+    const missing = await net.run(client.get("coap://10.0.0.1/nope"));
+    expect(missing.codeText).toBe("4.04");
+    expect(missing.ok).toBe(false);
+  });
+
+  test("a host name goes through DNS; an unknown one rejects with dns", async () => {
+    const { net, server, client } = pair();
+    server.add({ path: "/x", handlers: { GET: () => ({ payload: "ok" }) } });
+    expect((await net.run(client.get("coap://server.local/x"))).text()).toBe("ok");
+    await expect(net.run(client.get("coap://nowhere.local/x"))).rejects.toMatchObject({ code: "dns" });
+  });
+
+  test("POST, PUT and DELETE reach their handlers with the payload", async () => {
+    const { net, server, client } = pair();
+    let stored = "";
+    server.add({
+      path: "/store",
+      handlers: {
+        PUT: (req) => {
+          stored = new TextDecoder().decode(req.payload);
+          return { code: ResponseCode.Changed };
+        },
+        DELETE: () => ((stored = ""), { code: ResponseCode.Deleted }),
+      },
+    });
+    expect((await net.run(client.put("coap://10.0.0.1/store", "abc"))).codeText).toBe("2.04");
+    expect(stored).toBe("abc");
+    expect((await net.run(client.post("coap://10.0.0.1/store", "x"))).codeText).toBe("4.05");
+    expect((await net.run(client.delete("coap://10.0.0.1/store"))).codeText).toBe("2.02");
+  });
+
+  test("a handler that answers late produces a separate response the client accepts", async () => {
+    const { net, server, client } = pair();
+    server.add({
+      path: "/slow",
+      handlers: {
+        GET: () =>
+          new Promise((resolve) => {
+            const t = net.host("10.0.0.1").createAlarm(() => resolve({ payload: "eventually" }));
+            t.arm(net.now + 5000);
+          }),
+      },
+    });
+    const r = await net.run(client.get("coap://10.0.0.1/slow"));
+    expect(r.text()).toBe("eventually");
+  });
+
+  test("a 1 MB representation is downloaded block by block, in order, from a source read per block", async () => {
+    const { net, server, client } = pair();
+    const size = 1 << 20;
+    let reads = 0;
+    let largestRead = 0;
+    server.add({
+      path: "/big",
+      handlers: {
+        GET: () => ({
+          payload: {
+            size,
+            read(offset: number, length: number) {
+              reads++;
+              largestRead = Math.max(largestRead, length);
+              return new Uint8Array(length).map((_, i) => (offset + i) % 251);
+            },
+          },
+        }),
+      },
+    });
+    let expected = 0;
+    let bad = 0;
+    let biggest = 0;
+    const r = await net.run(
+      client.download("coap://10.0.0.1/big", (data, offset) => {
+        if (offset !== expected) bad++;
+        for (let i = 0; i < data.length; i++) if (data[i] !== (offset + i) % 251) bad++;
+        expected += data.length;
+        biggest = Math.max(biggest, data.length);
+      }),
+    );
+    expect(r.ok).toBe(true);
+    expect(expected).toBe(size);
+    expect(bad).toBe(0);
+    expect(biggest).toBe(1024);
+    expect(reads).toBe(1024);
+    expect(largestRead).toBe(1024);
+  });
+
+  test("a large body without download() is assembled up to maxBodyBytes, then fails too-large", async () => {
+    const { net, server, client } = pair(0, 1, { maxBodyBytes: 4096 });
+    server.add({ path: "/mid", handlers: { GET: () => ({ payload: new Uint8Array(3000).fill(7) }) } });
+    server.add({ path: "/huge", handlers: { GET: () => ({ payload: new Uint8Array(5000) }) } });
+    const r = await net.run(client.get("coap://10.0.0.1/mid"));
+    expect(r.payload.length).toBe(3000);
+    await expect(net.run(client.get("coap://10.0.0.1/huge"))).rejects.toMatchObject({ code: "too-large" });
+  });
+
+  test("observe delivers each notification; cancel deregisters so the server forgets the observer", async () => {
+    const { net, server, client } = pair();
+    let value = 0;
+    server.add({ path: "/counter", observable: true, handlers: { GET: () => ({ payload: String(value) }) } });
+    const seen: string[] = [];
+    const h = client.observe("coap://10.0.0.1/counter", (r: CoapResponse) => seen.push(r.text()));
+    await net.runUntil(() => seen.length === 1);
+    expect(server.resources.observerCount).toBe(1);
+    for (value = 1; value <= 3; value++) {
+      server.notify("/counter");
+      await net.runUntil(() => seen.length === value + 1);
+    }
+    expect(seen).toEqual(["0", "1", "2", "3"]);
+    await net.run(h.cancel());
+    expect(server.resources.observerCount).toBe(0);
+    await expect(h.ended).resolves.toBeUndefined();
+  });
+
+  test("/.well-known/core lists the resources as typed links", async () => {
+    const { net, server, client } = pair();
+    server.add({ path: "/sensors/temp", rt: ["temperature-c"], if: ["sensor"], ct: [0], observable: true, handlers: { GET: () => ({ payload: "21" }) } });
+    server.add({ path: "/light", title: "Lamp", handlers: { PUT: () => ({}) } });
+    const links = await net.run(client.discover("coap://10.0.0.1"));
+    expect(links.map((l) => l.href)).toEqual(["/sensors/temp", "/light"]);
+    expect(links[0]).toMatchObject({ rt: ["temperature-c"], if: ["sensor"], ct: [0], obs: true });
+    expect(links[1].title).toBe("Lamp");
+  });
+
+  test("an unanswered request fails with timeout at the end of the exact retransmission schedule", async () => {
+    const net = new FakeNet();
+    const client = new CoapClient({ host: { ...net.host("10.0.0.2"), random: () => 0 } });
+    const p = client.get("coap://10.0.0.9/x");
+    await expect(net.run(p)).rejects.toBeInstanceOf(CoapRequestError);
+    expect(net.now).toBe(2000 + 4000 + 8000 + 16000 + 32000); // 62 s with random factor 1
+  });
+
+  test("timeoutMs ends a request early with timeout", async () => {
+    const net = new FakeNet();
+    const client = new CoapClient({ host: net.host("10.0.0.2") });
+    await expect(net.run(client.get("coap://10.0.0.9/x", { timeoutMs: 1500 }))).rejects.toMatchObject({ code: "timeout" });
+    expect(net.now).toBe(1500);
+  });
+
+  test("ping resolves when the peer answers the empty CON with RST", async () => {
+    const { net, client } = pair();
+    await net.run(client.ping("coap://10.0.0.1"));
+  });
+
+  test("misuse throws MoteError: a bad URL, a token longer than 8 bytes, a bad block size", () => {
+    const { client } = pair();
+    expect(() => client.get("http://x/")).toThrow(/invalid-url/);
+    expect(() => client.get("coap://10.0.0.1/", { token: new Uint8Array(9) })).toThrow(/invalid-argument/);
+    expect(() => client.get("coap://10.0.0.1/", { blockSize: 100 })).toThrow(/invalid-argument/);
+  });
+});
+
+describe("30% loss both ways (seeded)", () => {
+  test("every CON request completes and no request reaches the handler twice", async () => {
+    const { net, server, client } = pair(0.3, 4242, { maxRetransmit: 10 });
+    let calls = 0;
+    server.add({ path: "/count", handlers: { POST: () => ({ payload: String(++calls) }) } });
+    const answers: string[] = [];
+    for (let i = 0; i < 40; i++) answers.push((await net.run(client.post("coap://10.0.0.1/count", "+1"))).text());
+    expect(answers).toEqual(Array.from({ length: 40 }, (_, i) => String(i + 1)));
+    expect(calls).toBe(40);
+    expect(net.dropped).toBeGreaterThan(net.sent * 0.2);
+  });
+});
+
