@@ -15,3 +15,6 @@ g.localLoop = () => {
   for (let i = 0; i < 64; i++) x = (x + payload[i]) | 0;
   return x;
 };
+
+import { sendBytes } from "./tcp-send.js";
+g.sendBytes = sendBytes;

@@ -8,6 +8,7 @@
  * A figure's peer runs in the same process run, on the same inputs (DESIGN.md §8).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleForXs, projectRoot, startXs, type XsMeters } from "../host-shim/xs/engine.js";
 
@@ -103,11 +104,12 @@ export async function measureInXs(
   args?: unknown,
   options: MeasureOptions & { hostModules?: Record<string, Record<string, unknown>> } = {},
 ): Promise<XsTiming> {
-  const outDir = join(projectRoot(), "bench", "out");
+  // Generated files live outside the tree (not type-checked, not committed).
+  const outDir = join(tmpdir(), "mote-bench");
   mkdirSync(outDir, { recursive: true });
-  const harness = join(outDir, "xs-harness.ts");
+  const harness = join(outDir, "xs-harness.js");
   writeFileSync(harness, XS_HARNESS);
-  const entry = join(outDir, `xs-entry-${fnName}.ts`);
+  const entry = join(outDir, `xs-entry-${process.pid}-${fnName}.ts`);
   writeFileSync(entry, `import ${JSON.stringify(harness)};\nimport ${JSON.stringify(join(projectRoot(), entryFile))};\n`);
   const xs = await startXs({
     bundle: await bundleForXs(entry, { hostModules: Object.keys(options.hostModules ?? {}) }),

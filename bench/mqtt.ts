@@ -7,6 +7,9 @@
  */
 import mqttPacket from "mqtt-packet";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { bundleForXs, projectRoot, startXs } from "../host-shim/xs/engine.js";
+import { measureInXs } from "./lib.js";
 import { MqttDecoder, encodePacket } from "../src/mqtt/codec.js";
 import type { PublishPacket } from "../src/mqtt/packets.js";
 
@@ -68,7 +71,7 @@ function codecPair(size: number): { ours: () => void; peer: () => void } {
   };
   const peerPacket = { cmd: "publish" as const, topic: TOPIC, payload: Buffer.from(payload), qos: 1 as const, retain: false, dup: false, messageId: 1 };
   const parser = mqttPacket.parser({ protocolVersion: 4 });
-  parser.on("packet", (p: { payload: Buffer }) => (sink += p.payload.length));
+  parser.on("packet", (p) => (sink += (p as { payload: Buffer }).payload.length));
   const peer = () => {
     parser.parse(mqttPacket.generate(peerPacket));
   };
@@ -78,10 +81,10 @@ function codecPair(size: number): { ours: () => void; peer: () => void } {
 
 async function bundleSize(): Promise<number> {
   const esbuild = await import("esbuild");
-  const modules = JSON.parse(readFileSync(new URL("../host-shim/modules.json", import.meta.url), "utf8")) as Record<string, string>;
+  const modules = JSON.parse(readFileSync(join(projectRoot(), "host-shim/modules.json"), "utf8")) as Record<string, string>;
   const external = Object.keys(modules).filter((k) => k !== "//");
   const r = await esbuild.build({
-    entryPoints: [new URL("../src/mqtt/index.ts", import.meta.url).pathname],
+    entryPoints: [join(projectRoot(), "src/mqtt/index.ts")],
     bundle: true,
     minify: true,
     write: false,
@@ -105,16 +108,90 @@ export async function run(emit: Emit): Promise<void> {
     emit({ bench: "mqtt", metric: `codec_alloc_${name}`, unit: "bytes/packet", mote: moteBytes, peer: "mqtt-packet", peer_value: peerBytes, ratio: +(peerBytes / Math.max(1, moteBytes)).toFixed(2) });
   }
   try {
+    await codecInXs(emit);
+  } catch (e) {
+    emit({ bench: "mqtt", metric: "codec_publish_64B", unit: "packets/s", engine: "xs", mote: NaN, peer: `unavailable: ${String(e).slice(0, 120)}` });
+  }
+  try {
     const size = await bundleSize();
     emit({ bench: "mqtt", metric: "bundle_minified", unit: "bytes", mote: size, peer: "target", peer_value: 12_288, ratio: +(12_288 / size).toFixed(2) });
   } catch (e) {
     emit({ bench: "mqtt", metric: "bundle_minified", unit: "bytes", mote: NaN, peer: `unavailable: ${String(e).slice(0, 80)}` });
   }
   try {
-    const { runThroughput } = await import("./mqtt-throughput.js");
-    await runThroughput(emit);
+    await throughput(emit);
   } catch (e) {
     emit({ bench: "mqtt", metric: "qos1_throughput_mosquitto", unit: "messages/s", mote: NaN, peer: `unavailable: ${String(e).slice(0, 120)}` });
+  }
+}
+
+/** The codec inside the real XS engine: packets/s, and the XS heap before/after 100k packets (should be flat). */
+async function codecInXs(emit: Emit): Promise<void> {
+  const PER_CALL = 100;
+  for (const [size, name] of [[64, "64B"], [4096, "4KB"]] as const) {
+    const t = await measureInXs("test/xs/mqtt-entry.ts", "mqttCodecLoop", { count: PER_CALL, size }, { warmup: 5, minMs: 500 });
+    emit({ bench: "mqtt", metric: `codec_publish_${name}`, unit: "packets/s", engine: "xs", mote: Math.round(t.opsPerSec * PER_CALL) });
+  }
+  const xs = await startXs({ bundle: await bundleForXs(join(projectRoot(), "test/xs/mqtt-entry.ts")), name: "mqtt-bench" });
+  try {
+    await xs.call("mqttCodecLoop", { count: 1000, size: 64 });
+    const before = await xs.meters();
+    await xs.call("mqttCodecLoop", { count: 100_000, size: 64 });
+    const after = await xs.meters();
+    emit({ bench: "mqtt", metric: "codec_xs_heap_before_100k", unit: "bytes", engine: "xs", mote: before.heapBytes });
+    emit({ bench: "mqtt", metric: "codec_xs_heap_after_100k", unit: "bytes", engine: "xs", mote: after.heapBytes, peer: "before", peer_value: before.heapBytes, ratio: +(before.heapBytes / after.heapBytes).toFixed(3) });
+  } finally {
+    await xs.close();
+  }
+}
+
+/** Publishes `n` messages keeping at most `window` unacknowledged; resolves with messages/s. */
+async function pump(publish: (i: number) => Promise<unknown>, n: number, window: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  const lanes: Promise<void>[] = [];
+  for (let l = 0; l < window; l++) {
+    lanes.push(
+      (async () => {
+        while (next < n) await publish(next++);
+      })(),
+    );
+  }
+  await Promise.all(lanes);
+  return (n * 1000) / (performance.now() - t0);
+}
+
+/** QoS 1, 10k x 64 B to a local mosquitto: our client vs MQTT.js, same broker, same window. */
+async function throughput(emit: Emit): Promise<void> {
+  const { startMosquitto } = await import("../test/helpers/mosquitto.js");
+  const { connect } = await import("../src/mqtt/index.js");
+  const mqttjs = (await import("mqtt")).default;
+  const broker = await startMosquitto();
+  const N = 10_000;
+  const WINDOW = 32;
+  const payload = new Uint8Array(64).fill(0x62);
+  try {
+    const ours = connect({ host: "127.0.0.1", port: broker.port, protocolVersion: 4, clientId: "bench-mote", maxInflight: WINDOW, reconnect: false });
+    await new Promise<void>((resolve, reject) => {
+      ours.on("connect", () => resolve());
+      ours.on("error", (e) => reject(e));
+    });
+    const theirs = await mqttjs.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion: 4, clientId: "bench-js", reconnectPeriod: 0 });
+    const jsPayload = Buffer.from(payload);
+    // warm both up, then measure alternately and keep the best of two
+    await pump(() => ours.publish("bench/mote", payload, { qos: 1 }), 1000, WINDOW);
+    await pump(() => theirs.publishAsync("bench/js", jsPayload, { qos: 1 }), 1000, WINDOW);
+    let mote = 0;
+    let peer = 0;
+    for (let r = 0; r < 2; r++) {
+      mote = Math.max(mote, await pump(() => ours.publish("bench/mote", payload, { qos: 1 }), N, WINDOW));
+      peer = Math.max(peer, await pump(() => theirs.publishAsync("bench/js", jsPayload, { qos: 1 }), N, WINDOW));
+    }
+    emit({ bench: "mqtt", metric: "qos1_throughput_mosquitto_64B", unit: "messages/s", mote: Math.round(mote), peer: "mqtt.js", peer_value: Math.round(peer), ratio: +(mote / peer).toFixed(2) });
+    await ours.end();
+    await theirs.endAsync();
+  } finally {
+    await broker.close();
   }
 }
 

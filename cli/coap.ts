@@ -47,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   if (sub !== undefined && sub.startsWith("coap://")) {
     rest = [sub, ...rest];
     sub = typeof options.method === "string" ? options.method.toLowerCase() : "get";
+    if (sub === "get" && options.duration !== undefined) sub = "observe"; // libcoap: -s observes
   }
   const str = (v: unknown) => (typeof v === "string" ? v : undefined);
   const num = (v: unknown, what: string) => {

@@ -13,6 +13,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { stateDir } from "./hardware.js";
 
 export const SECTOR_SIZE = 4096;
 
@@ -50,14 +51,14 @@ const state: FlashState = {
   operations: 0,
 };
 
-/** Where partitions live; default `$MOTE_STATE_DIR/flash` or `./.state/flash`. */
+/** Where partitions live; default `<hardware state dir>/flash` (host-shim/node/hardware.ts). */
 export function configureFlash(options: { dir?: string; partitions?: Record<string, number> }): void {
   if (options.dir !== undefined) state.dir = options.dir;
   if (options.partitions !== undefined) state.partitions = { ...options.partitions };
 }
 
 export function flashDir(): string {
-  return state.dir ?? join(process.env.MOTE_STATE_DIR ?? ".state", "flash");
+  return state.dir ?? join(stateDir(), "flash");
 }
 
 export function armPowerCut(afterOperations: number): void {

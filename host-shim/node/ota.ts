@@ -68,7 +68,7 @@ function modJournal(): Journal {
   return new Journal(xs, xs.byteLength / xs.blockSize - MOD_JOURNAL_SECTORS);
 }
 
-const FACTORY: BootRecord = Object.freeze({ active: 0, attempts: 0, slots: [EMPTY_SLOT, EMPTY_SLOT], floor: "" });
+const FACTORY: BootRecord = Object.freeze({ active: 0 as SlotIndex, attempts: 0, slots: [EMPTY_SLOT, EMPTY_SLOT] as const, floor: "" });
 
 export function bootRecord(): BootRecord {
   const saved = otadata().load();
@@ -211,7 +211,7 @@ export interface SimBoot {
  */
 export function simulateBoot(options: { maxPendingBoots?: number; maxModCrashes?: number } = {}): SimBoot {
   const record = bootRecord();
-  const d = decideBoot(record, (slot) => imageOk(record, slot) && imageOk(d0(record, slot), slot), options.maxPendingBoots ?? 1);
+  const d = decideBoot(record, (slot) => imageOk(record, slot), options.maxPendingBoots ?? 1);
   if (d.changed) saveBootRecord(d.record);
   running = d.boot === undefined ? undefined : { slot: d.boot };
   const slot = d.boot === undefined ? undefined : d.record.slots[d.boot];
@@ -229,10 +229,6 @@ export function simulateBoot(options: { maxPendingBoots?: number; maxModCrashes?
     image: slot === undefined ? undefined : partition(SLOT_LABELS[d.boot!]).read(0, slot.size),
     mod: { load: mod.load, version: mod.record.version, disabled: mod.record.state === "disabled" },
   };
-}
-
-function d0(r: BootRecord, _slot: SlotIndex): BootRecord {
-  return r;
 }
 
 /** The running app reached health: the mod's crash counter resets too. */

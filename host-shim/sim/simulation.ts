@@ -9,12 +9,13 @@
  *
  * `mote sim` (cli/sim.ts) is a thin face over this; XS-tier tests use it directly.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, type Dirent } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, type Dirent } from "node:fs";
 import { join, resolve } from "node:path";
+import { spawnSync } from "node:child_process";
 import { startBroker, startCoapServer, startUpdateServer, type BrokerPeer, type CoapPeer, type UpdatePeer } from "./peers.js";
 import { TcpFaultProxy, UdpFaultProxy, type ScheduledFault } from "./faults.js";
 import { SimDevice, type SimDeviceEvent, type SimDeviceStatus } from "./device.js";
-import { createHardware, type WifiNetwork } from "./hardware.js";
+import { AirSpace, createHardware, configureSharedHardware, type WifiNetwork } from "./hardware.js";
 import { bundleForXs, projectRoot } from "../xs/engine.js";
 import { seededRandom } from "../../src/runtime/backoff.js";
 
@@ -69,7 +70,7 @@ export interface Simulation {
   readonly brokerUrl: string;
   readonly coapUrl: string;
   readonly updatesUrl: string;
-  /** The URLs the devices use (through the fault proxies). */
+  /** The URLs device 0 uses (through its fault proxies). */
   readonly deviceBrokerUrl: string;
   readonly deviceCoapUrl: string;
   /** The embedded peers (undefined when an external one is used). */
@@ -116,9 +117,22 @@ function newestSource(dir: string, depth = 0): number {
   return newest;
 }
 
-/** The device script for the simulator. */
-export async function deviceBundle(): Promise<string> {
-  return builtDeviceBundle() ?? (await bundleForXs("src/app/main.ts"));
+/**
+ * The device script for the simulator: dist/sim/device.js, rebuilt first when
+ * older than src/ ("builds if needed"); bundled in memory if the build fails.
+ */
+export async function deviceBundle(log?: (line: string) => void): Promise<string> {
+  const fresh = builtDeviceBundle();
+  if (fresh !== undefined) return fresh;
+  const script = join(projectRoot(), "scripts", "build.mjs");
+  if (existsSync(script)) {
+    log?.("building dist/sim/device.js …");
+    const r = spawnSync(process.execPath, [script, "--only=sim"], { cwd: projectRoot(), encoding: "utf8", timeout: 120_000 });
+    const built = builtDeviceBundle();
+    if (r.status === 0 && built !== undefined) return built;
+    log?.(`build failed (${(r.stderr || r.stdout || "").trim().split("\n").pop()}); bundling src/app/main.ts in memory`);
+  }
+  return bundleForXs("src/app/main.ts");
 }
 
 export async function startSimulation(options: SimulationOptions = {}): Promise<Simulation> {
@@ -149,22 +163,30 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     const updates = await startUpdateServer();
     cleanups.push(() => updates.close());
 
-    const mqttProxy = new TcpFaultProxy({ targetHost: brokerTarget.host, targetPort: brokerTarget.port, random });
-    await mqttProxy.listen();
-    cleanups.push(() => mqttProxy.close());
-    const coapProxy = new UdpFaultProxy({ targetHost: coapTarget.host, targetPort: coapTarget.port, random });
-    await coapProxy.listen();
-    cleanups.push(() => coapProxy.close());
+    // One pair of fault proxies per device: its "radio". A WiFi drop cuts that
+    // device's connections (as losing the IP does on the board); loss applies to all.
+    const links: { mqtt: TcpFaultProxy; coap: UdpFaultProxy }[] = [];
+    for (let i = 0; i < count; i++) {
+      const mqtt = new TcpFaultProxy({ targetHost: brokerTarget.host, targetPort: brokerTarget.port, random });
+      await mqtt.listen();
+      cleanups.push(() => mqtt.close());
+      const coapLink = new UdpFaultProxy({ targetHost: coapTarget.host, targetPort: coapTarget.port, random });
+      await coapLink.listen();
+      cleanups.push(() => coapLink.close());
+      links.push({ mqtt, coap: coapLink });
+    }
 
     const network: WifiNetwork = { ssid: options.wifi?.ssid ?? "mote-sim", password: options.wifi?.password ?? "mote-sim-pass", rssi: -52 };
     const bundleSource = options.bundle;
     let cachedBundle: string | undefined = typeof bundleSource === "string" ? bundleSource : undefined;
     const bundleForBoot = async () => {
       if (typeof bundleSource === "function") return bundleSource();
-      cachedBundle ??= await deviceBundle();
+      cachedBundle ??= await deviceBundle(options.onLog === undefined ? undefined : (line) => options.onLog!(-1, line));
       return cachedBundle;
     };
 
+    const air = new AirSpace([network]);
+    configureSharedHardware(count === 1 ? join(stateRoot, macFor(0).replace(/:/g, "")) : stateRoot);
     const devices: SimDevice[] = [];
     for (let i = 0; i < count; i++) {
       const mac = macFor(i);
@@ -173,10 +195,10 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       const buildConfig: Record<string, unknown> = {
         ssid: network.ssid,
         password: options.devicePassword ?? network.password,
-        broker: `mqtt://127.0.0.1:${mqttProxy.port}`,
+        broker: `mqtt://127.0.0.1:${links[i].mqtt.port}`,
         ...(options.telemetryMs !== undefined ? { telemetryMs: options.telemetryMs } : {}),
         ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
-        ...(options.observeSensor === false ? {} : { coapObserve: [`coap://127.0.0.1:${coapProxy.port}/sensor`] }),
+        ...(options.observeSensor === false ? {} : { coapObserve: [`coap://127.0.0.1:${links[i].coap.port}/sensor`] }),
         ...options.config,
       };
       const device = new SimDevice({
@@ -184,7 +206,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         name: `mote-sim-${i}`,
         stateDir,
         buildConfig,
-        hardware: createHardware({ stateDir, mac, networks: [network] }),
+        hardware: createHardware({ stateDir, mac, air, ssid: network.ssid }),
         bundleForBoot,
         onLog: options.onLog === undefined ? undefined : (line) => options.onLog!(i, line),
         onEvent: options.onEvent === undefined ? undefined : (e) => options.onEvent!(i, e),
@@ -203,13 +225,17 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     const faults: SimulationFaults = {
       wifiDrop(durationMs = 3000, device?: number) {
         event(`wifi-drop ${durationMs} ms`);
-        for (const d of device === undefined ? devices : [devices[device]]) d.dropWifi(durationMs);
+        for (const i of device === undefined ? devices.map((_, k) => k) : [device]) {
+          devices[i].dropWifi(durationMs);
+          links[i].mqtt.cut(durationMs);
+          links[i].coap.cut(durationMs);
+        }
       },
       async brokerRestart(downMs = 1000) {
         event(`broker-restart ${downMs} ms`);
         if (broker !== undefined) await broker.restart(downMs);
         else {
-          mqttProxy.cut(downMs);
+          for (const l of links) l.mqtt.cut(downMs);
           await new Promise((r) => setTimeout(r, downMs));
         }
       },
@@ -219,8 +245,10 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       },
       loss(rate: number) {
         event(`loss ${rate}`);
-        mqttProxy.loss = rate;
-        coapProxy.loss = rate;
+        for (const l of links) {
+          l.mqtt.loss = rate;
+          l.coap.loss = rate;
+        }
       },
     };
 
@@ -251,8 +279,8 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       brokerUrl: broker?.url ?? options.broker!,
       coapUrl: coap?.url ?? options.coap!,
       updatesUrl: updates.url,
-      deviceBrokerUrl: `mqtt://127.0.0.1:${mqttProxy.port}`,
-      deviceCoapUrl: `coap://127.0.0.1:${coapProxy.port}`,
+      deviceBrokerUrl: `mqtt://127.0.0.1:${links[0].mqtt.port}`,
+      deviceCoapUrl: `coap://127.0.0.1:${links[0].coap.port}`,
       peers: { broker, coap, updates },
       faults,
       status: () => devices.map((d) => d.status()),

@@ -61,6 +61,8 @@ export interface StartXsOptions {
   maxHandles?: number;
   /** Max events waiting for XS. Default 100,000. */
   maxQueuedEvents?: number;
+  /** XS compute meter limit per command (one call, one event batch): a runaway loop ends the engine instead of hanging. Default: none. */
+  computeLimit?: number;
   /** Where XS's print() goes: "inherit" (our stdout/stderr), "ignore", or "stderr". Default "inherit". */
   stdio?: "inherit" | "ignore" | "stderr";
 }
@@ -147,7 +149,16 @@ interface PendingCall {
  * are served by host-shim/node/ twins (or `hostModules`) in this process.
  */
 export async function startXs(options: StartXsOptions): Promise<XsEngine> {
-  if (options.stateDir !== undefined) process.env.MOTE_STATE_DIR = resolve(options.stateDir);
+  if (options.stateDir !== undefined) {
+    const dir = resolve(options.stateDir);
+    process.env.MOTE_STATE_DIR = dir;
+    try {
+      const hw = (await import("../node/hardware.js")) as { configureHardware?: (o: { stateDir: string }) => void };
+      hw.configureHardware?.({ stateDir: dir });
+    } catch {
+      // no simulated hardware twin: MOTE_STATE_DIR is all the twins get
+    }
+  }
   const logs: string[] = [];
   const maxLogLines = options.maxLogLines ?? 10_000;
   const pending = new Map<number, PendingCall>();
@@ -185,6 +196,7 @@ export async function startXs(options: StartXsOptions): Promise<XsEngine> {
     name: options.name ?? "mote-xs",
     handleCommand: (bytes) => bridge.handle(bytes),
     stdio: options.stdio ?? "inherit",
+    computeLimit: options.computeLimit,
   });
 
   const send = async (body: Record<string, unknown>): Promise<Record<string, unknown>> => {

@@ -50,14 +50,25 @@ function shapeOf(value: object): Shape {
     for (const key of Object.getOwnPropertyNames(o)) {
       if (key === "constructor" || (typeof value === "function" && IGNORED_STATICS.has(key))) continue;
       const d = Object.getOwnPropertyDescriptor(o, key);
-      if (d !== undefined && "value" in d && typeof d.value === "function") methods.add(key);
+      if (d !== undefined && "value" in d && typeof d.value === "function" && !isConstructor(d.value)) methods.add(key);
     }
   }
   return { k: typeof value === "function" ? "f" : "o", m: [...methods] };
 }
 
+/** Objects that cross as handles even though they look like plain data (module exports with methods or getters). */
+const byHandle = new WeakSet<object>();
+
+/** A class (or old-style constructor) crosses as a handle of its own, so `new` works on it. */
+function isConstructor(fn: Function): boolean {
+  if (Function.prototype.toString.call(fn).startsWith("class")) return true;
+  const proto = (fn as { prototype?: object }).prototype;
+  return proto !== undefined && Object.getOwnPropertyNames(proto).length > 1;
+}
+
 function isPlainData(value: object): boolean {
   if (Array.isArray(value)) return true;
+  if (byHandle.has(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
@@ -254,15 +265,18 @@ export class HostBridge {
         const method = (target as Record<string, unknown>)[name];
         if (typeof method !== "function") throw new TypeError(`${name} is not a function`);
         if (name === "close") this.#open.delete(target);
-        if (name === "clear" && typeof target === "function") this.#open.delete(args[0]);
+        if (name === "clear") this.#open.delete(args[0]);
         const result = method.apply(target, args);
-        if (typeof target === "function") this.#track(result, target, name, args);
+        this.#track(result, target, name, args);
         return result;
       }
       case "apply": {
         const target = this.#target(req.h);
         if (typeof target !== "function") throw new TypeError("not a function");
-        return target(...(req.a as unknown[]));
+        const args = req.a as unknown[];
+        const result = target(...args);
+        this.#track(result, undefined, target.name, args);
+        return result;
       }
       case "new": {
         const target = this.#target(req.h);
@@ -283,19 +297,19 @@ export class HostBridge {
 
   /**
    * Remembers a host object XS opened, to close it at engine close: objects
-   * with close(), and what a static set/repeat returned when the export has a
-   * static clear() (Moddable Timer; the id may be a number).
+   * with close() (sockets, listeners) or clear() (Moddable timers), and what a
+   * set/repeat returned when the module object has a clear() (a timer id may
+   * be a number).
    */
-  #track(made: unknown, from: Function, how: string, args: unknown[]): void {
+  #track(made: unknown, from: object | undefined, how: string, args: unknown[]): void {
     if (made === undefined || made === null || this.#open.has(made)) return;
     let close: (() => void) | undefined;
-    const obj = made as { close?: () => void };
-    const clear = (from as unknown as { clear?: (h: unknown) => void }).clear;
-    if ((typeof made === "object" || typeof made === "function") && !isPlainData(made as object) && typeof obj.close === "function") {
-      close = () => obj.close!();
-    } else if (typeof clear === "function" && (how === "set" || how === "repeat")) {
-      close = () => clear.call(from, made);
-    }
+    const obj = made as { close?: () => void; clear?: () => void };
+    const clear = (from as { clear?: (h: unknown) => void } | undefined)?.clear;
+    const isObject = (typeof made === "object" || typeof made === "function") && !isPlainData(made as object);
+    if (isObject && typeof obj.close === "function") close = () => obj.close!();
+    else if (isObject && typeof obj.clear === "function") close = () => obj.clear!();
+    else if (typeof clear === "function" && (how === "set" || how === "repeat")) close = () => clear.call(from, made);
     if (close === undefined) return;
     if (this.#open.size >= this.#o.maxHandles) {
       try {
@@ -324,8 +338,14 @@ export class HostBridge {
       this.#modules.set(spec, ns);
     }
     // A namespace is exotic: copy its exports into a plain object to send.
+    // An export that is an object with methods or getters (Moddable's Timer,
+    // Time) crosses as a handle, so calls and getters reach the live object.
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(ns)) out[key] = ns[key];
+    for (const key of Object.keys(ns)) {
+      const v = ns[key];
+      if (v !== null && typeof v === "object" && !Array.isArray(v) && hasBehaviour(v)) byHandle.add(v);
+      out[key] = v;
+    }
     return out;
   }
 
@@ -346,6 +366,13 @@ export class HostBridge {
     this.#ids.clear();
     return failures;
   }
+}
+
+function hasBehaviour(value: object): boolean {
+  for (const d of Object.values(Object.getOwnPropertyDescriptors(value))) {
+    if (d.get !== undefined || d.set !== undefined || typeof d.value === "function") return true;
+  }
+  return false;
 }
 
 function toArrayBuffer(u8: Uint8Array): ArrayBuffer {

@@ -13,9 +13,9 @@
  *   {"$$":"b","t":"Uint8Array","o":0,"n":5,"p":{...}}  bytes at [o, o+n) of
  *                                           the binary section; t = ArrayBuffer,
  *                                           DataView or a typed array name; p =
- *                                           extra own properties (a Moddable UDP
- *                                           packet is an ArrayBuffer with
- *                                           .address and .port)
+ *                                           extra own properties of an ArrayBuffer
+ *                                           (a Moddable UDP packet is an
+ *                                           ArrayBuffer with .address and .port)
  *   {"$$":"e","name":..,"message":..,"code":..}  an Error
  *   {"$$":"o","v":{...}}                    a plain object that itself has "$$"
  *   {"$$":"h","id":n,"sh":{...}}            a host (Node) object, by handle
@@ -74,12 +74,10 @@ class Segments {
   }
 }
 
-function extraProps(value: object, hooks: RefHooks, segs: Segments, depth: number): Record<string, unknown> | undefined {
+/** Own enumerable properties of an ArrayBuffer (typed arrays: only indices, never listed — far too slow on big ones). */
+function extraProps(value: ArrayBuffer, hooks: RefHooks, segs: Segments, depth: number): Record<string, unknown> | undefined {
   let out: Record<string, unknown> | undefined;
-  for (const k of Object.keys(value)) {
-    if (ArrayBuffer.isView(value) && /^\d+$/.test(k)) continue;
-    (out ??= {})[k] = encodeValue((value as Record<string, unknown>)[k], hooks, segs, depth + 1);
-  }
+  for (const k of Object.keys(value)) (out ??= {})[k] = encodeValue((value as unknown as Record<string, unknown>)[k], hooks, segs, depth + 1);
   return out;
 }
 
@@ -113,8 +111,7 @@ function encodeValue(value: unknown, hooks: RefHooks, segs: Segments, depth: num
   if (ArrayBuffer.isView(obj)) {
     const t = obj instanceof DataView ? "DataView" : (obj.constructor as { name: string }).name;
     const o = segs.add(obj.buffer as ArrayBuffer, obj.byteOffset, obj.byteLength);
-    const p = extraProps(obj, hooks, segs, depth);
-    return p ? { $$: "b", t, o, n: obj.byteLength, p } : { $$: "b", t, o, n: obj.byteLength };
+    return { $$: "b", t, o, n: obj.byteLength };
   }
   if (obj instanceof Error) {
     const e = obj as Error & { code?: unknown };

@@ -34,7 +34,7 @@ export interface XsnapResult {
 export interface XsnapWorker {
   evaluate(source: string): Promise<XsnapResult>;
   issueCommand(message: Uint8Array): Promise<XsnapResult>;
-  /** Ends the worker (stdin EOF, then SIGKILL after a grace period). */
+  /** Ends the worker (SIGTERM, then SIGKILL after a grace period). */
   close(): Promise<void>;
   readonly exited: boolean;
 }
@@ -93,10 +93,15 @@ class NetstringReader {
   }
 }
 
+/** One netstring in one buffer (one write, one syscall). */
 function netstring(prefix: string, body: Uint8Array | string): Buffer[] {
   const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const p = Buffer.from(prefix, "latin1");
-  return [Buffer.from(`${p.length + bytes.length}:`, "latin1"), p, bytes, Buffer.from(",", "latin1")];
+  const head = `${prefix.length + bytes.length}:${prefix}`;
+  const out = Buffer.allocUnsafe(head.length + bytes.length + 1);
+  out.write(head, 0, "latin1");
+  bytes.copy(out, head.length);
+  out[out.length - 1] = COMMA;
+  return [out];
 }
 
 export interface StartXsnapOptions {
@@ -107,12 +112,16 @@ export interface StartXsnapOptions {
   stdio?: "inherit" | "ignore" | "stderr";
   /** Bound on one message from the worker. Default 256 MB. */
   maxMessageBytes?: number;
+  /** XS compute meter limit per command (xsnap -l); past it the worker exits. Default: none. */
+  computeLimit?: number;
 }
 
 export function startXsnap(options: StartXsnapOptions): XsnapWorker {
   const bin = xsnapBinary();
   const out = options.stdio === "stderr" ? 2 : (options.stdio ?? "inherit");
-  const child: ChildProcess = spawn(bin, [options.name ?? "mote"], {
+  const argv = [options.name ?? "mote"];
+  if (options.computeLimit !== undefined && options.computeLimit > 0) argv.push("-l", String(Math.floor(options.computeLimit)));
+  const child: ChildProcess = spawn(bin, argv, {
     stdio: ["ignore", out, out, "pipe", "pipe"],
   });
   const toWorker = child.stdio[3] as Writable;
@@ -214,7 +223,9 @@ export function startXsnap(options: StartXsnapOptions): XsnapWorker {
         if (exited) return resolve();
         exitError ??= new Error("xsnap worker closed");
         child.once("exit", () => resolve());
-        toWorker.end();
+        // XS keeps nothing that needs flushing: end it now (an EOF on its
+        // command pipe would make it print "Has parent died?").
+        child.kill("SIGTERM");
         const kill = setTimeout(() => child.kill("SIGKILL"), 2000);
         kill.unref();
       }),

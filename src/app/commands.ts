@@ -12,7 +12,7 @@
  * Pure: parsing never throws; a bad command comes back as a `CommandError`.
  */
 import { MoteError } from "../errors.js";
-import { decodeUtf8 } from "../util/utf8.js";
+import { decodeText } from "./text.js";
 
 export type CommandErrorCode =
   | "unknown-command"
@@ -100,8 +100,8 @@ export function parseCommand(
     return new CommandError("unknown-command", name.slice(0, 32), `unknown command "${name.slice(0, 32)}"`);
   let body: Record<string, unknown> = {};
   if (payload.length > 0) {
-    const text = decodeUtf8(payload);
-    if (typeof text !== "string") return new CommandError("bad-json", name, `payload is not UTF-8 (${text.fault})`);
+    const text = decodeText(payload);
+    if (text === undefined) return new CommandError("bad-json", name, "payload is not UTF-8");
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

@@ -18,7 +18,8 @@
  * Everything external is a port (ports.ts), so this file runs in Node tests
  * with fakes and in XS on the device unchanged.
  */
-import { encodeUtf8, decodeUtf8 } from "../util/utf8.js";
+import { encodeUtf8 } from "../util/utf8.js";
+import { decodeText } from "./text.js";
 import {
   CONFIG_KEYS,
   ConfigError,
@@ -64,6 +65,8 @@ export interface DeviceAppOptions {
   backoff?: Partial<BackoffOptions>;
   /** Bound on CoAP observations started by commands. Default 4; beyond it the command is refused. */
   maxCommandObservations?: number;
+  /** Longest wait for an address after starting to join WiFi, ms. Default 30000; then the attempt fails ("timeout"). */
+  wifiTimeoutMs?: number;
   /** Longest wait for queued messages before a reboot, ms. Default 2000. */
   rebootGraceMs?: number;
 }
@@ -90,6 +93,8 @@ export class DeviceApp {
   #telemetryMs: number;
   #seq = 0;
   #reboot: string | undefined;
+  /** Set once the program stopped itself for the reboot (the simulator restarts it then). */
+  #halted = false;
   #rebootAlarm: AlarmLike | undefined;
 
   constructor(options: DeviceAppOptions) {
@@ -136,7 +141,7 @@ export class DeviceApp {
       counters: { ...this.#counters },
       parts: this.#supervisor.health(),
       problems: this.#o.problems ?? [],
-      reboot: this.#reboot,
+      reboot: this.#halted ? this.#reboot : undefined,
       healthy: isHealthy(this.#wifiState, this.#mqttState) && this.#reboot === undefined,
     };
   }
@@ -152,6 +157,7 @@ export class DeviceApp {
 
   #wifiPart(): Part {
     let handle: { close(): void } | undefined;
+    let timeout: AlarmLike | undefined;
     return {
       start: (ctx) => {
         const { ssid, password } = this.#o.config;
@@ -161,6 +167,10 @@ export class DeviceApp {
           return;
         }
         this.#wifiState = "connecting";
+        timeout = this.#host.alarm(() => {
+          if (ctx.alive && this.#wifiState !== "up") ctx.fail("timeout");
+        });
+        timeout.arm(this.#host.now() + (this.#o.wifiTimeoutMs ?? 30_000));
         handle = this.#o.wifi.connect({
           ssid,
           password,
@@ -169,17 +179,21 @@ export class DeviceApp {
             switch (event.type) {
               case "connecting":
               case "connected":
-                this.#wifiState = "connecting";
+                if (this.#wifiState !== "up") this.#wifiState = "connecting";
                 break;
               case "got-ip":
                 this.#wifiState = "up";
                 this.#wifiReason = undefined;
                 this.#wifiIp = event.address;
+                timeout?.arm(undefined);
                 this.#log.info(`wifi up ${event.address}`);
                 ctx.up();
                 this.#networkUp();
                 break;
               case "disconnected":
+                // Joining while associated first leaves the old network ("closed"):
+                // part of this attempt, not its failure (the timeout covers a join that never ends).
+                if (event.reason === "closed" && this.#wifiState === "connecting") break;
                 if (this.#wifiState === "up") this.#counters.wifiDrops++;
                 this.#wifiState = "down";
                 this.#wifiReason = event.reason;
@@ -192,6 +206,8 @@ export class DeviceApp {
         });
       },
       stop: () => {
+        timeout?.close();
+        timeout = undefined;
         handle?.close();
         handle = undefined;
         if (this.#wifiState !== "no-ssid" && this.#wifiState !== "down") this.#wifiState = "off";
@@ -516,6 +532,7 @@ export class DeviceApp {
       }
       alarm.close();
       this.stop();
+      this.#halted = true;
       this.#o.system.reboot(reason);
     });
     this.#rebootAlarm = alarm;
@@ -533,8 +550,8 @@ export class DeviceApp {
 
 function coapJson(uri: string, result: CoapResult | { error: string }): Record<string, unknown> {
   if ("error" in result) return { uri, error: result.error };
-  const text = decodeUtf8(result.payload);
-  return typeof text === "string"
+  const text = decodeText(result.payload);
+  return text !== undefined
     ? { uri, code: result.code, observe: result.observe, payload: text }
     : { uri, code: result.code, observe: result.observe, payloadHex: hex(result.payload) };
 }

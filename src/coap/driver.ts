@@ -37,6 +37,18 @@ export interface DriverHooks {
   tick?(now: number): void;
 }
 
+interface DriverLink {
+  driver: EndpointDriver | undefined;
+}
+// Made outside the class so the closures capture nothing but the link (XS
+// closures keep their whole scope, constructor arguments included).
+function packetCallback(link: DriverLink): (data: Uint8Array, address: string, port: number) => void {
+  return (data, address, port) => link.driver?.feed({ type: "datagram", peer: { address, port }, data });
+}
+function alarmCallback(link: DriverLink): () => void {
+  return () => link.driver?.onAlarm();
+}
+
 export class EndpointDriver {
   readonly endpoint: CoapEndpoint;
   readonly #host: CoapHost;
@@ -46,6 +58,9 @@ export class EndpointDriver {
   readonly #hooks: DriverHooks;
   #closed = false;
   #feeding = false;
+  /** The deadline the alarm is set for, if any. */
+  #armed: number | undefined;
+  #link: DriverLink | undefined;
   readonly #pending: EndpointEvent[] = [];
 
   constructor(
@@ -58,16 +73,20 @@ export class EndpointDriver {
     this.#onAction = onAction;
     this.#hooks = hooks;
     this.endpoint = new CoapEndpoint({ ...options, random: () => host.random() });
-    this.#socket = host.openUdp({
-      port: options.port,
-      address: options.address,
-      onPacket: (data, address, port) => this.feed({ type: "datagram", peer: { address, port }, data }),
-    });
-    this.#alarm = host.createAlarm(() => {
-      if (this.#closed) return;
-      this.#hooks.tick?.(host.now());
-      if (!this.#closed) this.feed({ type: "timer" });
-    });
+    // The host callbacks reach this driver only through `link`, cut on close():
+    // a host that keeps a closed socket or timer around then keeps only the link.
+    const link: DriverLink = { driver: this };
+    this.#link = link;
+    this.#socket = host.openUdp({ port: options.port, address: options.address, onPacket: packetCallback(link) });
+    this.#alarm = host.createAlarm(alarmCallback(link));
+  }
+
+  /** @internal the alarm fired */
+  onAlarm(): void {
+    this.#armed = undefined;
+    if (this.#closed) return;
+    this.#hooks.tick?.(this.#host.now());
+    if (!this.#closed) this.feed({ type: "timer" });
   }
 
   get port(): number {
@@ -109,12 +128,19 @@ export class EndpointDriver {
     if (this.#closed) return;
     const a = this.endpoint.nextDeadline();
     const b = this.#hooks.deadline?.();
-    this.#alarm.arm(a === undefined ? b : b === undefined ? a : Math.min(a, b));
+    const d = a === undefined ? b : b === undefined ? a : Math.min(a, b);
+    // An alarm set for earlier than needed stays: it wakes us a little early and
+    // is re-armed then. Re-arming on every datagram (each block of a download
+    // moves the retransmission deadline) would create a host timer per packet.
+    if (this.#armed !== undefined && (d === undefined || this.#armed <= d)) return;
+    this.#armed = d;
+    this.#alarm.arm(d);
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#link) this.#link.driver = undefined;
     this.#alarm.close();
     this.#socket.close();
   }

@@ -90,6 +90,16 @@ export interface ResourceTableOptions {
   maxObservers?: number;
   /** Server's block size for Block2 (default 1024). */
   blockSize?: number;
+  /** Block1 uploads being reassembled at once (default 4); beyond it 5.03. */
+  maxUploads?: number;
+  /** Largest Block1 body reassembled for a handler (default 16 384); beyond it 4.13 with Size1. */
+  maxUploadBytes?: number;
+}
+
+interface Upload {
+  chunks: Uint8Array[];
+  length: number;
+  szx: number;
 }
 
 const METHOD_NAMES: Readonly<Record<number, keyof ResourceDefinition["handlers"]>> = Object.freeze({
@@ -118,6 +128,8 @@ export class ResourceTable {
   readonly #resources = new Map<string, ResourceDefinition>();
   readonly #observers: Observer[] = [];
   readonly #seq = new Map<string, number>();
+  /** Block1 bodies in reassembly, by peer + path (RFC 7959 §2.5); insertion order = age. */
+  readonly #uploads = new Map<string, Upload>();
   readonly #o: Required<ResourceTableOptions>;
 
   constructor(options: ResourceTableOptions = {}) {
@@ -125,6 +137,8 @@ export class ResourceTable {
       maxResources: options.maxResources ?? 32,
       maxObservers: options.maxObservers ?? 16,
       blockSize: options.blockSize ?? 1024,
+      maxUploads: options.maxUploads ?? 4,
+      maxUploadBytes: options.maxUploadBytes ?? 16_384,
     };
   }
 
@@ -186,7 +200,55 @@ export class ResourceTable {
     const name = METHOD_NAMES[m.code];
     const handler = name === undefined ? undefined : resource.handlers[name];
     if (handler === undefined) return { kind: "response", response: { code: ResponseCode.MethodNotAllowed } };
+    const b1 = optionBlock(m, Option.Block1);
+    if (b1 !== undefined) {
+      const body = this.#block1(peer, path, m, b1);
+      if (!(body instanceof Uint8Array)) return { kind: "response", response: body };
+      return { kind: "handler", handler, request: { ...request, payload: body }, resource };
+    }
     return { kind: "handler", handler, request, resource };
+  }
+
+  /**
+   * RFC 7959 §2.5 atomic Block1: collects blocks per (peer, path); returns the
+   * whole body when the last block arrives, or the response to send now.
+   */
+  #block1(peer: Peer, path: string, m: CoapMessage, b1: { num: number; more: boolean; szx: number }): Uint8Array | ResponseSpec {
+    const key = `${peer.port}/${peer.address}${path}`;
+    const size = blockSize(b1.szx);
+    let up = this.#uploads.get(key);
+    if (b1.num === 0) {
+      this.#uploads.delete(key);
+      if (!b1.more) return m.payload;
+      if (this.#uploads.size >= this.#o.maxUploads) {
+        // Full: the oldest unfinished upload is abandoned (its client gets 4.08 next).
+        const oldest = this.#uploads.keys().next().value;
+        if (oldest !== undefined) this.#uploads.delete(oldest);
+      }
+      up = { chunks: [], length: 0, szx: b1.szx };
+      this.#uploads.set(key, up);
+    }
+    if (up === undefined || b1.num * size !== up.length || (b1.more && m.payload.length !== size)) {
+      this.#uploads.delete(key);
+      return { code: ResponseCode.RequestEntityIncomplete }; // §2.9.2
+    }
+    if (up.length + m.payload.length > this.#o.maxUploadBytes) {
+      this.#uploads.delete(key);
+      return { code: ResponseCode.RequestEntityTooLarge, options: [{ number: Option.Size1, value: encodeUint(this.#o.maxUploadBytes) }] }; // §2.9.3
+    }
+    up.chunks.push(m.payload);
+    up.length += m.payload.length;
+    if (b1.more) {
+      return { code: ResponseCode.Continue, options: [{ number: Option.Block1, value: encodeBlock({ num: b1.num, more: true, szx: b1.szx }) }] };
+    }
+    this.#uploads.delete(key);
+    const body = new Uint8Array(up.length);
+    let o = 0;
+    for (const c of up.chunks) {
+      body.set(c, o);
+      o += c.length;
+    }
+    return body;
   }
 
   /**
@@ -208,7 +270,10 @@ export class ResourceTable {
         }
       } else if (obs === 1) this.removeObserver(route.request.peer, m.token);
     }
-    return this.#shape(m, result, observeSeq);
+    const shaped = this.#shape(m, result, observeSeq);
+    const b1 = optionBlock(m, Option.Block1);
+    if (b1 !== undefined) shaped.options = [...(shaped.options ?? []), { number: Option.Block1, value: encodeBlock({ num: b1.num, more: false, szx: b1.szx }) }];
+    return shaped;
   }
 
   /** The notification for one observer, given the handler's fresh result (RFC 7641 §4.2). */

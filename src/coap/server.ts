@@ -26,8 +26,8 @@ export class CoapServer {
   #notifications = 0;
 
   constructor(options: ServerOptions) {
-    const { host, port, address, maxResources, maxObservers, blockSize, confirmableNotifications, ...ep } = options;
-    this.resources = new ResourceTable({ maxResources, maxObservers, blockSize });
+    const { host, port, address, maxResources, maxObservers, blockSize, maxUploads, maxUploadBytes, confirmableNotifications, ...ep } = options;
+    this.resources = new ResourceTable({ maxResources, maxObservers, blockSize, maxUploads, maxUploadBytes });
     this.#confirmable = confirmableNotifications;
     this.#driver = new EndpointDriver(host, { ...ep, port: port ?? 5683, address }, (a) => this.#onAction(a));
   }

@@ -71,7 +71,11 @@ export interface SessionOptions {
   connectProperties?: Properties;
   /** Outgoing QoS 1/2 messages awaiting acknowledgement, at most (default 16; also capped by the server's Receive Maximum). */
   maxInflight?: number;
-  /** Our Receive Maximum: incoming QoS 2 messages held until PUBREL (default 16). */
+  /**
+   * Our Receive Maximum: incoming QoS 2 messages held until PUBREL (default 64).
+   * Sent to v5 servers (§3.1.2.11.3); 3.1.1 has no such field, so it is only
+   * our bound there (mosquitto's default in-flight window is 20).
+   */
   receiveMaximum?: number;
   /** Largest packet we accept (default 16384); sent to a v5 server as Maximum Packet Size. */
   maxPacketSize?: number;
@@ -266,7 +270,7 @@ export class MqttSession {
       pingTimeoutMs: options.pingTimeoutMs,
       connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
       maxInflight: positive(options.maxInflight ?? 16, "maxInflight", 65_535),
-      receiveMaximum: positive(options.receiveMaximum ?? 16, "receiveMaximum", 65_535),
+      receiveMaximum: positive(options.receiveMaximum ?? 64, "receiveMaximum", 65_535),
       maxPacketSize: positive(options.maxPacketSize ?? 16_384, "maxPacketSize", 268_435_460),
       topicAliasMaximum: options.topicAliasMaximum ?? 16,
       outgoingTopicAliases: options.outgoingTopicAliases ?? 16,
@@ -411,7 +415,11 @@ export class MqttSession {
     if (o.password !== undefined) connect.password = typeof o.password === "string" ? encodeUtf8(o.password) : o.password;
     if (o.will !== undefined) {
       assertTopicName(o.will.topic);
-      connect.will = five ? o.will : { topic: o.will.topic, payload: o.will.payload, qos: o.will.qos, retain: o.will.retain };
+      // a string payload from JavaScript callers is taken as UTF-8
+      const payload = typeof o.will.payload === "string" ? encodeUtf8(o.will.payload) : o.will.payload;
+      if (!(payload instanceof Uint8Array)) throw new MoteError("invalid-payload", "will payload must be a Uint8Array or string");
+      connect.will = { topic: o.will.topic, payload, qos: o.will.qos, retain: o.will.retain };
+      if (five && o.will.properties) connect.will.properties = o.will.properties;
     }
     if (five) {
       const p: Properties = { ...o.connectProperties };

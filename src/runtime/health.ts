@@ -45,7 +45,7 @@ export interface DeviceStatus {
   readonly parts: Record<string, PartHealth>;
   /** Config values refused at boot (defaults applied). */
   readonly problems: readonly string[];
-  /** Set once the program asked for a reboot (the simulator restarts the engine). */
+  /** Set once the program stopped itself to reboot (the simulator then restarts the engine). */
   readonly reboot: string | undefined;
   readonly healthy: boolean;
 }

@@ -93,6 +93,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     `max_inflight_messages 20`,
     `max_queued_messages 20000`,
   ];
+  // as root, mosquitto drops to user "mosquitto", which cannot use our private temp folder
+  if (process.getuid?.() === 0) conf.push("user root");
   if (options.users?.length) {
     const pw = join(dir, "passwd");
     writeFileSync(pw, "");

@@ -13,16 +13,22 @@ const manifest = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8"));
 const table: Record<string, string> = JSON.parse(readFileSync(join(root, "host-shim", "xs", "manifest-table.json"), "utf8"));
 const hostModules = Object.keys(JSON.parse(readFileSync(join(root, "host-shim", "modules.json"), "utf8"))).filter((k) => k !== "//");
 
-/** Bare specifiers the device code imports (esbuild marks them external). */
+/** Every .ts file under src/ (declarations excluded). */
+function sourceFiles(dir = join(root, "src")): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sourceFiles(path));
+    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts")) out.push(path);
+  }
+  return out;
+}
+
+/** Bare specifiers the device code imports, file by file (each file scanned alone, so work in progress elsewhere does not matter). */
 async function deviceImports(): Promise<Set<string>> {
-  const entries = readdirSync(join(root, "src", "platform"))
-    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
-    .map((f) => join(root, "src", "platform", f));
-  for (const e of ["src/app/main.ts", "src/index.ts"]) if (existsSync(join(root, e))) entries.push(join(root, e));
   const found = new Set<string>();
-  if (entries.length === 0) return found;
   const r = await build({
-    entryPoints: entries,
+    entryPoints: sourceFiles(),
     bundle: true,
     format: "esm",
     platform: "neutral",
@@ -34,12 +40,12 @@ async function deviceImports(): Promise<Set<string>> {
       {
         name: "externals",
         setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (args) => ({ path: args.path, external: true }));
+          b.onResolve({ filter: /.*/ }, (args) => (args.kind === "entry-point" ? undefined : { path: args.path, external: true }));
         },
       },
     ],
   });
-  for (const out of Object.values(r.metafile.outputs)) for (const i of out.imports) if (i.external) found.add(i.path);
+  for (const out of Object.values(r.metafile.outputs)) for (const i of out.imports) if (i.external && !i.path.startsWith(".")) found.add(i.path);
   return found;
 }
 
@@ -79,6 +85,7 @@ describe("manifest.json", () => {
     for (const spec of imports) {
       expect(table[spec], `device code imports ${spec}, which no manifest in the table provides`).toBeDefined();
       expect(provided.has(table[spec])).toBe(true);
+      if (table[spec] === "platforms.esp32.modules") expect(manifest.platforms.esp32.modules[spec], spec).toBeDefined();
     }
   });
 });

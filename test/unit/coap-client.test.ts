@@ -202,6 +202,26 @@ describe("CoapClient against CoapServer on an in-memory network", () => {
     expect(largestRead).toBe(1024);
   });
 
+  test("a 10 KB upload goes block by block (Block1) and the handler sees the whole body once", async () => {
+    const { net, server, client } = pair();
+    const bodies: number[] = [];
+    server.add({ path: "/up", handlers: { PUT: (req) => (bodies.push(req.payload.length), { code: ResponseCode.Changed, payload: String(req.payload.reduce((a, b) => a + b, 0)) }) } });
+    const body = new Uint8Array(10_000).map((_, i) => i % 7);
+    const r = await net.run(client.upload("coap://10.0.0.1/up", body, { blockSize: 512 }));
+    expect(r.codeText).toBe("2.04");
+    expect(r.text()).toBe(String(body.reduce((a, b) => a + b, 0)));
+    expect(bodies).toEqual([10_000]);
+  });
+
+  test("an upload over the server's limit gets 4.13", async () => {
+    const net = new FakeNet();
+    const server = new CoapServer({ host: net.host("10.0.0.1"), port: 5683, maxUploadBytes: 2048 });
+    const client = new CoapClient({ host: net.host("10.0.0.2") });
+    server.add({ path: "/up", handlers: { PUT: () => ({}) } });
+    const r = await net.run(client.upload("coap://10.0.0.1/up", new Uint8Array(5000)));
+    expect(r.codeText).toBe("4.13");
+  });
+
   test("a large body without download() is assembled up to maxBodyBytes, then fails too-large", async () => {
     const { net, server, client } = pair(0, 1, { maxBodyBytes: 4096 });
     server.add({ path: "/mid", handlers: { GET: () => ({ payload: new Uint8Array(3000).fill(7) }) } });

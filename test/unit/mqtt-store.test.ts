@@ -132,3 +132,28 @@ describe("the preference session store", () => {
     expect(m.load()).toEqual(snapshot(5));
   });
 });
+
+describe("the preference session store over the platform's preferences (Node twin)", () => {
+  test("saves, survives a new store object (a reboot), and keeps keys within NVS limits", async () => {
+    const prefs = await import("../../src/platform/preferences.js");
+    const domain = `mq${Date.now() % 100000}`;
+    const store = new PreferenceSessionStore(prefs, domain);
+    store.save(snapshot(1));
+    store.save(snapshot(2));
+    expect(new PreferenceSessionStore(prefs, domain).load()).toEqual(snapshot(2));
+    expect(prefs.preferenceKeys(domain).every((k) => k.length <= 15)).toBe(true);
+    // a torn save (the power goes after the first chunk) leaves snapshot 2 in force
+    let writes = 0;
+    const tearing = {
+      ...prefs,
+      setPreference(d: string, k: string, v: Uint8Array | string | number | boolean) {
+        if (writes++ >= 1) throw new Error("power cut");
+        prefs.setPreference(d, k, v);
+      },
+    };
+    expect(() => new PreferenceSessionStore(tearing, domain).save(snapshot(3))).toThrow("power cut");
+    expect(new PreferenceSessionStore(prefs, domain).load()).toEqual(snapshot(2));
+    store.clear();
+    expect(store.load()).toBeUndefined();
+  });
+});

@@ -58,6 +58,9 @@ export class MemFlash {
     this.writes++;
     for (let i = 0; i < data.length; i++) this.bytes[offset + i] &= data[i];
   }
+  read(offset: number, length: number): Uint8Array {
+    return this.bytes.slice(offset, offset + length);
+  }
   untouched(): boolean {
     return this.erases === 0 && this.writes === 0;
   }

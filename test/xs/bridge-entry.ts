@@ -129,3 +129,9 @@ g.roundTrips = (args: { n: number }) => {
   for (let i = 0; i < args.n; i++) sum += P.inc(i) as number;
   return sum;
 };
+
+g.spin = () => {
+  for (;;) {
+    /* a runaway loop */
+  }
+};

@@ -1,0 +1,180 @@
+/**
+ * CoAP benchmarks (npm run bench -- coap [--json]):
+ *  - download_1MB_block2: 1 MiB Block2 download over loopback from libcoap's
+ *    coap-server (resource PUT first), mote (Node engine) vs coap-client-notls,
+ *    same run; ratio = peer_ms / mote_ms (> 1: mote faster). Also inside XS,
+ *    with the XS heap sampled during the transfer.
+ *  - get_round_trips: sequential confirmable GETs per second against the same
+ *    server, mote vs node-coap's client.
+ *  - bundle_minified: a CoAP-only device bundle (src/coap/index.ts).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bundleForXs, projectRoot, startXs } from "../host-shim/xs/engine.js";
+import { CoapClient } from "../src/coap/client.js";
+import { platformHost } from "../src/coap/host.js";
+import { round, type Emit } from "./lib.js";
+
+const require = createRequire(import.meta.url);
+const SIZE = 1 << 20;
+
+function runCmd(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; ms: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const start = performance.now();
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(t);
+      resolve({ code: -1, ms: 0, stderr: String(e) });
+    });
+    child.on("close", (code) => {
+      clearTimeout(t);
+      resolve({ code, ms: performance.now() - start, stderr });
+    });
+  });
+}
+
+async function freePort(): Promise<number> {
+  const { createSocket } = await import("node:dgram");
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+  const p = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+async function startLibcoap(): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const child = spawn("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port), "-d", "20", "-v", "0"], { stdio: "ignore" });
+  await new Promise<void>((resolve, reject) => {
+    child.once("error", reject);
+    setTimeout(resolve, 300);
+  });
+  return { url: `coap://127.0.0.1:${port}`, stop: () => child.kill("SIGKILL") };
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function moteDownload(client: CoapClient, url: string): Promise<number> {
+  let bytes = 0;
+  const start = performance.now();
+  await client.download(url, (d) => (bytes += d.length));
+  const ms = performance.now() - start;
+  if (bytes !== SIZE) throw new Error(`mote downloaded ${bytes} bytes`);
+  return ms;
+}
+
+async function bundleSize(): Promise<number> {
+  const esbuild = await import("esbuild");
+  const modules = JSON.parse(readFileSync(join(projectRoot(), "host-shim", "modules.json"), "utf8")) as Record<string, string>;
+  const r = await esbuild.build({
+    entryPoints: [join(projectRoot(), "src", "coap", "index.ts")],
+    bundle: true,
+    minify: true,
+    write: false,
+    format: "esm",
+    target: "es2022",
+    external: Object.keys(modules).filter((k) => k !== "//"),
+    logLevel: "silent",
+  });
+  return r.outputFiles[0].contents.length;
+}
+
+export async function run(emit: Emit): Promise<void> {
+  try {
+    emit({ metric: "bundle_minified", unit: "bytes", mote: await bundleSize() });
+  } catch (e) {
+    emit({ metric: "bundle_minified", unit: "bytes", mote: NaN, peer: `unavailable: ${String(e).slice(0, 80)}` });
+  }
+
+  let server: { url: string; stop(): void } | undefined;
+  const dir = mkdtempSync(join(tmpdir(), "mote-coap-bench-"));
+  try {
+    server = await startLibcoap();
+    const file = join(dir, "1m.bin");
+    writeFileSync(file, new Uint8Array(SIZE).map((_, i) => (i * 7 + (i >> 8)) & 0xff));
+    const put = await runCmd("coap-client-notls", ["-m", "put", "-b", "1024", "-f", file, `${server.url}/bench1m`]);
+    if (put.code !== 0) throw new Error(`PUT 1 MiB failed: ${put.stderr.slice(0, 100)}`);
+    const url = `${server.url}/bench1m`;
+
+    // 1 MiB Block2 download: alternate mote and libcoap, 3 rounds each, medians.
+    const client = new CoapClient({ host: platformHost() });
+    const moteMs: number[] = [];
+    const peerMs: number[] = [];
+    await moteDownload(client, url); // warm-up
+    for (let i = 0; i < 3; i++) {
+      moteMs.push(await moteDownload(client, url));
+      const r = await runCmd("coap-client-notls", ["-m", "get", "-b", "1024", "-B", "60", "-o", join(dir, "out.bin"), url]);
+      if (r.code !== 0) throw new Error("coap-client-notls GET failed");
+      peerMs.push(r.ms);
+    }
+    const m = median(moteMs);
+    const p = median(peerMs);
+    emit({ metric: "download_1MB_block2_ms", unit: "ms", mote: round(m), peer: "coap-client-notls", peer_value: round(p), ratio: round(p / m), engine: "node" });
+
+    // Sequential GET round trips vs node-coap's client (same server, same resource).
+    const rtUrl = `${server.url}/time`;
+    const mote = await roundTrips(() => client.get(rtUrl).then((r) => r.ok));
+    const coap = require("coap") as typeof import("coap");
+    const agent = new coap.Agent({ type: "udp4" });
+    const port = Number(server.url.split(":")[2]);
+    const nodeCoap = await roundTrips(
+      () =>
+        new Promise<boolean>((resolve, reject) => {
+          const req = coap.request({ hostname: "127.0.0.1", port, pathname: "/time", agent });
+          req.on("response", (res) => resolve(res.code === "2.05"));
+          req.on("error", reject);
+          req.end();
+        }),
+    );
+    agent.close?.();
+    client.close();
+    emit({ metric: "get_round_trips", unit: "requests/s", mote: round(mote), peer: "node-coap", peer_value: round(nodeCoap), ratio: round(mote / nodeCoap), engine: "node" });
+
+    // The same 1 MiB download inside XS, sampling the heap while it runs.
+    const xs = await startXs({ bundle: await bundleForXs(join(projectRoot(), "test", "xs", "coap-entry.ts")), stdio: "ignore" });
+    try {
+      const base = await xs.meters();
+      const start = performance.now();
+      let peak = base.heapBytes;
+      let done = false;
+      const call = xs.call("coapDownload", { url }).finally(() => (done = true));
+      for (let i = 0; i < 10_000 && !done; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (done) break;
+        peak = Math.max(peak, (await xs.meters()).heapBytes);
+      }
+      const r = (await call) as { bytes: number };
+      const xsMs = performance.now() - start;
+      if (r.bytes !== SIZE) throw new Error(`XS downloaded ${r.bytes} bytes`);
+      emit({ metric: "download_1MB_block2_ms", unit: "ms", mote: round(xsMs), peer: "coap-client-notls", peer_value: round(p), ratio: round(p / xsMs), engine: "xs" });
+      emit({ metric: "download_1MB_xs_heap_peak", unit: "bytes", mote: peak, engine: "xs", heap_before: base.heapBytes });
+    } finally {
+      await xs.close();
+    }
+  } catch (e) {
+    emit({ metric: "download_1MB_block2_ms", unit: "ms", mote: NaN, peer: `unavailable: ${String(e).slice(0, 120)}` });
+  } finally {
+    server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function roundTrips(fn: () => Promise<boolean>): Promise<number> {
+  for (let i = 0; i < 20; i++) await fn();
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < 1500 && n < 100_000) {
+    if (!(await fn())) throw new Error("GET failed");
+    n++;
+  }
+  return (n / (performance.now() - start)) * 1000;
+}

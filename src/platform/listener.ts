@@ -1,0 +1,53 @@
+/**
+ * TCP server socket over `embedded:io/socket/listener` (ECMA-419 §10.4):
+ * `onReadable(count)` announces accepted connections, `read()` hands each
+ * out as a socket that `adoptTcp` turns into a StreamSocket
+ * (`new TCP({ from })`). Every accepted connection must be adopted or closed:
+ * the host holds it (and its memory) until then.
+ */
+import Listener from "embedded:io/socket/listener";
+import { MoteError } from "../errors.js";
+import { checkPort, isIpAddress, messageOf, type AcceptedConnection } from "./tcp.js";
+
+export interface TcpListener {
+  readonly port: number;
+  close(): void;
+}
+
+export function listenTcp(options: {
+  port: number;
+  address?: string;
+  onConnection(accepted: AcceptedConnection): void;
+}): TcpListener {
+  const port = checkPort(options.port, true);
+  if (options.address !== undefined && (typeof options.address !== "string" || !isIpAddress(options.address)))
+    throw new MoteError("invalid-argument", "address must be an IP address");
+  let closed = false;
+  let host: InstanceType<typeof Listener>;
+  try {
+    host = new Listener({
+      port,
+      ...(options.address === undefined ? {} : { address: options.address }),
+      onReadable(count: number) {
+        for (let i = 0; i < count && !closed; i++) {
+          const accepted = this.read();
+          if (accepted === undefined) break;
+          options.onConnection(accepted as unknown as AcceptedConnection);
+        }
+      },
+    });
+  } catch (error) {
+    const message = messageOf(error) ?? "listen failed";
+    throw new MoteError(/EADDRINUSE|in use/i.test(message) ? "address-in-use" : "listen-failed", message);
+  }
+  return {
+    get port(): number {
+      return host.port;
+    },
+    close(): void {
+      if (closed) return;
+      closed = true;
+      (host as unknown as { close(): void }).close();
+    },
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * TCP client socket over `embedded:io/socket/tcp` (ECMA-419 §10.3 TCP socket,
+ * as Moddable implements it in modules/io/socket/lwip/tcp.c):
+ * - the first `onWritable(count)` means connected; `count` is the send space
+ *   now (lwip tcp_sndbuf). `write()` past it is refused here with
+ *   MoteError("overflow") instead of the host's untyped "would block";
+ * - `onReadable(count)` announces received bytes; `read()` returns views;
+ * - `onError` fires once for every end, a clean close by the peer included,
+ *   and only after everything received was announced. lwip passes no cause;
+ *   the desktop twins pass an Error whose message starts with the cause code.
+ *   Without a cause, an end before connecting counts as "refused" and after
+ *   as "closed".
+ * - no callback runs after `close()`.
+ */
+import TCP from "embedded:io/socket/tcp";
+import { MoteError } from "../errors.js";
+
+export type SocketErrorCode = "refused" | "reset" | "timeout" | "unreachable" | "closed" | "dns" | "tls" | "error";
+
+export interface StreamHandlers {
+  /** `count` bytes can be read now. */
+  onReadable(count: number): void;
+  /** First call = connected; `count` = bytes `write()` accepts now. */
+  onWritable(count: number): void;
+  /** The connection ended (also on a clean close by the peer: "closed"). Called once. */
+  onError(code: SocketErrorCode, message?: string): void;
+}
+
+export interface StreamSocket {
+  /** Up to `count` bytes (default: all available), or undefined when none. */
+  read(count?: number): Uint8Array | undefined;
+  /** Queues `data` for sending; throws MoteError("overflow") past the onWritable budget. */
+  write(data: Uint8Array): void;
+  /** Closes; no callbacks after this. Idempotent. */
+  close(): void;
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+}
+
+export interface AcceptedConnection {
+  readonly __brand: "accepted";
+}
+
+const CODES: readonly SocketErrorCode[] = Object.freeze([
+  "refused",
+  "reset",
+  "timeout",
+  "unreachable",
+  "closed",
+  "dns",
+  "tls",
+  "error",
+]);
+
+/**
+ * The cause code of a host `onError` argument: an Error (or string) whose
+ * message starts with `code:`; without one, `fallback`.
+ */
+export function socketErrorCode(cause: unknown, fallback: SocketErrorCode): SocketErrorCode {
+  const message = messageOf(cause);
+  if (message !== undefined) {
+    const colon = message.indexOf(":");
+    const head = colon > 0 ? message.slice(0, colon) : message;
+    if ((CODES as readonly string[]).includes(head)) return head as SocketErrorCode;
+  }
+  return fallback;
+}
+
+export function messageOf(cause: unknown): string | undefined {
+  if (typeof cause === "string") return cause;
+  if (cause !== null && typeof cause === "object" && typeof (cause as { message?: unknown }).message === "string")
+    return (cause as { message: string }).message;
+  return undefined;
+}
+
+/** Whether `text` is an IPv4 dotted quad or an IPv6 literal (what the host modules accept). */
+export function isIpAddress(text: string): boolean {
+  if (/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(text)) return text.split(".").every((p) => Number(p) <= 255);
+  return /^[0-9a-fA-F:.]+$/.test(text) && text.includes(":") && text.length <= 45;
+}
+
+export function checkPort(port: unknown, allowZero: boolean): number {
+  if (typeof port !== "number" || !Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535)
+    throw new MoteError("invalid-argument", `port must be an integer ${allowZero ? 0 : 1}..65535`);
+  return port;
+}
+
+/** The host module's socket object (TCP or TLS). */
+export type HostSocket = InstanceType<typeof TCP>;
+
+/** The wrapper both connectTcp/adoptTcp and connectTls return. */
+export class HostStream implements StreamSocket {
+  #host: HostSocket | undefined;
+  #handlers: StreamHandlers | undefined;
+  #connected = false;
+  #budget = 0;
+  #available = 0;
+  #remoteAddress: string | undefined;
+  #remotePort: number | undefined;
+
+  constructor(handlers: StreamHandlers) {
+    this.#handlers = handlers;
+  }
+
+  /** Creates the host socket with callbacks bound to this wrapper. */
+  open(create: (callbacks: HostCallbacks) => HostSocket): this {
+    const self = this;
+    try {
+      this.#host = create({
+        onReadable(count: number) {
+          self.#readable(count);
+        },
+        onWritable(count: number) {
+          self.#writable(this as unknown as HostSocket, count);
+        },
+        onError(cause?: unknown) {
+          self.#error(cause);
+        },
+      });
+    } catch (error) {
+      throw new MoteError("invalid-argument", messageOf(error) ?? "socket not created");
+    }
+    return this;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#remotePort;
+  }
+
+  #readable(count: number): void {
+    if (this.#handlers === undefined) return;
+    this.#available = count;
+    this.#handlers.onReadable(count);
+  }
+
+  #writable(host: HostSocket | undefined, count: number): void {
+    const handlers = this.#handlers;
+    if (handlers === undefined) return;
+    this.#budget = count;
+    if (!this.#connected) {
+      this.#connected = true;
+      const source = host ?? this.#host;
+      try {
+        this.#remoteAddress = source?.remoteAddress;
+        this.#remotePort = source?.remotePort;
+      } catch {
+        // some hosts only know the peer once data flows; leave undefined
+      }
+    }
+    handlers.onWritable(count);
+  }
+
+  #error(cause: unknown): void {
+    const handlers = this.#handlers;
+    if (handlers === undefined) return;
+    const code = socketErrorCode(cause, this.#connected ? "closed" : "refused");
+    const message = messageOf(cause);
+    this.close();
+    handlers.onError(code, message);
+  }
+
+  read(count?: number): Uint8Array | undefined {
+    const host = this.#host;
+    if (host === undefined) return undefined;
+    let data: ArrayBuffer | number | undefined;
+    if (count === undefined) {
+      data = host.read() as ArrayBuffer | undefined;
+      this.#available = 0;
+    } else {
+      if (!(count > 0)) return undefined;
+      const take = Math.min(Math.floor(count), this.#available);
+      if (take <= 0) return undefined;
+      data = host.read(take) as ArrayBuffer | undefined;
+      this.#available -= take;
+    }
+    if (data === undefined || typeof data === "number") return undefined;
+    return new Uint8Array(data);
+  }
+
+  write(data: Uint8Array): void {
+    const host = this.#host;
+    if (host === undefined) throw new MoteError("closed", "socket is closed");
+    if (data.byteLength === 0) return;
+    if (data.byteLength > this.#budget)
+      throw new MoteError("overflow", `write of ${data.byteLength} bytes exceeds the ${this.#budget} the socket accepts now`);
+    let left: unknown;
+    try {
+      left = host.write(data);
+    } catch (error) {
+      throw new MoteError("overflow", messageOf(error) ?? "would block");
+    }
+    this.#budget = typeof left === "number" ? left : this.#budget - data.byteLength;
+  }
+
+  close(): void {
+    const host = this.#host;
+    this.#host = undefined;
+    this.#handlers = undefined;
+    if (host !== undefined) host.close();
+  }
+}
+
+export interface HostCallbacks {
+  onReadable(this: HostSocket, count: number): void;
+  onWritable(this: HostSocket, count: number): void;
+  onError(this: HostSocket, cause?: unknown): void;
+}
+
+/** Connects to `address` (an IP literal; resolve names with dns.ts first). */
+export function connectTcp(options: { address: string; port: number; nodelay?: boolean } & StreamHandlers): StreamSocket {
+  if (typeof options.address !== "string" || !isIpAddress(options.address))
+    throw new MoteError("invalid-argument", "address must be an IP address (resolve host names first)");
+  const port = checkPort(options.port, false);
+  const stream = new HostStream(options);
+  return stream.open(
+    (callbacks) =>
+      new TCP({
+        address: options.address,
+        port,
+        ...(options.nodelay === undefined ? {} : { nodelay: options.nodelay }),
+        ...callbacks,
+      }),
+  );
+}
+
+/** Takes over a connection a listener accepted (listener.ts). */
+export function adoptTcp(accepted: AcceptedConnection, handlers: StreamHandlers): StreamSocket {
+  const stream = new HostStream(handlers);
+  return stream.open((callbacks) => new TCP({ from: accepted as unknown as HostSocket, ...callbacks }));
+}

@@ -1,0 +1,67 @@
+/**
+ * UDP socket over `embedded:io/socket/udp` (ECMA-419 §10.5): `onReadable(n)`
+ * announces `n` datagrams, `read()` returns one as an ArrayBuffer carrying
+ * `address` and `port`, `write(data, address, port)` sends one.
+ */
+import UDP from "embedded:io/socket/udp";
+import { MoteError } from "../errors.js";
+import { checkPort, isIpAddress, messageOf, socketErrorCode, type SocketErrorCode } from "./tcp.js";
+
+export interface DatagramSocket {
+  send(data: Uint8Array, address: string, port: number): void;
+  close(): void;
+  readonly port: number;
+}
+
+export function openUdp(options: {
+  port?: number;
+  address?: string;
+  onPacket(data: Uint8Array, address: string, port: number): void;
+  onError?(code: SocketErrorCode, message?: string): void;
+}): DatagramSocket {
+  const port = checkPort(options.port ?? 0, true);
+  if (options.address !== undefined && (typeof options.address !== "string" || !isIpAddress(options.address)))
+    throw new MoteError("invalid-argument", "address must be an IP address");
+  let closed = false;
+  let host: InstanceType<typeof UDP>;
+  try {
+    host = new UDP({
+      port,
+      ...(options.address === undefined ? {} : { address: options.address }),
+      onReadable(packets: number) {
+        for (let i = 0; i < packets && !closed; i++) {
+          const packet = this.read() as (ArrayBuffer & { address: string; port: number }) | undefined;
+          if (packet === undefined) break;
+          options.onPacket(new Uint8Array(packet), packet.address, packet.port);
+        }
+      },
+      onError(this: unknown, cause?: unknown) {
+        if (!closed) options.onError?.(socketErrorCode(cause, "error"), messageOf(cause));
+      },
+    } as ConstructorParameters<typeof UDP>[0]);
+  } catch (error) {
+    const message = messageOf(error) ?? "bind failed";
+    throw new MoteError(/EADDRINUSE|in use/i.test(message) ? "address-in-use" : "invalid-argument", message);
+  }
+  return {
+    get port(): number {
+      return (host as unknown as { port: number }).port;
+    },
+    send(data: Uint8Array, address: string, toPort: number): void {
+      if (closed) throw new MoteError("closed", "socket is closed");
+      if (typeof address !== "string" || !isIpAddress(address))
+        throw new MoteError("invalid-argument", "address must be an IP address");
+      checkPort(toPort, false);
+      try {
+        host.write(data, address, toPort);
+      } catch (error) {
+        throw new MoteError("invalid-argument", messageOf(error) ?? "send failed");
+      }
+    },
+    close(): void {
+      if (closed) return;
+      closed = true;
+      (host as unknown as { close(): void }).close();
+    },
+  };
+}

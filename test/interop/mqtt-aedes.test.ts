@@ -1,0 +1,205 @@
+/**
+ * Interop, Node mode: our client (src/mqtt over the platform's Node twins)
+ * against aedes in-process (MQTT 3.1.1) with MQTT.js as the other client,
+ * plus a hand-written fake broker for the malformed-packet case.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createServer, type Server, type Socket } from "node:net";
+import { Aedes } from "aedes";
+import mqtt from "mqtt";
+import { connect, type MqttClient } from "../../src/mqtt/index.js";
+import { freePort } from "../helpers/mosquitto.js";
+import { bytes, collect, connected, once, text, waitFor } from "./mqtt-helpers.js";
+
+let broker: Aedes;
+let server: Server;
+let port: number;
+const clients: { end(o?: { force?: boolean }): unknown }[] = [];
+
+beforeAll(async () => {
+  broker = await Aedes.createBroker({
+    authenticate: (client, username, password, done) => {
+      if (username === "bad") return done(Object.assign(new Error("bad"), { returnCode: 4 }) as never, false);
+      done(null, true);
+    },
+  });
+  server = createServer(broker.handle);
+  port = await freePort();
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+});
+
+afterAll(async () => {
+  for (const c of clients) await Promise.race([c.end({ force: true }), new Promise((r) => setTimeout(r, 500))]);
+  await new Promise<void>((r) => broker.close(() => r()));
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+function ours(options: Record<string, unknown> = {}): MqttClient {
+  const c = connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnect: { initialDelayMs: 50, maxDelayMs: 200 }, ...options });
+  clients.push(c);
+  return c;
+}
+
+async function theirs(options: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, ...options });
+  clients.push({ end: () => c.endAsync(true) });
+  return c;
+}
+
+describe("our client with aedes and MQTT.js (3.1.1)", () => {
+  test("connects, subscribes, and gets its own QoS 0/1/2 publishes back", async () => {
+    const c = ours({ clientId: "self" });
+    await connected(c);
+    const got = collect(c, "t/self/#");
+    expect(await c.subscribe("t/self/#", undefined, { qos: 2 })).toEqual([2]);
+    await c.publish("t/self/0", "zero", { qos: 0 });
+    await c.publish("t/self/1", "one", { qos: 1 });
+    await c.publish("t/self/2", "two", { qos: 2 });
+    await waitFor(() => got.length === 3);
+    expect(got.map((m) => [m.topic, text(m.payload), m.qos]).sort()).toEqual([["t/self/0", "zero", 0], ["t/self/1", "one", 1], ["t/self/2", "two", 2]]);
+    await c.end();
+  });
+
+  test("messages go both ways with MQTT.js at every QoS", async () => {
+    const c = ours({ clientId: "both" });
+    const other = await theirs({ clientId: "other" });
+    await connected(c);
+    const got: string[] = [];
+    await c.subscribe("from/js", (topic, payload, p) => got.push(`${text(payload)}@${p.qos}`), { qos: 2 });
+    const seen: string[] = [];
+    other.on("message", (topic, payload, p) => seen.push(`${payload}@${p.qos}`));
+    await other.subscribeAsync("from/mote", { qos: 2 });
+    for (const qos of [0, 1, 2] as const) {
+      await other.publishAsync("from/js", `js${qos}`, { qos });
+      await c.publish("from/mote", `mote${qos}`, { qos });
+    }
+    await waitFor(() => got.length === 3 && seen.length === 3);
+    expect(got.sort()).toEqual(["js0@0", "js1@1", "js2@2"]);
+    expect(seen.sort()).toEqual(["mote0@0", "mote1@1", "mote2@2"]);
+    await c.end();
+  });
+
+  test("a retained message reaches a later subscriber with the retain flag", async () => {
+    const c = ours({ clientId: "ret" });
+    await connected(c);
+    await c.publish("ret/state", "on", { qos: 1, retain: true });
+    const other = await theirs({ clientId: "ret-sub" });
+    const p = new Promise<[string, boolean]>((resolve) => other.on("message", (t, payload, packet) => resolve([String(payload), packet.retain])));
+    await other.subscribeAsync("ret/state", { qos: 1 });
+    expect(await p).toEqual(["on", true]);
+    await c.end();
+  });
+
+  test("the will is published when the connection dies", async () => {
+    const other = await theirs({ clientId: "will-watch" });
+    await other.subscribeAsync("will/#", { qos: 1 });
+    const will = new Promise<string>((resolve) => other.on("message", (t, payload) => t === "will/dev" && resolve(String(payload))));
+    const c = ours({ clientId: "will-dev", will: { topic: "will/dev", payload: bytes("gone"), qos: 1, retain: false }, reconnect: false });
+    await connected(c);
+    // the broker drops the connection: no DISCONNECT, so the will goes out
+    const conn = (broker as unknown as { clients: Record<string, { conn: Socket }> }).clients["will-dev"].conn;
+    conn.destroy();
+    expect(await will).toBe("gone");
+    await c.end({ force: true });
+  });
+
+  test("a refused CONNECT comes out as an error event with the reason code", async () => {
+    const c = ours({ clientId: "bad", username: "bad", password: "x", reconnect: false });
+    const err = (await once(c, "error")) as { code: string; reasonCode?: number };
+    expect(err.code).toBe("connect-refused");
+    expect(err.reasonCode).toBe(0x86);
+    await c.end({ force: true });
+  });
+
+  test("publishes made before the connection is up are queued and delivered after it", async () => {
+    const other = await theirs({ clientId: "q-watch" });
+    await other.subscribeAsync("queued/#", { qos: 1 });
+    const seen: string[] = [];
+    other.on("message", (t, payload) => t.startsWith("queued/") && seen.push(String(payload)));
+    const c = ours({ clientId: "q" });
+    const sends = [c.publish("queued/a", "1", { qos: 1 }), c.publish("queued/a", "2", { qos: 0 }), c.publish("queued/a", "3", { qos: 2 })];
+    expect(c.session.queuedCount).toBe(3);
+    await Promise.all(sends);
+    await waitFor(() => seen.length === 3);
+    expect(seen.sort()).toEqual(["1", "2", "3"]); // order across QoS levels is not guaranteed (§4.6)
+    await c.end();
+  });
+
+  test("after the broker drops the connection the client reconnects and its subscriptions work again", async () => {
+    const c = ours({ clientId: "rc" });
+    await connected(c);
+    const got = collect(c, "rc/#");
+    await c.subscribe("rc/#", undefined, { qos: 1 });
+    const reconnected = once(c, "connect");
+    (broker as unknown as { clients: Record<string, { conn: Socket }> }).clients["rc"].conn.destroy();
+    await reconnected;
+    const other = await theirs({ clientId: "rc-pub" });
+    await other.publishAsync("rc/x", "after", { qos: 1 });
+    await waitFor(() => got.length === 1);
+    expect(text(got[0].payload)).toBe("after");
+    await c.end();
+  });
+});
+
+describe("a broker that sends a malformed packet", () => {
+  test("gives a typed error and a clean close", async () => {
+    const fakePort = await freePort();
+    const fake = createServer((s) => {
+      s.once("data", () => {
+        s.write(Uint8Array.of(0x20, 0x02, 0x00, 0x00)); // CONNACK ok
+        s.write(Uint8Array.of(0x36, 0x03, 0x00, 0x01, 0x61)); // PUBLISH with QoS 3: malformed
+      });
+    });
+    await new Promise<void>((r) => fake.listen(fakePort, "127.0.0.1", r));
+    const closedByClient = new Promise<void>((resolve) => fake.on("connection", (s) => s.on("close", () => resolve())));
+    const c = connect(`mqtt://127.0.0.1:${fakePort}`, { protocolVersion: 4, reconnect: false });
+    const err = (await once(c, "error")) as { code: string; name: string };
+    expect(err.name).toBe("MqttConnectionError");
+    expect(err.code).toBe("malformed-packet");
+    await closedByClient;
+    await c.end({ force: true });
+    await new Promise<void>((r) => fake.close(() => r()));
+  });
+});
+
+describe("reconnecting and dead links (real sockets)", () => {
+  test("reconnect delays grow exponentially with full jitter, capped at maxDelayMs", async () => {
+    const deadPort = await freePort();
+    const c = connect(`mqtt://127.0.0.1:${deadPort}`, { protocolVersion: 4, reconnect: { initialDelayMs: 8, maxDelayMs: 40 } });
+    const seen: { attempt: number; delayMs: number }[] = [];
+    c.on("reconnect", (r) => seen.push(r));
+    await waitFor(() => seen.length >= 7);
+    await c.end({ force: true });
+    seen.forEach((r, i) => {
+      expect(r.attempt).toBe(i + 1);
+      expect(r.delayMs).toBeGreaterThanOrEqual(0);
+      expect(r.delayMs).toBeLessThanOrEqual(Math.min(40, 8 * 2 ** i));
+    });
+  });
+
+  test("a connection that stayed up for stableAfterMs resets the backoff", async () => {
+    const c = ours({ clientId: "stable", reconnect: { initialDelayMs: 5, maxDelayMs: 50, stableAfterMs: 0 } });
+    const attempts: number[] = [];
+    c.on("reconnect", (r) => attempts.push(r.attempt));
+    for (let i = 0; i < 3; i++) {
+      await connected(c);
+      const again = once(c, "connect");
+      (broker as unknown as { clients: Record<string, { conn: Socket }> }).clients["stable"].conn.destroy();
+      await again;
+    }
+    expect(attempts).toEqual([1, 1, 1]);
+    await c.end();
+  });
+
+  test("a broker that stops answering PINGREQ is detected as a dead link", async () => {
+    const fakePort = await freePort();
+    const fake = createServer((s) => s.once("data", () => s.write(Uint8Array.of(0x20, 0x02, 0x00, 0x00)))); // CONNACK, then silence
+    await new Promise<void>((r) => fake.listen(fakePort, "127.0.0.1", r));
+    const c = connect(`mqtt://127.0.0.1:${fakePort}`, { protocolVersion: 4, keepAlive: 1, pingTimeoutMs: 200, reconnect: false });
+    await connected(c);
+    const err = (await once(c, "error", 5000)) as { code: string };
+    expect(err.code).toBe("keepalive-timeout");
+    await c.end({ force: true });
+    await new Promise<void>((r) => fake.close(() => r()));
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * `mote ota deploy` end to end: the CLI publishes the signed descriptor over a
+ * real broker (aedes, in-process) to devices running the real OTA agent on the
+ * simulated board; it follows their progress and exits per outcome.
+ */
+import { mkdtempSync } from "node:fs";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Aedes } from "aedes";
+import mqtt from "mqtt";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
+
+vi.mock("mote/ota-boot", async () => await import("../../host-shim/node/ota-boot.js"));
+
+import { startOtaServer, type OtaServer } from "../../cli/ota-serve.js";
+import { main } from "../../cli/ota.js";
+import { provisionSim, simulateBoot } from "../../host-shim/node/ota.js";
+import { freshBoard, makeAgent, makeImage, publish } from "./ota-helpers.js";
+
+let broker: Aedes;
+let tcp: Server;
+let brokerUrl: string;
+let www: string;
+let http: OtaServer;
+const devices: mqtt.MqttClient[] = [];
+
+beforeAll(async () => {
+  broker = await Aedes.createBroker();
+  tcp = createServer(broker.handle);
+  await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
+  brokerUrl = `mqtt://127.0.0.1:${(tcp.address() as AddressInfo).port}`;
+  www = mkdtempSync(join(tmpdir(), "mote-ota-deploy-"));
+  http = await startOtaServer({ dir: www });
+});
+
+afterAll(async () => {
+  for (const d of devices) await d.endAsync(true);
+  await http.close();
+  await new Promise<void>((r) => broker.close(() => r()));
+  await new Promise<void>((r) => tcp.close(() => r()));
+});
+
+/** A device: MQTT client + the OTA agent, replying on <prefix>/<id>/reply/ota like the device program. */
+async function device(id: string, board: string): Promise<mqtt.MqttClient> {
+  const agent = makeAgent({ runningVersion: "1.0.0", board });
+  const c = await mqtt.connectAsync(brokerUrl, { clientId: id, reconnectPeriod: 0 });
+  devices.push(c);
+  await c.publishAsync(`mote/${id}/status`, "online", { retain: true, qos: 1 });
+  await c.subscribeAsync(`mote/${id}/cmd/ota`, { qos: 1 });
+  c.on("message", (_topic, payload) => {
+    agent.start(new Uint8Array(payload), (e) => void c.publish(`mote/${id}/reply/ota`, JSON.stringify(e), { qos: 1 }));
+  });
+  return c;
+}
+
+/** The device goes away: its retained status is cleared so --all no longer finds it. */
+async function retire(c: mqtt.MqttClient, id: string): Promise<void> {
+  await c.publishAsync(`mote/${id}/status`, "", { retain: true, qos: 1 });
+  await c.endAsync(true);
+}
+
+function run(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }).then((status) => ({ status, out, err }));
+}
+
+test("deploys to one device, shows its progress and exits 0 when it reports done", async () => {
+  freshBoard();
+  provisionSim({ image: makeImage(10_000, 1), version: "1.0.0" });
+  const c = await device("dev-ok", "sim");
+  publish(www, "app-2.0.0.bin", makeImage(90_000, 2), { version: "2.0.0", baseUrl: http.url });
+  const r = await run("deploy", "--broker", brokerUrl, "--device", "dev-ok", "--timeout", "20", join(www, "app-2.0.0.json"));
+  expect(r.err).toEqual([]);
+  expect(r.status).toBe(0);
+  expect(r.out.some((l) => /^dev-ok \[#+-*\] download \d+\/90000$/.test(l))).toBe(true);
+  expect(r.out.at(-1)).toBe("dev-ok done: firmware 2.0.0 installed");
+  expect(simulateBoot().version).toBe("2.0.0");
+  await retire(c, "dev-ok");
+});
+
+test("with --all, every online device gets it; a refusing device makes the exit status 1 and names its code", async () => {
+  freshBoard();
+  provisionSim({ image: makeImage(10_000, 1), version: "1.0.0" });
+  await device("dev-a", "sim");
+  await device("dev-wrong", "esp32/other");
+  publish(www, "app-2.1.0.bin", makeImage(50_000, 3), { version: "2.1.0", baseUrl: http.url });
+  const r = await run("deploy", "--broker", brokerUrl, "--all", "--discover", "300", "--timeout", "20", join(www, "app-2.1.0.json"));
+  expect(r.status).toBe(1);
+  expect(r.out).toContain("dev-a done: firmware 2.1.0 installed");
+  expect(r.out.some((l) => l.startsWith("dev-ok"))).toBe(false);
+  expect(r.err).toEqual([expect.stringMatching(/^error: wrong-board: device dev-wrong/)]);
+});
+
+test("usage errors exit 2; a malformed descriptor file is refused before anything is sent", async () => {
+  expect((await run("deploy", "--broker", brokerUrl, join(www, "app-2.0.0.json"))).status).toBe(2);
+  const bad = join(www, "bad.json");
+  (await import("node:fs")).writeFileSync(bad, "{}");
+  const r = await run("deploy", "--broker", brokerUrl, "--device", "x", bad);
+  expect(r.status).toBe(1);
+  expect(r.err[0]).toMatch(/^error: bad-descriptor/);
+});

@@ -1,0 +1,72 @@
+/**
+ * XS side of test/xs/mqtt.test.ts: the MQTT client from src/mqtt running
+ * inside the real XS engine, its sockets and timers served by the Node twins.
+ */
+import { connect, type MqttClient } from "../../src/mqtt/index.js";
+import { MqttDecoder, encodePacket } from "../../src/mqtt/codec.js";
+import type { PublishPacket, QoS } from "../../src/mqtt/packets.js";
+import { decodeUtf8 } from "../../src/util/utf8.js";
+import { setTimer } from "../../src/platform/timer.js";
+
+const g = globalThis as unknown as Record<string, unknown>;
+let client: MqttClient | undefined;
+const got: string[] = [];
+let connects = 0;
+
+function text(b: Uint8Array): string {
+  const s = decodeUtf8(b);
+  return typeof s === "string" ? s : "?";
+}
+
+function until(cond: () => boolean, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let left = Math.ceil(ms / 20);
+    const tick = () => {
+      if (cond()) return resolve(true);
+      if (left-- <= 0) return resolve(false);
+      setTimer(tick, 20);
+    };
+    tick();
+  });
+}
+
+/** Connects, subscribes to xs/# at QoS 2, publishes QoS 0/1/2 to itself; returns what came back. */
+g.mqttStart = async (args: { port: number; version: 4 | 5 }) => {
+  client = connect({ host: "127.0.0.1", port: args.port, protocolVersion: args.version, clientId: "xs-dev", clean: false, reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
+  client.on("connect", () => connects++);
+  client.on("message", (topic, payload, p) => got.push(`${topic}=${text(payload)}@${p.qos}`));
+  if (!(await until(() => connects > 0, 5000))) return { error: "no connect" };
+  const granted = await client.subscribe("xs/#", undefined, { qos: 2 });
+  for (const qos of [0, 1, 2] as QoS[]) await client.publish(`xs/${qos}`, `hello${qos}`, { qos });
+  await until(() => got.length >= 3, 5000);
+  return { granted, got: got.splice(0).sort() };
+};
+
+/** After the broker restarted: waits for the reconnect, publishes again, returns what came back. */
+g.mqttAfterRestart = async () => {
+  const c = client!;
+  if (!(await until(() => connects >= 2, 10_000))) return { error: "no reconnect" };
+  for (const qos of [1, 2] as QoS[]) await c.publish(`xs/again${qos}`, `back${qos}`, { qos });
+  await until(() => got.length >= 2, 5000);
+  return { connects, got: got.splice(0).sort() };
+};
+
+g.mqttEnd = async () => {
+  await client?.end();
+  client = undefined;
+  return "ended";
+};
+
+/** Encode + decode `count` PUBLISH packets (16-byte topic, `size`-byte payload) inside XS. */
+g.mqttCodecLoop = (args: { count: number; size: number }) => {
+  const payload = new Uint8Array(args.size).fill(0x61);
+  const packet: PublishPacket = { type: "publish", topic: "sensors/dev1/tmp", payload, qos: 1, retain: false, dup: false, packetId: 1 };
+  const pool = new Uint8Array(args.size + 64);
+  const decoder = new MqttDecoder({ version: 4, maxPacketSize: 1 << 20 });
+  let bytes = 0;
+  for (let i = 0; i < args.count; i++) {
+    decoder.push(encodePacket(packet, 4, pool));
+    bytes += (decoder.next() as PublishPacket).payload.length;
+  }
+  return bytes;
+};
