@@ -16,7 +16,7 @@ const HELP = `mote sim — run the device program on the XS engine with simulate
   --coap coap://HOST:PORT     use this CoAP server (default: embedded, /sensor and /large)
   --state DIR                 preferences and flash of the devices (default .state/sim)
   --devices N                 run N devices with distinct ids (default 1)
-  --telemetry MS              telemetry period (default: the program's, 60000)
+  --telemetry MS              telemetry period (default 5000 in the simulator; the program alone: 60000)
   --fault SPEC                wifi-drop@10s[+5s], broker-restart@20s[+2s], power-cut@30s[+1s], loss=0.3[@10s]
                               (repeatable)
   --for SECONDS               stop after SECONDS; exit 0 iff every device ended healthy
@@ -68,8 +68,17 @@ export async function main(argv: string[]): Promise<number> {
       brokerPort: args.brokerPort,
       coap: args.coap,
       state: args.state,
-      telemetryMs: args.telemetryMs,
+      telemetryMs: args.telemetryMs ?? 5000,
       faults: args.faults,
+      onPeers: (p) => {
+        if (args.json) return;
+        print(`broker  ${p.brokerUrl}${p.embeddedBroker ? " (embedded aedes)" : ""}`);
+        print(`coap    ${p.coapUrl}${p.embeddedCoap ? " (embedded: /sensor observable, /large block-wise)" : ""}`);
+        print(`updates ${p.updatesUrl}`);
+        const m = /:(\d+)\/?$/.exec(p.brokerUrl);
+        print(`watch:  npx mqtt sub -h 127.0.0.1 -p ${m?.[1] ?? 1883} -t 'mote/#' -v`);
+        if (tty) print("keys: w WiFi drop · b broker restart · p power cut · l loss on/off · q quit");
+      },
       onLog: (i, line) => {
         if (!args.json && args.devices <= 4) print(`${stamp()} [${i}] ${line}`);
       },
@@ -84,14 +93,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`mote sim: ${err.code ?? "error"}: ${err.message}\n`);
     return 1;
   }
-  if (!args.json) {
-    print(`broker  ${sim.brokerUrl}${sim.peers.broker ? " (embedded aedes)" : ""}`);
-    print(`coap    ${sim.coapUrl}${sim.peers.coap ? " (embedded: /sensor observable, /large block-wise)" : ""}`);
-    print(`updates ${sim.updatesUrl}`);
-    print(`watch:  npx mqtt sub -h 127.0.0.1 -p ${new URL(sim.brokerUrl).port || 1883} -t 'mote/#' -v`);
-    if (tty) print("keys: w WiFi drop · b broker restart · p power cut · l loss on/off · q quit");
-  }
-
   let finished = false;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));

@@ -73,7 +73,7 @@ function requestOptions(args: TaskArgs): RequestOptions {
 }
 
 function fail(io: TaskIO, e: unknown): void {
-  if (e instanceof CoapRequestError || e instanceof MoteError) io.err(`error: ${e.code}${e.message !== e.code ? ` (${e.message})` : ""}`);
+  if (e instanceof CoapRequestError || e instanceof MoteError) io.err(`error: ${e.message.startsWith(e.code) ? e.message : `${e.code}: ${e.message}`}`);
   else io.err(`error: ${String(e)}`);
   io.exit(1);
 }

@@ -2,9 +2,11 @@
  * CLI tasks `tcpListen` and `tcpConnect` (`mote tcp listen|connect`), written
  * against src/net and TaskIO only so they run unchanged in Node and in XS.
  *
- * tcpConnect { host, port, timeoutMs? }: stdin -> socket, socket -> stdout;
- *   exit 0 when the peer closes, or when stdin ended and everything was
- *   sent; exit 1 with one line naming the error code otherwise.
+ * tcpConnect { host, port, timeoutMs?, lingerMs? }: stdin -> socket,
+ *   socket -> stdout; exit 0 when the peer closes, or when stdin ended,
+ *   everything was sent and the peer did not close within `lingerMs`
+ *   (default 1000: time for its answer, like `nc -q 1`; ECMA-419 sockets
+ *   cannot half-close); exit 1 with one line naming the error code otherwise.
  * tcpListen { port, address?, echo? }: serves many clients at once; with
  *   `echo` each client gets its bytes back, otherwise they go to stdout.
  *   Prints "listening on PORT" on stderr; runs until stopped.
@@ -16,6 +18,8 @@ import type { TaskArgs, TaskIO } from "./types.js";
 // than device code would; beyond it the task fails with "overflow".
 const CLI_HIGH_WATER_MARK = 64 * 1024;
 const CLI_MAX_QUEUE_BYTES = 16 * 1024 * 1024;
+/** After stdin ends and all is sent: how long to wait for the peer's answer and close. */
+const DEFAULT_LINGER_MS = 1000;
 
 function errorLine(e: unknown): string {
   const err = e as { code?: unknown; message?: unknown };
@@ -42,6 +46,7 @@ export function tcpConnect(args: TaskArgs, io: TaskIO): void {
     io.exit(code);
   };
   let client: TcpClient;
+  const linger = integer(args.lingerMs) ?? DEFAULT_LINGER_MS;
   try {
     const timeout = integer(args.timeoutMs);
     client = new TcpClient({
@@ -59,7 +64,7 @@ export function tcpConnect(args: TaskArgs, io: TaskIO): void {
   io.onInput((data) => {
     if (finished) return;
     try {
-      if (data === null) client.end();
+      if (data === null) client.end(linger);
       else client.write(data.slice()); // the chunk may be reused by the reader
     } catch (e) {
       client.destroy();

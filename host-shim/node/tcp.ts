@@ -140,11 +140,12 @@ export default class TCP {
     this.#onWritable = options.onWritable;
     this.#onError = options.onError;
     this.target = options.target;
-    if (options.format !== undefined && options.format !== "buffer") throw new RangeError("unimplemented");
+    // Optional values may arrive as null through the XS bridge (JSON): treat null as absent.
+    if (options.format != null && options.format !== "buffer") throw new RangeError("unimplemented");
 
     let request: AttachRequest;
     if (attach !== undefined) request = attach;
-    else if (options.from !== undefined) {
+    else if (options.from != null) {
       const socket = options.from.#detach();
       if (socket === undefined) throw new Error("invalid from");
       request = { socket };
@@ -157,7 +158,7 @@ export default class TCP {
       request = { socket, connectEvent: "connect" };
       socket.connect({ host: address, port });
     }
-    if (options.nodelay !== undefined) request.socket.setNoDelay(options.nodelay);
+    if (options.nodelay != null) request.socket.setNoDelay(options.nodelay);
     this.#attach(request);
   }
 
@@ -234,9 +235,9 @@ export default class TCP {
     }
   }
 
-  read(count?: number): ArrayBuffer | undefined {
+  read(count?: number | null): ArrayBuffer | undefined {
     if (this.#buffered === 0) return undefined;
-    const requested = count === undefined ? this.#buffered : Math.floor(Number(count));
+    const requested = count == null ? this.#buffered : Math.floor(Number(count));
     if (!(requested > 0) || requested > this.#buffered) throw new Error("invalid");
     const out = new Uint8Array(requested);
     let filled = 0;

@@ -48,9 +48,9 @@ export default class TLSSocket extends TCP {
       servername: net.isIP(servername) === 0 ? servername : undefined,
       rejectUnauthorized: secure.verify !== false,
       checkServerIdentity: (_name, cert) => tls.checkServerIdentity(servername, cert),
-      ca: secure.certificate !== undefined ? [pem(secure.certificate, "CERTIFICATE")] : undefined,
+      ca: secure.certificate != null ? [pem(secure.certificate, "CERTIFICATE")] : undefined,
       cert: secure.clientCertificates?.map((c) => pem(c, "CERTIFICATE")),
-      key: secure.clientKey !== undefined ? pem(secure.clientKey, "PRIVATE KEY") : undefined,
+      key: secure.clientKey != null ? pem(secure.clientKey, "PRIVATE KEY") : undefined,
     });
     super({ ...options, address: undefined, port: undefined }, { socket, connectEvent: "secureConnect" });
   }

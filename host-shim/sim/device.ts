@@ -81,7 +81,9 @@ export class SimDevice {
     if (this.#state === "stopped") return;
     this.#state = "booting";
     this.#status = undefined;
-    const bundle = await this.#o.bundleForBoot();
+    // xsnap has a native trace() that goes nowhere we can see; without it the
+    // bridge installs its own, which forwards the device's log lines to onLog.
+    const bundle = `try { delete globalThis.trace; } catch {}\n${await this.#o.bundleForBoot()}`;
     this.#boots++;
     this.#o.onEvent?.({ type: "boot", boot: this.#boots });
     try {

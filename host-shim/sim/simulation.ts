@@ -50,6 +50,8 @@ export interface SimulationOptions {
   pollMs?: number;
   /** Seed for loss decisions (default 1). */
   seed?: number;
+  /** Called once the peers listen, before the devices boot. */
+  onPeers?(peers: { brokerUrl: string; coapUrl: string; updatesUrl: string; embeddedBroker: boolean; embeddedCoap: boolean }): void;
   onLog?(device: number, line: string): void;
   onEvent?(device: number, event: SimDeviceEvent | { type: "fault"; fault: string }): void;
 }
@@ -176,6 +178,13 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       links.push({ mqtt, coap: coapLink });
     }
 
+    options.onPeers?.({
+      brokerUrl: broker?.url ?? options.broker!,
+      coapUrl: coap?.url ?? options.coap!,
+      updatesUrl: updates.url,
+      embeddedBroker: broker !== undefined,
+      embeddedCoap: coap !== undefined,
+    });
     const network: WifiNetwork = { ssid: options.wifi?.ssid ?? "mote-sim", password: options.wifi?.password ?? "mote-sim-pass", rssi: -52 };
     const bundleSource = options.bundle;
     let cachedBundle: string | undefined = typeof bundleSource === "string" ? bundleSource : undefined;

@@ -36,7 +36,10 @@ interface Shape {
 
 interface Callback {
   fn: Function;
+  /** The object constructed with this callback in its options (default `this`). */
   owner: WeakRef<object> | undefined;
+  /** Handles of the host objects this callback was given to (a socket, a timer). */
+  owners: Set<number>;
 }
 
 const g = globalThis as unknown as Record<string, unknown>;
@@ -49,20 +52,67 @@ const handleOf = new WeakMap<object, number>();
 const callbacks = new Map<number, Callback>();
 const callbackIds = new Map<Function, number>();
 let nextCallbackId = 1;
-/** Handle ids XS no longer references, sent to Node with the next message. */
-let droppedHandles: number[] = [];
+/** Handle ids XS no longer references, with how many times each was received, sent to Node with the next message. */
+let droppedHandles: [number, number][] = [];
+/** Handle id -> times received since its proxy was made (Node's reference count). */
+const received = new Map<number, number>();
+/** Shapes by id (one per host class; Node sends each once). */
+const shapes = new Map<number, Shape>();
 /** Log lines (trace) waiting to go out with the next message. */
 let pendingLogs: string[] = [];
-/** Callbacks registered while encoding the current request (to attach an owner). */
+/** Callbacks exported while encoding the current request (to attach an owner). */
 let collecting: number[] | undefined;
+
+/*
+ * Releasing callbacks. A callback given to a host object (a timer's, a
+ * socket's) can be forgotten once that object is finished — Node says so:
+ * closed, cleared, or a one-shot timer that fired — and XS can no longer
+ * name the object (its proxy was collected, so nobody can re-arm it).
+ * Callbacks with no owner are released when Node's side forgets them.
+ */
+const ownedBy = new Map<number, Set<number>>();
+const finishedHandles = new Set<number>();
+const collectedHandles = new Set<number>();
+
+function maybeRelease(h: number): void {
+  if (!finishedHandles.has(h) || !collectedHandles.has(h)) return;
+  finishedHandles.delete(h);
+  collectedHandles.delete(h);
+  const owned = ownedBy.get(h);
+  ownedBy.delete(h);
+  if (owned === undefined) return;
+  for (const id of owned) {
+    const entry = callbacks.get(id);
+    if (entry === undefined) continue;
+    entry.owners.delete(h);
+    if (entry.owners.size === 0) {
+      callbacks.delete(id);
+      callbackIds.delete(entry.fn);
+    }
+  }
+}
 
 const finalizer = new FinalizationRegistry<number>((id) => {
   const ref = proxies.get(id);
   if (ref !== undefined && ref.deref() === undefined) {
     proxies.delete(id);
-    droppedHandles.push(id);
+    droppedHandles.push([id, received.get(id) ?? 0]);
+    received.delete(id);
+    if (ownedBy.has(id)) {
+      collectedHandles.add(id);
+      maybeRelease(id);
+    }
   }
 });
+
+function finished(ids: number[] | undefined): void {
+  if (ids === undefined) return;
+  for (const h of ids) {
+    if (!ownedBy.has(h)) continue;
+    finishedHandles.add(h);
+    maybeRelease(h);
+  }
+}
 
 const hooks: RefHooks = {
   exportRef(value: object): Tag {
@@ -73,7 +123,7 @@ const hooks: RefHooks = {
       if (id === undefined) {
         id = nextCallbackId++;
         callbackIds.set(value, id);
-        callbacks.set(id, { fn: value, owner: undefined });
+        callbacks.set(id, { fn: value, owner: undefined, owners: new Set() });
       }
       collecting?.push(id);
       return { $$: "f", id };
@@ -82,71 +132,83 @@ const hooks: RefHooks = {
   },
   importRef(tag: Tag): unknown {
     if (tag.$$ === "f") return callbacks.get(tag.id as number)?.fn;
-    return proxyFor(tag.id as number, tag.sh as Shape | undefined);
+    const id = tag.id as number;
+    if (tag.sh !== undefined) shapes.set(tag.s as number, tag.sh as Shape);
+    received.set(id, (received.get(id) ?? 0) + 1);
+    return proxyFor(id, shapes.get(tag.s as number));
   },
   isPlain(value: object): boolean {
     return !handleOf.has(value);
   },
 };
 
+/** The handle id a proxy target carries (a symbol key: invisible to string-keyed gets). */
+const HANDLE = Symbol("handle");
+type Target = { [HANDLE]: number };
+
+/** One handler (and one set of method functions) per shape, shared by all its proxies. */
+const handlers = new Map<Shape, ProxyHandler<Target>>();
+
+function handlerFor(shape: Shape): ProxyHandler<Target> {
+  let handler = handlers.get(shape);
+  if (handler !== undefined) return handler;
+  const methods = new Map<string, Function>();
+  for (const name of shape.m) {
+    // Called as proxy.name(...): `this` names the host object.
+    methods.set(name, function (this: unknown, ...args: unknown[]) {
+      const h = this !== null && (typeof this === "object" || typeof this === "function") ? handleOf.get(this as object) : undefined;
+      if (h === undefined) throw new TypeError(`${name} called on something that is not a host object`);
+      return request({ op: "call", h, m: name, a: args });
+    });
+  }
+  handler = {
+    get(t, key) {
+      if (typeof key === "symbol" || key === "then") return undefined;
+      const m = methods.get(key);
+      return m !== undefined ? m : request({ op: "get", h: t[HANDLE], k: key });
+    },
+    set(t, key, value) {
+      if (typeof key === "symbol") return false;
+      request({ op: "set", h: t[HANDLE], k: key, v: value });
+      return true;
+    },
+    has(t, key) {
+      if (typeof key === "symbol") return false;
+      return methods.has(key) || request({ op: "has", h: t[HANDLE], k: key }) === true;
+    },
+    apply(t, _this, args) {
+      return request({ op: "apply", h: t[HANDLE], a: args });
+    },
+    construct(t, args) {
+      return request({ op: "new", h: t[HANDLE], a: args }, true) as object;
+    },
+  };
+  handlers.set(shape, handler);
+  return handler;
+}
+
+const PLAIN_SHAPE: Shape = { k: "o", m: [] };
+
 function proxyFor(id: number, shape: Shape | undefined): object {
   const existing = proxies.get(id)?.deref();
   if (existing !== undefined) return existing;
-  const s: Shape = shape ?? { k: "o", m: [] };
-  const methods = new Set(s.m);
-  const methodCache = new Map<string, Function>();
-  const target = s.k === "f" ? function () {} : {};
-  let proxy: object;
-  const handler: ProxyHandler<object> = {
-    get(_t, key) {
-      if (typeof key === "symbol" || key === "then") return undefined;
-      if (methods.has(key)) {
-        let f = methodCache.get(key);
-        if (f === undefined) {
-          f = (...args: unknown[]) => request({ op: "call", h: id, m: key, a: args });
-          methodCache.set(key, f);
-        }
-        return f;
-      }
-      return request({ op: "get", h: id, k: key });
-    },
-    set(_t, key, value) {
-      if (typeof key === "symbol") return false;
-      request({ op: "set", h: id, k: key, v: value });
-      return true;
-    },
-    has(_t, key) {
-      if (typeof key === "symbol") return false;
-      return methods.has(key) || request({ op: "has", h: id, k: key }) === true;
-    },
-    apply(_t, _this, args) {
-      return request({ op: "apply", h: id, a: args });
-    },
-    construct(_t, args) {
-      const before = collecting;
-      collecting = [];
-      try {
-        const made = request({ op: "new", h: id, a: args }) as object;
-        const owner = new WeakRef(made);
-        for (const cb of collecting) {
-          const entry = callbacks.get(cb);
-          if (entry !== undefined && entry.owner === undefined) entry.owner = owner;
-        }
-        return made;
-      } finally {
-        collecting = before;
-      }
-    },
-  };
-  proxy = new Proxy(target, handler);
+  collectedHandles.delete(id); // seen again: its callbacks may be needed
+  const s = shape ?? PLAIN_SHAPE;
+  const target = (s.k === "f" ? function () {} : {}) as unknown as Target;
+  target[HANDLE] = id;
+  const proxy = new Proxy(target, handlerFor(s));
   proxies.set(id, new WeakRef(proxy));
   handleOf.set(proxy, id);
   finalizer.register(proxy, id);
   return proxy;
 }
 
-/** Sends one request to Node and returns its answer, or throws its error. */
-function request(body: Record<string, unknown>): unknown {
+/**
+ * Sends one request to Node and returns its answer, or throws its error.
+ * Callbacks passed in it belong to the host object it returns (if any);
+ * with `constructing`, that object is also their default `this`.
+ */
+function request(body: Record<string, unknown>, constructing = false): unknown {
   if (droppedHandles.length > 0) {
     body.drops = droppedHandles;
     droppedHandles = [];
@@ -155,9 +217,36 @@ function request(body: Record<string, unknown>): unknown {
     body.logs = pendingLogs;
     pendingLogs = [];
   }
-  const reply = decodeMessage(issueCommand(encodeMessage(body, hooks)), hooks) as { ok?: unknown; err?: unknown };
+  const outer = collecting;
+  collecting = [];
+  let reply: { ok?: unknown; err?: unknown; fin?: number[] };
+  let passed: number[];
+  try {
+    const message = encodeMessage(body, hooks);
+    passed = collecting;
+    reply = decodeMessage(issueCommand(message), hooks) as typeof reply;
+  } finally {
+    collecting = outer;
+  }
+  finished(reply.fin);
   if ("err" in reply) throw reviveError(reply.err);
-  return reply.ok;
+  const result = reply.ok;
+  if (passed.length > 0 && result !== null && (typeof result === "object" || typeof result === "function")) {
+    const h = handleOf.get(result);
+    if (h !== undefined) {
+      let owned = ownedBy.get(h);
+      if (owned === undefined) ownedBy.set(h, (owned = new Set()));
+      const ref = constructing ? new WeakRef(result) : undefined;
+      for (const cb of passed) {
+        const entry = callbacks.get(cb);
+        if (entry === undefined) continue;
+        entry.owners.add(h);
+        owned.add(cb);
+        if (ref !== undefined && entry.owner === undefined) entry.owner = ref;
+      }
+    }
+  }
+  return result;
 }
 
 function reviveError(err: unknown): unknown {
@@ -250,6 +339,7 @@ function dispatch(message: { op: string; [k: string]: unknown }): unknown {
         }
       }
       deliverEvents(message.ev as unknown[][]);
+      finished(message.fin as number[] | undefined);
       return { ok: undefined };
     case "call": {
       const fn = g[message.name as string];
@@ -269,7 +359,7 @@ function dispatch(message: { op: string; [k: string]: unknown }): unknown {
       (g.gc as () => void)();
       return { ok: undefined };
     case "stats":
-      return { ok: { proxies: proxies.size, callbacks: callbacks.size } };
+      return { ok: { proxies: proxies.size, callbacks: callbacks.size, owners: ownedBy.size } };
     default:
       return { err: new Error(`unknown bridge op ${message.op}`) };
   }
@@ -280,6 +370,8 @@ export function installBridge(): void {
   if (g.__moteBridge === true) return;
   g.__moteBridge = true;
   if (typeof g.trace !== "function") g.trace = trace;
+  // Table sizes, for tests of the bridge itself.
+  g.__bridgeStats = () => ({ proxies: proxies.size, callbacks: callbacks.size, owned: ownedBy.size, finished: finishedHandles.size, collected: collectedHandles.size, received: received.size });
   g.handleCommand = (message: ArrayBuffer): ArrayBuffer => {
     let reply: Record<string, unknown>;
     try {

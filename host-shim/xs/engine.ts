@@ -237,6 +237,9 @@ export async function startXs(options: StartXsOptions): Promise<XsEngine> {
       return reply.ok;
     },
     async meters(): Promise<XsMeters> {
+      // Two collections: the first runs FinalizationRegistry cleanups (the
+      // bridge releases proxies and callbacks there), the second frees them.
+      await send({ op: "gc" });
       await send({ op: "gc" });
       return { heapBytes: lastMeters.currentHeapCount * SLOT_BYTES, allocate: lastMeters.allocate, compute: lastMeters.compute };
     },

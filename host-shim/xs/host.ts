@@ -88,7 +88,9 @@ export class HostBridge {
   readonly #ids = new Map<object, number>();
   #nextHandle = 1;
   /** Host objects XS opened -> how to close them. */
-  readonly #open = new Map<unknown, { close: () => void; oneShot: boolean }>();
+  readonly #open = new Map<unknown, { close: () => void; oneShot: boolean; id: number | undefined }>();
+  /** Handles of host objects that are finished (closed, cleared, fired once): XS may release their callbacks. */
+  #finished: number[] = [];
   /** XS callback id -> the Node function standing for it. */
   readonly #callbacks = new Map<number, WeakRef<Function>>();
   readonly #callbackIds = new WeakMap<Function, number>();
@@ -112,15 +114,14 @@ export class HostBridge {
     exportRef: (value: object): Tag => {
       const cb = this.#callbackIds.get(value as Function);
       if (cb !== undefined) return { $$: "f", id: cb };
-      let id = this.#ids.get(value);
-      if (id !== undefined) return { $$: "h", id };
-      if (this.#handles.size >= this.#o.maxHandles) {
-        throw new BridgeError("bridge-full", `more than ${this.#o.maxHandles} host objects held by XS`);
-      }
-      id = this.#nextHandle++;
-      this.#handles.set(id, value);
-      this.#ids.set(value, id);
-      return { $$: "h", id, sh: shapeOf(value) };
+      const id = this.#idFor(value);
+      // Reference count: XS reports how many times it received an id when it
+      // drops it, so a drop racing with a message already on its way is safe.
+      this.#exported.set(id, (this.#exported.get(id) ?? 0) + 1);
+      const s = this.#shapeIdOf(value);
+      if (this.#shapesSent.has(s.id)) return { $$: "h", id, s: s.id };
+      this.#shapesSent.add(s.id);
+      return { $$: "h", id, s: s.id, sh: s.shape };
     },
     importRef: (tag: Tag): unknown => {
       if (tag.$$ === "h") {
@@ -147,6 +148,39 @@ export class HostBridge {
     return this.#events.length;
   }
 
+  /** Handle id -> times sent to XS and not yet dropped by it. */
+  readonly #exported = new Map<number, number>();
+  /** Shapes by content (few: one per class), and which ones XS has. */
+  readonly #shapeIds = new Map<string, { id: number; shape: Shape }>();
+  readonly #shapeOfObject = new WeakMap<object, { id: number; shape: Shape }>();
+  readonly #shapesSent = new Set<number>();
+
+  #shapeIdOf(value: object): { id: number; shape: Shape } {
+    let s = this.#shapeOfObject.get(value);
+    if (s !== undefined) return s;
+    const shape = shapeOf(value);
+    const key = JSON.stringify(shape);
+    s = this.#shapeIds.get(key);
+    if (s === undefined) {
+      s = { id: this.#shapeIds.size + 1, shape };
+      this.#shapeIds.set(key, s);
+    }
+    this.#shapeOfObject.set(value, s);
+    return s;
+  }
+
+  #idFor(value: object): number {
+    let id = this.#ids.get(value);
+    if (id !== undefined) return id;
+    if (this.#handles.size >= this.#o.maxHandles) {
+      throw new BridgeError("bridge-full", `more than ${this.#o.maxHandles} host objects held by XS`);
+    }
+    id = this.#nextHandle++;
+    this.#handles.set(id, value);
+    this.#ids.set(value, id);
+    return id;
+  }
+
   #callbackFor(id: number): Function {
     const existing = this.#callbacks.get(id)?.deref();
     if (existing !== undefined) return existing;
@@ -169,7 +203,7 @@ export class HostBridge {
     // `this` crosses only when it is a host object (the socket); else XS uses
     // the object the callback was passed to at construction.
     // A fired one-shot timer (Moddable passes the timer as first argument) is done.
-    if (args.length > 0 && this.#open.get(args[0])?.oneShot) this.#open.delete(args[0]);
+    if (args.length > 0 && this.#open.get(args[0])?.oneShot) this.#finish(args[0]);
     const thisArg = self !== null && typeof self === "object" && !isPlainData(self) ? self : undefined;
     this.#events.push([id, thisArg, args]);
     if (!this.#pumping) {
@@ -180,13 +214,15 @@ export class HostBridge {
 
   async #pump(): Promise<void> {
     try {
-      while (!this.#closed && (this.#events.length > 0 || this.#droppedCallbacks.length > 0)) {
+      while (!this.#closed && (this.#events.length > 0 || this.#droppedCallbacks.length > 0 || this.#finished.length > 0)) {
         const batch = this.#events.splice(0, this.#o.maxBatch);
         const drops = this.#droppedCallbacks;
         this.#droppedCallbacks = [];
+        const fin = this.#finished;
+        this.#finished = [];
         let message: Uint8Array;
         try {
-          message = this.encode({ op: "events", ev: batch, drops });
+          message = this.encode({ op: "events", ev: batch, drops, fin });
         } catch (e) {
           this.#o.onLog(`bridge: event not transferable: ${(e as Error).message}`);
           continue;
@@ -216,17 +252,30 @@ export class HostBridge {
   #takeSideband(msg: Record<string, unknown>): void {
     const logs = msg.logs as string[] | undefined;
     if (logs) for (const line of logs) this.#o.onLog(line);
-    const drops = msg.drops as number[] | undefined;
-    if (drops) for (const id of drops) this.#dropHandle(id);
+    const drops = msg.drops as [number, number][] | undefined;
+    if (drops) for (const [id, count] of drops) this.#dropHandle(id, count);
   }
 
-  #dropHandle(id: number): void {
+  /** `value` is finished: forget it as open, and tell XS (with the next message). */
+  #finish(value: unknown): void {
+    const entry = this.#open.get(value);
+    this.#open.delete(value);
+    const id = entry?.id ?? (value !== null && typeof value === "object" ? this.#ids.get(value) : undefined);
+    if (id !== undefined) this.#finished.push(id);
+  }
+
+  #dropHandle(id: number, count: number): void {
+    const left = (this.#exported.get(id) ?? 0) - count;
+    if (left > 0) {
+      this.#exported.set(id, left);
+      return;
+    }
+    this.#exported.delete(id);
     const obj = this.#handles.get(id);
     if (obj === undefined) return;
     this.#handles.delete(id);
     this.#ids.delete(obj);
-    // A one-shot timer XS can no longer name has fired or will: nothing to close.
-    if (this.#open.get(obj)?.oneShot) this.#open.delete(obj);
+
   }
 
   /** Serves one request from XS (xsnap's handleCommand). */
@@ -239,6 +288,10 @@ export class HostBridge {
       reply = { ok: await this.#serve(req) };
     } catch (e) {
       reply = { err: e instanceof Error ? e : new Error(String(e)) };
+    }
+    if (this.#finished.length > 0) {
+      reply.fin = this.#finished;
+      this.#finished = [];
     }
     try {
       return this.encode(reply);
@@ -264,8 +317,8 @@ export class HostBridge {
         const args = req.a as unknown[];
         const method = (target as Record<string, unknown>)[name];
         if (typeof method !== "function") throw new TypeError(`${name} is not a function`);
-        if (name === "close") this.#open.delete(target);
-        if (name === "clear") this.#open.delete(args[0]);
+        if (name === "close") this.#finish(target);
+        if (name === "clear") this.#finish(args[0]);
         const result = method.apply(target, args);
         this.#track(result, target, name, args);
         return result;
@@ -321,7 +374,8 @@ export class HostBridge {
     }
     // Moddable Timer.set(callback, interval[, repeat]) without repeat fires once.
     const oneShot = how === "set" && !args[2];
-    this.#open.set(made, { close, oneShot });
+    const id = isObject ? this.#idFor(made as object) : undefined;
+    this.#open.set(made, { close, oneShot, id });
   }
 
   #target(h: unknown): object {
@@ -364,6 +418,7 @@ export class HostBridge {
     this.#open.clear();
     this.#handles.clear();
     this.#ids.clear();
+    this.#exported.clear();
     return failures;
   }
 }

@@ -61,10 +61,14 @@ export interface DeviceAppOptions {
   store: ConfigStore;
   system: SystemPort;
   sensor?: SensorSource;
+  /** Version of the running program (shown in status and telemetry). */
+  version?: string;
   /** Reconnect backoff of every part (defaults: 1 s base, 60 s cap, 30 s stable). */
   backoff?: Partial<BackoffOptions>;
   /** Bound on CoAP observations started by commands. Default 4; beyond it the command is refused. */
   maxCommandObservations?: number;
+  /** Told when WiFi or the broker connection comes up or goes down (e.g. for the OTA boot health check). */
+  onLink?(link: "wifi" | "mqtt", up: boolean): void;
   /** Longest wait for an address after starting to join WiFi, ms. Default 30000; then the attempt fails ("timeout"). */
   wifiTimeoutMs?: number;
   /** Longest wait for queued messages before a reboot, ms. Default 2000. */
@@ -134,6 +138,7 @@ export class DeviceApp {
     const info = this.#safeWifiInfo();
     return {
       id: this.#o.config.clientId,
+      version: this.#o.version,
       uptimeMs: this.#host.now() - this.#bootAt,
       wifi: { state: this.#wifiState, reason: this.#wifiReason, ip: this.#wifiIp, rssi: info?.rssi },
       mqtt: { state: this.#mqttState, reason: this.#mqttReason, broker: this.#o.config.broker },
@@ -187,6 +192,7 @@ export class DeviceApp {
                 this.#wifiIp = event.address;
                 timeout?.arm(undefined);
                 this.#log.info(`wifi up ${event.address}`);
+                this.#o.onLink?.("wifi", true);
                 ctx.up();
                 this.#networkUp();
                 break;
@@ -199,6 +205,7 @@ export class DeviceApp {
                 this.#wifiReason = event.reason;
                 this.#wifiIp = undefined;
                 this.#log.warn(`wifi down: ${event.reason}`);
+                this.#o.onLink?.("wifi", false);
                 ctx.fail(event.reason);
                 break;
             }
@@ -277,10 +284,14 @@ export class DeviceApp {
         // persistence) would otherwise leave the device deaf (MQTT 3.1.1 §3.2.2.2).
         link?.subscribe(this.#topics.commands, 1);
         this.#publish(this.#topics.status, ONLINE, 1, true);
+        this.#o.onLink?.("mqtt", true);
         ctx.up();
         break;
       case "offline":
-        if (this.#mqttState === "connected") this.#log.warn(`mqtt offline: ${event.reason}`);
+        if (this.#mqttState === "connected") {
+          this.#log.warn(`mqtt offline: ${event.reason}`);
+          this.#o.onLink?.("mqtt", false);
+        }
         this.#mqttState = "offline";
         this.#mqttReason = event.reason;
         break;
@@ -365,6 +376,7 @@ export class DeviceApp {
     }
     const record = {
       seq: ++this.#seq,
+      version: this.#o.version,
       uptimeMs: now - this.#bootAt,
       freeHeap: this.#o.system.freeMemory(),
       rssi: info?.rssi,

@@ -15,12 +15,22 @@ import { resolveHost } from "../platform/dns.js";
 import { mqttConnector, type MqttAdapterOptions } from "./adapters/mqtt.js";
 import { coapPort } from "./adapters/coap.js";
 import type { OtaPort, SensorSource } from "./ports.js";
+import { buildTimeValues } from "../platform/config.js";
+import type { Config } from "../runtime/config.js";
 
 export interface DeviceOptions {
   /** The reading published with each telemetry record. Default: `demoSensor`. */
   sensor?: SensorSource;
   /** The OTA agent for `cmd/ota` (none: the command is refused with "ota-unavailable"). */
   ota?: OtaPort;
+  /**
+   * Makes the OTA agent from the configuration (src/app/ota.ts `platformOta`:
+   * mote's agent when `otaKey` is set, plus the boot health check). Used when `ota` is not given.
+   */
+  otaFactory?: OtaFactory;
+  /** Board id and running version the OTA agent checks descriptors against. Default: mc/config `board`, `version`. */
+  board?: string;
+  version?: string;
   /**
    * How to restart. Default: record the request in `status().reboot` — the
    * simulator restarts the engine when it sees it; a board build passes its
@@ -38,8 +48,30 @@ export const demoSensor: SensorSource = Object.freeze({
   read: (now: number) => Math.round((21 + 2 * Math.sin(now / 60_000)) * 100) / 100,
 });
 
+export type OtaFactory = (
+  config: Config,
+  build: { board: string; version: string },
+) => { port: OtaPort; onLink?(link: "wifi" | "mqtt", up: boolean): void } | undefined;
+
+/** Version of the default program when the build does not set mc/config `version`. */
+export const PROGRAM_VERSION = "0.1.0";
+
 export function startDevice(options: DeviceOptions = {}): DeviceApp {
   const { config, problems } = loadConfig();
+  const build = buildTimeValues(["board", "version"]);
+  const board = options.board ?? (typeof build.board === "string" ? build.board : "esp32");
+  const version = options.version ?? (typeof build.version === "string" ? build.version : PROGRAM_VERSION);
+  let ota = options.ota;
+  let onLink: ((link: "wifi" | "mqtt", up: boolean) => void) | undefined;
+  if (ota === undefined && options.otaFactory !== undefined) {
+    try {
+      const made = options.otaFactory(config, { board, version });
+      ota = made?.port;
+      onLink = made?.onLink;
+    } catch (e) {
+      platformHost.log("error", `app: OTA unavailable (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
   const coap = coapPort({
     now: platformHost.now,
     random: platformHost.random,
@@ -54,7 +86,8 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
     wifi: { connect: connectWifi, info: wifiInfo },
     mqtt: mqttConnector(options.mqtt),
     coap,
-    ota: options.ota,
+    ota,
+    onLink,
     store: preferenceStore,
     system: {
       reboot: (reason) => {
@@ -64,6 +97,7 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
       freeMemory,
     },
     sensor: options.sensor ?? demoSensor,
+    version,
     backoff: options.backoff,
   });
   app.start();

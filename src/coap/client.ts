@@ -68,6 +68,8 @@ export interface RequestOptions {
   token?: Uint8Array;
   /** More options, e.g. ETag or If-Match. */
   options?: CoapOption[];
+  /** download(): start at this byte offset, a multiple of `blockSize` (default 1024), to resume. */
+  offset?: number;
 }
 
 export interface ClientOptions extends Omit<EndpointOptions, "random"> {
@@ -193,7 +195,7 @@ export class CoapClient {
     const u = parseCoapUri(url);
     return new Promise<void>((resolve, reject) => {
       this.#resolve(u.host, u.isIp, (address, err) => {
-        if (address === undefined) return reject(new CoapRequestError("dns", err));
+        if (address === undefined) return reject(new CoapRequestError("dns", `cannot resolve ${u.host}`));
         const id = this.#nextId++;
         this.#pending.set(id, { resolve: () => resolve(), reject, deadline: this.#deadline(opts.timeoutMs) });
         this.#feed({ type: "ping", id, peer: { address, port: u.port } }, id);
@@ -238,6 +240,13 @@ export class CoapClient {
     if (opts.blockSize !== undefined && ![16, 32, 64, 128, 256, 512, 1024].includes(opts.blockSize)) {
       throw new MoteError("invalid-argument", `block size ${opts.blockSize}`);
     }
+    if (opts.offset !== undefined) {
+      const size = opts.blockSize ?? 1024;
+      if (!(Number.isInteger(opts.offset) && opts.offset >= 0 && opts.offset % size === 0 && opts.offset / size <= 0xfffff)) {
+        throw new MoteError("invalid-argument", `offset ${opts.offset} is not a multiple of the block size ${size}`);
+      }
+      if (hooks.onBlock === undefined && opts.offset > 0) throw new MoteError("invalid-argument", "offset is for download()");
+    }
     const options = uriOptions(u);
     if (opts.contentFormat !== undefined) options.push(uintOption(Option.ContentFormat, opts.contentFormat));
     if (opts.accept !== undefined) options.push(uintOption(Option.Accept, opts.accept));
@@ -252,6 +261,7 @@ export class CoapClient {
       stream: hooks.onBlock !== undefined,
       blockSize: opts.blockSize,
       token: opts.token,
+      offset: opts.offset,
     };
     const id = this.#nextId++;
     onId?.(id);
@@ -262,7 +272,7 @@ export class CoapClient {
         if (!this.#pending.has(id)) return; // timed out or closed meanwhile
         if (address === undefined) {
           this.#pending.delete(id);
-          reject(new CoapRequestError("dns", err ?? u.host));
+          reject(new CoapRequestError("dns", `cannot resolve ${u.host}${err !== undefined && err !== "dns" ? ` (${err})` : ""}`));
           return;
         }
         const peer: Peer = { address, port: u.port };

@@ -235,7 +235,7 @@ function decodeHeader(data: Uint8Array): CoapHeader & { offset: number } {
 }
 
 /**
- * Decodes one datagram. Throws `CoapFormatError` for anything §3/§5.4 says to
+ * Decodes one datagram; the message's option values and payload view `data`. Throws `CoapFormatError` for anything §3/§5.4 says to
  * reject; unknown or malformed elective options are dropped.
  */
 export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): CoapMessage {
@@ -301,7 +301,7 @@ export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): CoapM
     i += length;
     const r = OPTION_RULES.get(number);
     if (r === undefined) {
-      if (opts.extraOptions?.has(number)) options.push({ number, value: value.slice() });
+      if (opts.extraOptions?.has(number)) options.push({ number, value });
       else if (isCritical(number)) {
         throw new CoapFormatError("unknown-critical-option", `option ${number}`, header, number);
       } // §5.4.1: unrecognised elective options are silently ignored
@@ -315,9 +315,11 @@ export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): CoapM
       if (isCritical(number)) throw new CoapFormatError("bad-critical-option", `option ${number}`, header, number);
       continue;
     }
-    options.push({ number, value: value.slice() });
+    options.push({ number, value });
   }
-  return { type: head.type, code: head.code, messageId: head.messageId, token: head.token, options, payload: payload.slice() };
+  // Option values and the payload are views into `data` (no copies: XS copies slowly);
+  // datagrams are fresh buffers from the socket, never reused.
+  return { type: head.type, code: head.code, messageId: head.messageId, token: head.token, options, payload };
 }
 
 /** The header of a datagram if it has a readable one (for RST on garbage, §4.2). */

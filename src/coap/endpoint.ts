@@ -83,6 +83,11 @@ export interface RequestSpec {
   blockSize?: number;
   /** Token to use instead of a random one (0–8 bytes). */
   token?: Uint8Array;
+  /**
+   * Start a Block2 download at this byte offset (RFC 7959 §2.4: any block may be
+   * asked for). A multiple of `blockSize` (default 1024); for resuming a transfer.
+   */
+  offset?: number;
 }
 
 export interface ResponseSpec {
@@ -143,6 +148,12 @@ export interface EndpointOptions {
   exchangeLifetimeMs?: number;
   /** Remembered (peer, message id) pairs; the oldest is forgotten when full (default 256). */
   maxDedup?: number;
+  /**
+   * Bytes of replies kept for answering duplicates (default 8192). Past it the
+   * oldest replies are dropped; a duplicate of an idempotent request whose reply
+   * was dropped is processed again, any other is ignored.
+   */
+  maxDedupBytes?: number;
   /** Largest assembled response body, bytes (default 16 384). */
   maxBodyBytes?: number;
   /** Token length for new requests, 0..8 (default 4). */
@@ -201,6 +212,11 @@ interface ClientExchange {
   lastSeqAt: number;
   acceptNext: boolean;
   reregisterAt: number | undefined;
+  /** A notification's remaining blocks being fetched (RFC 7959 §2.6), or the observation it serves. */
+  child: ClientExchange | undefined;
+  parent: ClientExchange | undefined;
+  /** For a child: the notification whose body it completes. */
+  template: CoapMessage | undefined;
 }
 
 interface ServerExchange {
@@ -223,6 +239,15 @@ interface OutgoingCon {
 interface DedupEntry {
   expires: number;
   reply: Uint8Array | undefined;
+  /** The stored reply was dropped to stay within maxDedupBytes. */
+  evicted: boolean;
+  /** The request may be processed again if its reply was dropped (§5.1: safe/idempotent methods). */
+  replayable: boolean;
+}
+
+/** RFC 7252 §5.1, RFC 8132 §2: GET, PUT, DELETE, FETCH and iPATCH are idempotent. */
+function idempotent(method: number): boolean {
+  return method === 1 || method === 3 || method === 4 || method === 5 || method === 7;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -251,11 +276,14 @@ export class CoapEndpoint {
   readonly #o: Required<EndpointOptions>;
   #nextMid: number;
   #nextServerExchange = 1;
+  /** Ids of internal exchanges (negative, never the application's). */
+  #nextInternalId = -1;
   readonly #clients = new Map<number, ClientExchange>();
   readonly #byToken = new Map<string, ClientExchange>();
   /** Unacknowledged CONs we sent, by peer + message id. */
   readonly #byMid = new Map<string, ClientExchange | OutgoingCon>();
   readonly #dedup = new Map<string, DedupEntry>();
+  #dedupBytes = 0;
   readonly #servers = new Map<number, ServerExchange>();
   /** Recent NON notifications, so an RST to one can name its observer (bounded). */
   readonly #nonSent = new Map<string, { peer: Peer; token: Uint8Array }>();
@@ -275,6 +303,7 @@ export class CoapEndpoint {
       responseTimeoutMs: 93_000,
       exchangeLifetimeMs: 247_000,
       maxDedup: 256,
+      maxDedupBytes: 8192,
       maxBodyBytes: 16_384,
       tokenLength: 4,
       blockSize: 1024,
@@ -292,18 +321,16 @@ export class CoapEndpoint {
     return this.#clients.size;
   }
 
+  /** The earliest time a `timer` event has work to do (absolute ms), or undefined. */
   nextDeadline(): number | undefined {
     let d: number | undefined;
-    const take = (t: number | undefined) => {
-      if (t !== undefined && (d === undefined || t < d)) d = t;
-    };
     for (const ex of this.#clients.values()) {
-      take(ex.flight?.deadline);
-      take(ex.responseDeadline);
-      take(ex.reregisterAt);
+      d = earliest(d, ex.flight?.deadline);
+      d = earliest(d, ex.responseDeadline);
+      d = earliest(d, ex.reregisterAt);
     }
-    for (const s of this.#servers.values()) take(s.deadline);
-    for (const o of this.#byMid.values()) if (!("spec" in o)) take(o.flight.deadline);
+    for (const s of this.#servers.values()) d = earliest(d, s.deadline);
+    for (const o of this.#byMid.values()) if (!("spec" in o)) d = earliest(d, o.flight.deadline);
     return d;
   }
 
@@ -365,18 +392,44 @@ export class CoapEndpoint {
   #expireDedup(now: number): void {
     for (const [k, e] of this.#dedup) {
       if (e.expires > now) break; // insertion order = expiry order
-      this.#dedup.delete(k);
+      this.#forget(k, e);
     }
   }
 
-  #remember(key: string, now: number, reply: Uint8Array | undefined): DedupEntry {
+  #forget(key: string, e: DedupEntry): void {
+    if (e.reply !== undefined) this.#dedupBytes -= e.reply.length;
+    this.#dedup.delete(key);
+  }
+
+  #remember(key: string, now: number, replayable: boolean): DedupEntry {
     if (this.#dedup.size >= this.#o.maxDedup) {
-      const oldest = this.#dedup.keys().next().value;
-      if (oldest !== undefined) this.#dedup.delete(oldest);
+      for (const [k, e] of this.#dedup) {
+        this.#forget(k, e);
+        break;
+      }
     }
-    const e: DedupEntry = { expires: now + this.#o.exchangeLifetimeMs, reply };
+    const e: DedupEntry = { expires: now + this.#o.exchangeLifetimeMs, reply: undefined, evicted: false, replayable };
     this.#dedup.set(key, e);
     return e;
+  }
+
+  /** Keeps `wire` as the reply to repeat for duplicates, within maxDedupBytes (oldest replies go first). */
+  #store(e: DedupEntry, wire: Uint8Array): void {
+    if (e.reply !== undefined) this.#dedupBytes -= e.reply.length;
+    e.reply = undefined;
+    if (wire.length > this.#o.maxDedupBytes) {
+      e.evicted = true;
+      return;
+    }
+    for (const old of this.#dedup.values()) {
+      if (this.#dedupBytes + wire.length <= this.#o.maxDedupBytes) break;
+      if (old.reply === undefined) continue;
+      this.#dedupBytes -= old.reply.length;
+      old.reply = undefined;
+      old.evicted = true;
+    }
+    e.reply = wire;
+    this.#dedupBytes += wire.length;
   }
 
   #send(peer: Peer, data: Uint8Array, out: EndpointAction[]): void {
@@ -387,7 +440,7 @@ export class CoapEndpoint {
     const wire = encodeMessage(m);
     if (dedupKey !== undefined) {
       const e = this.#dedup.get(dedupKey);
-      if (e !== undefined) e.reply = wire;
+      if (e !== undefined) this.#store(e, wire);
     }
     this.#send(peer, wire, out);
   }
@@ -409,11 +462,12 @@ export class CoapEndpoint {
     // CON or NON: duplicate detection (§4.5)
     const dk = `${key}|${m.messageId}`;
     const seen = this.#dedup.get(dk);
-    if (seen !== undefined) {
+    if (seen !== undefined && !(seen.evicted && seen.replayable)) {
       if (m.type === "CON" && seen.reply !== undefined) this.#send(peer, seen.reply, out);
       return;
     }
-    this.#remember(dk, now, undefined);
+    if (seen !== undefined) this.#forget(dk, seen); // reply dropped, request idempotent: process it again
+    this.#remember(dk, now, codeClass(m.code) === 0 && idempotent(m.code));
     if (m.code === 0) {
       // §4.3: an empty CON is a ping, answered with RST; an empty NON is ignored.
       if (m.type === "CON") this.#reply(peer, emptyMessage("RST", m.messageId), dk, out);
@@ -449,7 +503,7 @@ export class CoapEndpoint {
       if (seen.reply !== undefined) this.#send(peer, seen.reply, out);
       return;
     }
-    this.#remember(dk, now, undefined);
+    this.#remember(dk, now, false);
     if (e.code === "unknown-critical-option" || e.code === "bad-critical-option") {
       if (codeClass(h.code) === 0 && h.code !== 0) {
         // §5.4.1: a CON request with an unrecognised critical option gets 4.02 Bad Option.
@@ -486,6 +540,7 @@ export class CoapEndpoint {
     }
     const ex = owner;
     if (ex.flight === undefined || ex.flight.mid !== m.messageId) return;
+    if (m.type === "ACK" && !ex.flight.confirmable) return; // §4.3: a NON is never acknowledged
     if (m.type === "ACK" && m.code !== 0 && !ex.ping && !sameBytes(m.token, ex.token)) return; // §5.3.2: not our response
     this.#byMid.delete(mk);
     ex.flight.deadline = undefined;
@@ -628,8 +683,8 @@ export class CoapEndpoint {
       flight: undefined,
       responseDeadline: undefined,
       holdsSlot: false,
-      b2Offset: 0,
-      b2Szx: undefined,
+      b2Offset: spec.offset ?? 0,
+      b2Szx: spec.offset ? szxFor(spec.blockSize ?? this.#o.blockSize) : undefined,
       b2Chunks: [],
       b2Length: 0,
       etag: undefined,
@@ -641,6 +696,9 @@ export class CoapEndpoint {
       lastSeqAt: 0,
       acceptNext: true,
       reregisterAt: undefined,
+      child: undefined,
+      parent: undefined,
+      template: undefined,
     };
     if ((this.#active.get(key) ?? 0) >= this.#o.nstart) {
       if (this.#queued >= this.#o.maxQueued) {
@@ -699,7 +757,8 @@ export class CoapEndpoint {
       if (ex.b1Offset === 0) options.push({ number: Option.Size1, value: encodeUint(ex.upload.size) });
       payload = chunk;
       ex.b1Sent = chunk.length;
-    } else if (spec.payload instanceof Uint8Array) payload = spec.payload;
+    } else if (spec.payload instanceof Uint8Array && ex.b2Offset === 0) payload = spec.payload;
+    // RFC 7959 §3.3: requests for the later blocks of a response carry no payload.
     if (ex.b2Offset > 0 && ex.b2Szx !== undefined) {
       // RFC 7959 §2.4: ask for the next block in the size the server chose.
       options = withoutOption(options, Option.Observe);
@@ -717,10 +776,9 @@ export class CoapEndpoint {
     if (ex.flight !== undefined) this.#byMid.delete(`${ex.key}|${ex.flight.mid}`);
     const f = this.#flight(m, now);
     ex.flight = f;
-    if (f.confirmable) {
-      this.#byMid.set(`${ex.key}|${f.mid}`, ex);
-      ex.responseDeadline = undefined;
-    } else ex.responseDeadline = now + this.#o.responseTimeoutMs;
+    // NON too: a peer may answer a NON request with RST (§4.3).
+    this.#byMid.set(`${ex.key}|${f.mid}`, ex);
+    ex.responseDeadline = f.confirmable ? undefined : now + this.#o.responseTimeoutMs;
     this.#send(ex.peer, f.wire, out);
   }
 
@@ -762,7 +820,7 @@ export class CoapEndpoint {
         this.#sendRequest(ex, now, out);
         return;
       }
-      ex.upload = undefined; // final response to the last block (or an error)
+      ex.upload = undefined; // final response to the last block (or an error); its body may continue with Block2 (§3.3)
     }
     const b2 = optionBlock(m, Option.Block2);
     if (b2 === undefined || codeClass(m.code) !== 2) {
@@ -844,6 +902,11 @@ export class CoapEndpoint {
     // §3.3.1: expect the next notification before Max-Age (default 60 s) runs out.
     const maxAge = optionUint(m, Option.MaxAge) ?? 60;
     ex.reregisterAt = now + maxAge * 1000 + this.#o.reregisterMarginMs;
+    const b2 = optionBlock(m, Option.Block2);
+    if (b2 !== undefined && b2.num === 0 && b2.more && m.payload.length === blockSize(b2.szx)) {
+      this.#fetchRest(ex, m, b2.szx, now, out);
+      return;
+    }
     out.push({ type: "notification", id: ex.id, response: m });
   }
 
@@ -870,14 +933,63 @@ export class CoapEndpoint {
     this.#finish(ex, out, { type: "failed", id, code: "cancelled" });
   }
 
-  #finish(ex: ClientExchange, out: EndpointAction[], final: EndpointAction): void {
+  #finish(ex: ClientExchange, out: EndpointAction[], final: EndpointAction | undefined): void {
     if (this.#clients.get(ex.id) !== ex) return;
     this.#clients.delete(ex.id);
     if (!ex.ping) this.#byToken.delete(tokenKey(ex.key, ex.token));
     if (ex.flight !== undefined) this.#byMid.delete(`${ex.key}|${ex.flight.mid}`);
     if (ex.state === "queued") this.#queued--;
-    out.push(final);
+    if (ex.child !== undefined) this.#finish(ex.child, out, undefined); // the observation ended: drop its fetch
+    const parent = ex.parent;
+    if (parent !== undefined) {
+      // A notification's body is complete: deliver it as the notification (with its Observe option).
+      if (parent.child === ex) parent.child = undefined;
+      if (final !== undefined && final.type === "response" && ex.template !== undefined && this.#clients.get(parent.id) === parent) {
+        out.push({ type: "notification", id: parent.id, response: { ...ex.template, payload: final.response.payload } });
+      }
+    } else if (final !== undefined) out.push(final);
     this.#releaseSlot(ex, this.#now, out);
+  }
+
+  /**
+   * RFC 7959 §2.6 (with RFC 7641): a notification bigger than one block came as
+   * block 0; GET the rest without Observe, on a token of its own, and deliver the
+   * whole body as the notification. A newer notification replaces the fetch.
+   */
+  #fetchRest(parent: ClientExchange, m: CoapMessage, szx: number, now: number, out: EndpointAction[]): void {
+    if (parent.child !== undefined) this.#finish(parent.child, out, undefined);
+    let token = this.#token();
+    for (let tries = 0; tries < 64 && this.#byToken.has(tokenKey(parent.key, token)); tries++) {
+      token = token.slice();
+      for (let k = token.length - 1; k >= 0 && ++token[k] === 0; k--);
+    }
+    if (this.#byToken.has(tokenKey(parent.key, token))) return; // cannot fetch: this notification is lost, the next may not be
+    const id = this.#nextInternalId;
+    this.#nextInternalId = id <= -0x7fffffff ? -1 : id - 1;
+    const child: ClientExchange = {
+      ...parent,
+      id,
+      spec: { method: parent.spec.method, options: parent.spec.options },
+      token,
+      state: "queued",
+      flight: undefined,
+      responseDeadline: undefined,
+      holdsSlot: false,
+      b2Offset: m.payload.length,
+      b2Szx: szx,
+      b2Chunks: [m.payload],
+      b2Length: m.payload.length,
+      etag: findOption(m, Option.ETag)?.value,
+      upload: undefined,
+      reregisterAt: undefined,
+      child: undefined,
+      parent,
+      template: m,
+    };
+    parent.child = child;
+    this.#clients.set(id, child);
+    this.#byToken.set(tokenKey(child.key, token), child);
+    this.#activate(child, now, out);
   }
 
   // -------------------------------------------------------------------------
@@ -968,6 +1080,10 @@ export class CoapEndpoint {
     this.#nonSent.set(key, { peer, token });
     this.#send(peer, encodeMessage(m), out);
   }
+}
+
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  return b === undefined || (a !== undefined && a <= b) ? a : b;
 }
 
 /** `{...defaults, ...given}` would let an explicit `undefined` erase a default. */

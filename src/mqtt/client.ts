@@ -417,10 +417,11 @@ export class MqttClient {
             this.#feed({ type: "open" });
           } else this.#flush();
         },
-        onReadable: (count) => {
+        onReadable: () => {
           const s = this.#socket;
           if (s === undefined) return;
-          const data = s.read(count);
+          // read all that is there: an announced count can be stale when events queue up (XS bridge)
+          const data = s.read();
           if (data && data.length) this.#feed({ type: "bytes", data });
         },
         onError: (code, message) => this.#down(code, message),

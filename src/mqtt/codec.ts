@@ -77,7 +77,7 @@ export function encodePacket(packet: MqttPacket, version: ProtocolVersion, out?:
   }
   const end = writePacket(packet, version, rem, out, offset);
   if (end !== offset + total) throw new MoteError("internal", `size pass ${total} != written ${end - offset}`);
-  return out.subarray(offset, end);
+  return offset === 0 && end === out.length ? out : out.subarray(offset, end);
 }
 
 function propsSize(p: Properties | undefined): number {
@@ -309,10 +309,24 @@ function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8A
  * Decodes the body of one packet whose fixed header byte is `first` and whose
  * remaining bytes are `bytes[start, end)`. Throws MqttProtocolError.
  */
-export function decodeBody(first: number, bytes: Uint8Array, start: number, end: number, version: ProtocolVersion): MqttPacket {
+export function decodeBody(
+  first: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  version: ProtocolVersion,
+  reader?: Reader,
+): MqttPacket {
   const type = first >> 4;
   const flags = first & 0x0f;
-  const r = new Reader(bytes, start, end);
+  let r: Reader;
+  if (reader === undefined) r = new Reader(bytes, start, end);
+  else {
+    r = reader; // the streaming decoder reuses one Reader: one allocation less per packet
+    r.bytes = bytes;
+    r.pos = start;
+    r.end = end;
+  }
   let packet: MqttPacket;
   // §2.1.3: fixed-header flags are reserved (must be as listed) for all but PUBLISH
   const wantFlags = type === 6 || type === 8 || type === 10 ? 2 : 0;
@@ -592,6 +606,7 @@ export class MqttDecoder {
   #offset = 0; // into #chunks[0]
   #buffered = 0;
   #failed: MqttProtocolError | undefined;
+  readonly #reader = new Reader(EMPTY, 0, 0);
 
   constructor(options: DecoderOptions = {}) {
     this.version = options.version ?? 5;
@@ -697,8 +712,13 @@ export class MqttDecoder {
       }
     }
     this.#buffered -= total;
-    const packet = decodeBody(first, bytes, start + header, start + total, first >> 4 === 1 ? 5 : this.version);
-    if (packet.type === "connect") this.version = packet.protocolVersion;
-    return packet;
+    const r = this.#reader;
+    try {
+      const packet = decodeBody(first, bytes, start + header, start + total, first >> 4 === 1 ? 5 : this.version, r);
+      if (packet.type === "connect") this.version = packet.protocolVersion;
+      return packet;
+    } finally {
+      r.bytes = EMPTY; // hold no reference to the caller's bytes
+    }
   }
 }

@@ -77,6 +77,8 @@ export class TcpStream implements TcpHandlers {
   #pendingRead = false; // the socket announced bytes we have not read yet
   #readChunk: number;
   #ended: (() => void) | undefined; // the server's bookkeeping
+  #graceMs = 0;
+  #grace: TimerHandle | undefined; // end(graceMs): waiting for the peer to close
 
   protected constructor(options: TcpStreamOptions & TcpHandlers) {
     const hwm = positive("highWaterMark", options.highWaterMark, DEFAULT_HIGH_WATER_MARK);
@@ -123,9 +125,16 @@ export class TcpStream implements TcpHandlers {
     return ok;
   }
 
-  /** Sends what is queued, then closes; `onClose()` follows. */
-  end(): void {
+  /**
+   * Sends what is queued, then closes; `onClose()` follows. With `graceMs`,
+   * waits after sending up to that long for the peer to close first while
+   * still delivering what it sends — a request/response finishes without
+   * the half-close that ECMA-419 sockets lack.
+   */
+  end(graceMs = 0): void {
     if (this.#state === "ending" || this.#state === "closed") return;
+    if (!(graceMs >= 0)) throw new NetError("invalid-argument", "graceMs must be >= 0");
+    this.#graceMs = graceMs;
     if (this.#state === "connecting") {
       // Nothing can be sent yet: keep the queue and close once connected and flushed.
       this.#state = "ending";
@@ -211,6 +220,10 @@ export class TcpStream implements TcpHandlers {
     }
     if (!this.#queue.isEmpty) return;
     if (this.#state === "ending") {
+      if (this.#graceMs > 0) {
+        this.#grace ??= setTimer(() => this.fail(undefined), this.#graceMs);
+        return;
+      }
       this.#release();
       this.fail(undefined);
       return;
@@ -233,6 +246,8 @@ export class TcpStream implements TcpHandlers {
   }
 
   #release(): void {
+    clearTimer(this.#grace);
+    this.#grace = undefined;
     const socket = this.#socket;
     this.#socket = undefined;
     this.#queue.clear();

@@ -46,8 +46,12 @@ export interface FetchSink {
   fail(code: FetchFailure, message?: string): void;
 }
 
-/** One transfer protocol (`http`, later `coap`): GET `url` from byte `from`. */
-export type Fetcher = (url: string, from: number, sink: FetchSink) => { close(): void };
+/**
+ * One transfer protocol (`http`, `coap`): GET `url` from byte `from`.
+ * `size`, when known, is the image size the descriptor announces (a protocol
+ * without Content-Range, like CoAP Block2, uses it to describe a resumed body).
+ */
+export type Fetcher = (url: string, from: number, sink: FetchSink, size?: number) => { close(): void };
 
 export interface OtaAgentEvent {
   readonly type: "progress" | "done" | "error";
@@ -318,7 +322,7 @@ export class OtaAgent {
         live = false;
         this.#feed({ type: "fetch-failed", code: FAILURE_EVENT[code], ...(message !== undefined ? { message } : {}) });
       },
-    });
+    }, updater.descriptor?.size);
     this.#exchange = {
       close: () => {
         live = false;

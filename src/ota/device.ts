@@ -4,8 +4,8 @@
  * src/platform/ecdsa.ts, flash slots from src/platform/ota.ts. This is what
  * the device program passes as its `OtaPort` (src/app/ports.ts).
  *
- * CoAP seam: pass `fetchers: { coap: ... }` (a Fetcher over the CoAP client's
- * Block2 transfer, RFC 7959 §2.4) to take `coap://` image URLs too.
+ * CoAP: pass `coap: new CoapClient({ host: platformHost() })` to take `coap://`
+ * URLs too (Block2, RFC 7959 §2.4; src/ota/coap-fetcher.ts).
  */
 import { httpGet, type HttpTransport } from "../http/client.js";
 import { now } from "../platform/clock.js";
@@ -21,6 +21,7 @@ import { MoteError } from "../errors.js";
 import { httpFetcher, OtaAgent, type Fetcher, type OtaAgentOptions } from "./agent.js";
 import type { OtaCrypto } from "./descriptor.js";
 import { parsePublicKey } from "./keys.js";
+import { coapFetcher, type CoapDownloader } from "./coap-fetcher.js";
 
 export const platformCrypto: OtaCrypto = Object.freeze({ createSha256, verifyP256 });
 
@@ -64,6 +65,8 @@ export interface DeviceOtaOptions {
   readonly board: string;
   readonly runningVersion: string;
   readonly fetchers?: Readonly<Record<string, Fetcher>>;
+  /** A CoAP client (src/coap/client.ts) to take `coap://` image and descriptor URLs. */
+  readonly coap?: CoapDownloader;
   readonly updater?: OtaAgentOptions["updater"];
   readonly allowDowngrade?: boolean;
   /** HTTP timeouts, ms. Defaults 10 s connect, 15 s idle. */
@@ -82,7 +85,7 @@ export function createDeviceOtaAgent(options: DeviceOtaOptions): OtaAgent {
     board: options.board,
     runningVersion: options.runningVersion,
     target: platformOtaTarget(),
-    fetchers: { http, ...options.fetchers },
+    fetchers: { http, ...(options.coap ? { coap: coapFetcher(options.coap) } : {}), ...options.fetchers },
     now,
     alarm: transport.alarm,
     defer: tickDeferrer(),

@@ -20,20 +20,21 @@ export interface JournalFlash {
 const MAGIC = 0x4d4f544a; // "MOTJ"
 const HEADER = 12;
 
-let crcTable: Uint32Array | undefined;
+/** CRC-32 lookup table, built once at module load (no mutable module state: XS preload freezes it). */
+const CRC_TABLE: Uint32Array = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
 
 /** CRC-32 (IEEE 802.3, reflected, as zlib). */
 export function crc32(data: Uint8Array, start = 0, end = data.length): number {
-  if (crcTable === undefined) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
   let crc = 0xffffffff;
-  for (let i = start; i < end; i++) crc = crcTable[(crc ^ data[i]) & 255] ^ (crc >>> 8);
+  for (let i = start; i < end; i++) crc = CRC_TABLE[(crc ^ data[i]) & 255] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 

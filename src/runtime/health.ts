@@ -37,6 +37,7 @@ export function zeroCounters(): Counters {
 
 export interface DeviceStatus {
   readonly id: string;
+  readonly version: string | undefined;
   readonly uptimeMs: number;
   readonly wifi: { state: WifiState; reason?: string; ip?: string; rssi?: number };
   readonly mqtt: { state: MqttState; reason?: string; broker?: string };

@@ -10,6 +10,7 @@ import * as coap from "coap";
 import { startBroker, startCoapServer, startUpdateServer, largeResource } from "../../host-shim/sim/peers.js";
 import { TcpFaultProxy, UdpFaultProxy, parseFault } from "../../host-shim/sim/faults.js";
 import { parseSimArgs } from "../../host-shim/sim/args.js";
+import { startSimulation } from "../../host-shim/sim/simulation.js";
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -64,6 +65,14 @@ describe("fault specs", () => {
     expect(() => parseSimArgs(["--broker", "http://x"])).toThrow(/mqtt:/);
     expect(() => parseSimArgs(["--for"])).toThrow(/needs a value/);
     expect(() => parseSimArgs(["--bogus"])).toThrow(/unknown option/);
+  });
+});
+
+describe("startSimulation refuses bad options before starting anything", () => {
+  test("device count and peer URLs", async () => {
+    for (const bad of [{ devices: 0 }, { devices: 501 }, { devices: 1.5 }, { broker: "http://127.0.0.1:1" }, { coap: "coap:/x" }]) {
+      await expect(startSimulation({ ...bad, bundle: "" })).rejects.toMatchObject({ code: "invalid-option" });
+    }
   });
 });
 

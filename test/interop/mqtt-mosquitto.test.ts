@@ -158,7 +158,11 @@ describe.skipIf(skip)("our client with mosquitto", () => {
     await connected(pub);
     const N = 60;
     const sends: Promise<void>[] = [];
-    const cutter = setInterval(() => px.cut(), 40);
+    // a bounded number of cuts, so the test makes progress even on a loaded machine
+    let cuts = 0;
+    const cutter = setInterval(() => {
+      if (cuts++ < 8) px.cut();
+    }, 40);
     try {
       for (let i = 0; i < N; i++) {
         sends.push(pub.publish("cut/n", String(i), { qos: 2 }));
@@ -172,6 +176,7 @@ describe.skipIf(skip)("our client with mosquitto", () => {
     await new Promise((r) => setTimeout(r, 300));
     const values = got.map((m) => Number(text(m.payload))).sort((a, b) => a - b);
     expect(values).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(cuts).toBeGreaterThan(1);
     await pub.end();
     await sub.end();
   }, 40_000);

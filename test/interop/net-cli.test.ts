@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { PassThrough } from "node:stream";
-import { afterEach, describe, expect, test } from "vitest";
+import { afterAll, afterEach, describe, expect, test } from "vitest";
 import { runTask } from "../../cli/engine.js";
 import { closeAllHandles } from "../../host-shim/node/hardware.js";
 
@@ -40,8 +40,11 @@ function stdio() {
 }
 
 /** A Python program that prints a port (or 0) first and then its findings. */
+const children: { kill(): void }[] = [];
+
 function python(script: string, ...args: string[]) {
   const child = spawn("python3", ["-u", "-c", script, ...args]);
+  children.push(child);
   const lines: string[] = [];
   let buffer = "";
   child.stdout.on("data", (d) => {
@@ -57,6 +60,9 @@ function python(script: string, ...args: string[]) {
 }
 
 afterEach(() => closeAllHandles());
+afterAll(() => {
+  for (const c of children) c.kill();
+});
 
 // Accepts one client, reads to EOF, prints byte count + sha256 of what came, then greets nobody.
 const SINK = `
@@ -203,5 +209,90 @@ describe.skipIf(!hasPython)("mote tcp/udp tasks (--engine node) against Python p
       expect.stringMatching(/^mote: invalid-argument: /),
       expect.stringMatching(/^mote: invalid-argument: /),
     ]);
+  });
+});
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real CLI (node bin/mote.mjs; needs `npm run build`), killed after `timeoutMs`. */
+function mote(args: string[], stdin?: Buffer | "keep-open", timeoutMs = 30_000) {
+  const child = spawn(process.execPath, ["bin/mote.mjs", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += String(d)));
+  child.stderr.on("data", (d) => (stderr += String(d)));
+  if (stdin instanceof Buffer) child.stdin.end(stdin);
+  else if (stdin === undefined) child.stdin.end();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const done = new Promise<CliRun>((resolve) =>
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return { done, stderr: () => stderr, kill: () => child.kill("SIGKILL") };
+}
+
+describe.skipIf(!hasPython).each(["node", "xs"])("the mote CLI with --engine %s against Python peers", (engine) => {
+  test("tcp connect sends stdin to a Python server and exits 0", async () => {
+    const peer = python(SINK);
+    const port = await peer.ready;
+    const payload = Buffer.alloc(100_000, "q");
+    const run = await mote(["tcp", "connect", "127.0.0.1", String(port), "--engine", engine], payload).done;
+    expect([run.code, run.stderr]).toEqual([0, ""]);
+    await until(() => peer.lines.length === 2);
+    const { createHash } = await import("node:crypto");
+    expect(peer.lines[1]).toBe(`100000 ${createHash("sha256").update(payload).digest("hex")}`);
+  });
+
+  test("tcp connect prints what a Python server sends", async () => {
+    const peer = python(GREETER);
+    const port = await peer.ready;
+    const run = await mote(["tcp", "connect", "127.0.0.1", String(port), "--engine", engine], "keep-open").done;
+    expect([run.code, run.stdout]).toEqual([0, "hello from python\n"]);
+  });
+
+  test("tcp connect to a closed port exits 1 with one line naming refused", async () => {
+    const peer = python(GREETER);
+    const port = await peer.ready;
+    peer.kill();
+    await peer.exited;
+    const run = await mote(["tcp", "connect", "127.0.0.1", String(port), "--engine", engine]).done;
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^mote: refused: [^\n]*\n$/);
+  });
+
+  test("tcp listen --echo answers a Python client", async () => {
+    const server = mote(["tcp", "listen", "0", "--address", "127.0.0.1", "--echo", "--engine", engine], "keep-open");
+    try {
+      await until(() => /listening on \d+/.test(server.stderr()), 20_000);
+      const port = Number(/listening on (\d+)/.exec(server.stderr())![1]);
+      const client = python(TCP_CLIENT, String(port), `echo via ${engine}`);
+      await until(() => client.lines.length === 2);
+      expect(client.lines[1]).toBe(`echo via ${engine}`);
+    } finally {
+      server.kill();
+    }
+  });
+
+  test("udp send reaches a Python receiver; udp listen prints Python's datagrams", async () => {
+    const receiver = python(UDP_RECEIVER);
+    const port = await receiver.ready;
+    const sent = await mote(["udp", "send", "127.0.0.1", String(port), `hi from ${engine}`, "--engine", engine]).done;
+    expect([sent.code, sent.stderr]).toEqual([0, ""]);
+    await until(() => receiver.lines.length === 2);
+    expect(receiver.lines[1]).toBe(`hi from ${engine}`);
+
+    const listener = mote(["udp", "listen", "0", "--address", "127.0.0.1", "--count", "1", "--engine", engine], "keep-open");
+    await until(() => /listening on \d+/.test(listener.stderr()), 20_000);
+    const listenPort = Number(/listening on (\d+)/.exec(listener.stderr())![1]);
+    python(UDP_SENDER, String(listenPort), "from python");
+    const run = await listener.done;
+    expect([run.code, run.stdout]).toEqual([0, "from python\n"]);
   });
 });

@@ -251,3 +251,46 @@ describe("the health check after booting v2 (BootGuard on a fake clock, platform
     expect(simulateBoot().version).toBe("1.0.0");
   });
 });
+
+describe("fits the device program", () => {
+  test("an OtaAgent is the OtaPort src/app expects (type-checked) and answers a second command with busy", async () => {
+    const port: import("../../src/app/ports.js").OtaPort = makeAgent({ runningVersion: "1.0.0" });
+    const d = descriptorFor(server.url, { version: "2.9.0" });
+    const first = new Promise<string>((resolve) => port.start(new TextEncoder().encode(encodeDescriptor(d)), (e) => e.type !== "progress" && resolve(e.type)));
+    const second = await new Promise<{ type: string; detail: string }>((resolve) => port.start(new TextEncoder().encode(encodeDescriptor(d)), resolve));
+    expect(second).toMatchObject({ type: "error", detail: expect.stringMatching(/^busy/) });
+    expect(await first).toBe("done");
+  });
+});
+
+describe("coap:// images (Block2 through the CoAP client)", () => {
+  test("v2 from a node-coap server lands byte-exact and boots", async () => {
+    const { createRequire } = await import("node:module");
+    const coap = createRequire(import.meta.url)("coap") as typeof import("coap");
+    const { CoapClient } = await import("../../src/coap/client.js");
+    const { platformHost } = await import("../../src/coap/host.js");
+    const { coapFetcher } = await import("../../src/ota/coap-fetcher.js");
+    const coapServer = coap.createServer((req, res) => {
+      if (req.url === "/fw") res.end(Buffer.from(V2));
+      else {
+        res.code = "4.04";
+        res.end();
+      }
+    });
+    await new Promise<void>((r) => coapServer.listen(0, "127.0.0.1", () => r()));
+    const port = (coapServer as unknown as { _sock: { address(): { port: number } } })._sock.address().port;
+    const client = new CoapClient({ host: platformHost() });
+    try {
+      const d = publish(www, "app-3.1.0.bin", V2, { version: "3.1.0", baseUrl: server.url });
+      const agent = makeAgent({ runningVersion: "1.0.0", fetchers: { http: () => { throw new Error("http must not be used"); }, coap: coapFetcher(client) } });
+      const events = await runUpdate(agent, JSON.stringify({ descriptor: d, url: `coap://127.0.0.1:${port}/fw` }));
+      expect(events.at(-1)).toMatchObject({ type: "done" });
+      expect(simulateBoot()).toMatchObject({ version: "3.1.0", state: "pending-verify" });
+      const missing = await runUpdate(makeAgent({ runningVersion: "1.0.0", fetchers: { coap: coapFetcher(client) } }), JSON.stringify({ descriptor: d, url: `coap://127.0.0.1:${port}/nope` }));
+      expect(missing.at(-1), JSON.stringify(missing.at(-1))).toMatchObject({ type: "error", code: "http-status" });
+    } finally {
+      client.close();
+      await new Promise<void>((r) => coapServer.close(() => r()));
+    }
+  });
+});

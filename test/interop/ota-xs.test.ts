@@ -8,7 +8,9 @@ import { generateKeyPairSync, createHash, sign } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
+
+vi.mock("mote/ota-boot", async () => await import("../../host-shim/node/ota-boot.js"));
 import { startOtaServer, type OtaServer } from "../../cli/ota-serve.js";
 import { describeImage, rawPublicKey, signDescriptor } from "../../cli/ota-sign.js";
 import * as flashTwin from "../../host-shim/node/flash.js";

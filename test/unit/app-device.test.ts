@@ -293,3 +293,23 @@ describe("device program: WiFi joins", () => {
     expect(rig.app.status().parts.wifi.restarts).toBe(1); // no timeout once up
   });
 });
+
+describe("command decoder", () => {
+  test("random bytes on any command topic give a command or a typed CommandError, never a throw", async () => {
+    const { parseCommand, topicsFor, CommandError } = await import("../../src/app/commands.js");
+    const { seededRandom } = await import("../../src/runtime/backoff.js");
+    const topics = topicsFor("mote", ID);
+    const rnd = seededRandom(99);
+    const names = ["ping", "reboot", "config", "coap", "ota", "x", "", "ping/extra"];
+    const pieces = ['{"', '"uri":', '"coap://h/x"', "}", "[", "null", '"responseTopic":"a/#"', ",", "\u00ff", "1e999"];
+    for (let i = 0; i < 3000; i++) {
+      const text = Array.from({ length: Math.floor(rnd() * 8) }, () => pieces[Math.floor(rnd() * pieces.length)]).join("");
+      const bytes = rnd() < 0.2 ? Uint8Array.from({ length: Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256)) : encodeUtf8(text);
+      const name = names[Math.floor(rnd() * names.length)];
+      const r = parseCommand(topics, `${T}/cmd/${name}`, bytes);
+      if (r instanceof CommandError) expect(typeof r.code).toBe("string");
+      else expect(["ping", "reboot", "config", "coap", "ota"]).toContain(r.kind);
+    }
+    expect(parseCommand(topics, "other/topic", new Uint8Array(0))).toBeInstanceOf(CommandError);
+  });
+});

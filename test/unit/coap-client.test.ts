@@ -222,6 +222,20 @@ describe("CoapClient against CoapServer on an in-memory network", () => {
     expect(r.codeText).toBe("4.13");
   });
 
+  test("download({ offset }) resumes at a block boundary; a bad offset is misuse", async () => {
+    const { net, server, client } = pair();
+    const body = new Uint8Array(5000).map((_, i) => i & 0xff);
+    server.add({ path: "/img", handlers: { GET: () => ({ payload: body }) } });
+    const got: number[] = [];
+    const r = await net.run(client.download("coap://10.0.0.1/img", (d, off) => got.push(off, d[0]), { offset: 2048 }));
+    expect(r.ok).toBe(true);
+    expect(got).toEqual([2048, 2048 & 0xff, 3072, 3072 & 0xff, 4096, 4096 & 0xff]);
+    const small: number[] = [];
+    await net.run(client.download("coap://10.0.0.1/img", (_d, off) => small.push(off), { offset: 4864, blockSize: 128 }));
+    expect(small).toEqual([4864, 4992]);
+    expect(() => client.download("coap://10.0.0.1/img", () => undefined, { offset: 100 })).toThrow(/invalid-argument/);
+  });
+
   test("a large body without download() is assembled up to maxBodyBytes, then fails too-large", async () => {
     const { net, server, client } = pair(0, 1, { maxBodyBytes: 4096 });
     server.add({ path: "/mid", handlers: { GET: () => ({ payload: new Uint8Array(3000).fill(7) }) } });
@@ -247,6 +261,51 @@ describe("CoapClient against CoapServer on an in-memory network", () => {
     await net.run(h.cancel());
     expect(server.resources.observerCount).toBe(0);
     await expect(h.ended).resolves.toBeUndefined();
+  });
+
+  test("notifications bigger than a block arrive whole", async () => {
+    const { net, server, client } = pair();
+    let fill = 1;
+    server.add({ path: "/blob", observable: true, handlers: { GET: () => ({ payload: new Uint8Array(3000).fill(fill), etag: Uint8Array.of(fill) }) } });
+    const seen: { length: number; first: number; last: number }[] = [];
+    const h = client.observe("coap://10.0.0.1/blob", (r) => seen.push({ length: r.payload.length, first: r.payload[0], last: r.payload[2999] }));
+    await net.runUntil(() => seen.length === 1);
+    fill = 2;
+    server.notify("/blob");
+    await net.runUntil(() => seen.length === 2);
+    expect(seen).toEqual([
+      { length: 3000, first: 1, last: 1 },
+      { length: 3000, first: 2, last: 2 },
+    ]);
+    await net.run(h.cancel());
+  });
+
+  test("an observation survives the server restarting: after Max-Age the client registers again", async () => {
+    const net = new FakeNet();
+    const host = net.host("10.0.0.1");
+    let value = 0;
+    const resource = { path: "/v", observable: true, handlers: { GET: () => ({ payload: String(value), maxAge: 10 }) } };
+    let server = new CoapServer({ host, port: 5683 }).add(resource);
+    const client = new CoapClient({ host: net.host("10.0.0.2") });
+    const seen: string[] = [];
+    client.observe("coap://10.0.0.1/v", (r) => seen.push(r.text()));
+    await net.runUntil(() => seen.length === 1);
+    value = 1;
+    server.notify("/v");
+    await net.runUntil(() => seen.length === 2);
+    server.close(); // the server restarts and forgets its observers
+    server = new CoapServer({ host, port: 5683 }).add(resource);
+    value = 2;
+    const restartedAt = net.now;
+    await net.runUntil(() => seen.length === 3); // the re-registration's response
+    expect(net.now - restartedAt).toBeGreaterThanOrEqual(10_000);
+    expect(server.resources.observerCount).toBe(1);
+    value = 3;
+    server.notify("/v"); // the new server's sequence numbers start over: still fresh
+    await net.runUntil(() => seen.length === 4);
+    expect(seen).toEqual(["0", "1", "2", "3"]);
+    client.close();
+    server.close();
   });
 
   test("/.well-known/core lists the resources as typed links", async () => {

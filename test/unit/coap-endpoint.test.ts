@@ -130,6 +130,13 @@ describe("message layer (RFC 7252 §4)", () => {
     expect(app(ep.handle(dgram(res), 50))).toMatchObject([{ type: "response", id: 1 }]);
   });
 
+  test("a NON request answered with RST fails at once with reset (§4.3)", () => {
+    const ep = endpoint();
+    const [req] = sent(ep.handle(get(1, "/a", { confirmable: false }), 0));
+    const rst = encodeMessage({ type: "RST", code: 0, messageId: req.messageId, token: new Uint8Array(0), options: [], payload: new Uint8Array(0) });
+    expect(ep.handle(dgram(rst), 5)).toEqual([{ type: "failed", id: 1, code: "reset" }]);
+  });
+
   test("tokens are random bytes of the configured length, message ids count up from a random start", () => {
     let seed = 1;
     const ep = new CoapEndpoint({ random: () => ((seed = (seed * 48271) % 2147483647) / 2147483647), tokenLength: 8, nstart: 4 });
@@ -209,6 +216,24 @@ describe("server side and duplicate detection", () => {
     const again = ep.handle(dgram(req, CLIENT), 3000);
     expect(app(again)).toEqual([]);
     expect(sent(again)).toEqual([res]);
+  });
+
+  test("replies kept for duplicates are bounded in bytes; a duplicate GET whose reply was dropped is processed again", () => {
+    const ep = endpoint({ maxDedupBytes: 2500 });
+    const body = new Uint8Array(1000);
+    const reqs = [1, 2, 3].map((mid) =>
+      encodeMessage({ type: "CON", code: mid === 3 ? Method.POST : Method.GET, messageId: mid, token: Uint8Array.of(mid), options: [], payload: new Uint8Array(0) }),
+    );
+    for (const r of reqs) {
+      const [inc] = app(ep.handle(dgram(r, CLIENT), 0)) as Extract<EndpointAction, { type: "incoming" }>[];
+      ep.handle({ type: "respond", exchange: inc.exchange, response: { code: ResponseCode.Content, payload: body } }, 0);
+    }
+    // Three 1 KB replies do not fit in 2500 bytes: the first one (a GET) was dropped.
+    const again = ep.handle(dgram(reqs[0], CLIENT), 10);
+    expect(app(again)).toMatchObject([{ type: "incoming" }]);
+    // The last two are still answered from the cache.
+    expect(app(ep.handle(dgram(reqs[2], CLIENT), 10))).toEqual([]);
+    expect(sent(ep.handle(dgram(reqs[2], CLIENT), 10))).toHaveLength(1);
   });
 
   test("duplicates are remembered for EXCHANGE_LIFETIME, then forgotten", () => {
@@ -348,6 +373,27 @@ describe("Observe (RFC 7641)", () => {
     expect(ep.exchangeCount).toBe(0);
   });
 
+  test("a notification bigger than one block is completed with GETs for the rest, then delivered whole (RFC 7959 §2.6)", () => {
+    const ep = endpoint();
+    const [req] = sent(ep.handle(get(1, "/big", { observe: true }), 0));
+    const first = reply(req, {
+      options: [{ number: Option.Observe, value: encodeUint(4) }, { number: Option.Block2, value: encodeBlock({ num: 0, more: true, szx: 0 }) }],
+      payload: text("0123456789abcdef"),
+    });
+    const acts = ep.handle(dgram(first), 10);
+    expect(app(acts)).toEqual([]); // not yet: only the first block is here
+    const [more] = sent(acts);
+    expect(optionUint(more, Option.Observe)).toBeUndefined();
+    expect(optionBlock(more, Option.Block2)).toEqual({ num: 1, more: false, szx: 0 });
+    expect(more.token).not.toEqual(req.token);
+    const last = ep.handle(dgram(reply(more, { options: [{ number: Option.Block2, value: encodeBlock({ num: 1, more: false, szx: 0 }) }], payload: text("XYZ") })), 20);
+    const [n] = app(last) as Extract<EndpointAction, { type: "notification" }>[];
+    expect(n).toMatchObject({ type: "notification", id: 1 });
+    expect(str(n.response.payload)).toBe("0123456789abcdefXYZ");
+    expect(optionUint(n.response, Option.Observe)).toBe(4);
+    expect(ep.exchangeCount).toBe(1); // the observation goes on
+  });
+
   test("the registration frees the NSTART slot once answered", () => {
     const { ep } = registered();
     expect(sent(ep.handle(get(2, "/other"), 20))).toHaveLength(1);
@@ -435,6 +481,27 @@ describe("Block-wise transfers (RFC 7959)", () => {
       [b] = sent(ep.handle(dgram(cont(b, blk.num, 2)), 2));
     }
     expect(seen).toEqual(["1/1/64@64", "2/1/64@128", "3/1/64@192", "4/0/44@0"]);
+  });
+
+  test("a Block1 upload whose final response has Block2 fetches the rest of the response without payload (§3.3)", () => {
+    const ep = endpoint();
+    const body = new Uint8Array(20).fill(1);
+    const [b0] = sent(ep.handle({ type: "request", id: 1, peer: SERVER, request: { method: Method.POST, payload: body, blockSize: 16 } }, 0));
+    const cont = reply(b0, { code: ResponseCode.Continue, options: [{ number: Option.Block1, value: encodeBlock({ num: 0, more: true, szx: 0 }) }] });
+    const [b1] = sent(ep.handle(dgram(cont), 1));
+    expect(b1.payload.length).toBe(4);
+    const fin = reply(b1, {
+      code: ResponseCode.Changed,
+      options: [{ number: Option.Block1, value: encodeBlock({ num: 1, more: false, szx: 0 }) }, { number: Option.Block2, value: encodeBlock({ num: 0, more: true, szx: 0 }) }],
+      payload: text("0123456789abcdef"),
+    });
+    const [next] = sent(ep.handle(dgram(fin), 2));
+    expect(next.code).toBe(Method.POST);
+    expect(next.payload.length).toBe(0);
+    expect(optionBlock(next, Option.Block1)).toBeUndefined();
+    expect(optionBlock(next, Option.Block2)).toEqual({ num: 1, more: false, szx: 0 });
+    const done = app(ep.handle(dgram(reply(next, { code: ResponseCode.Changed, options: [{ number: Option.Block2, value: encodeBlock({ num: 1, more: false, szx: 0 }) }], payload: text("!") })), 3));
+    expect(str((done[0] as Extract<EndpointAction, { type: "response" }>).response.payload)).toBe("0123456789abcdef!");
   });
 
   test("4.13 with a smaller Block1 size restarts the upload in that size (§2.9.3)", () => {

@@ -94,6 +94,43 @@ describe("TcpClient", () => {
     server.close();
   });
 
+  test("end(graceMs) still delivers the answer when the peer closes within the grace", async () => {
+    const server = await nodeServer((s) => s.on("data", (d) => setTimeout(() => s.end(Buffer.concat([Buffer.from("re:"), d])), 20)));
+    let received = "";
+    let error: NetError | undefined | null = null;
+    const client = new TcpClient({
+      host: "127.0.0.1",
+      port: server.port,
+      onData: (d) => (received += str(d)),
+      onClose: (e) => (error = e),
+    });
+    client.write("question");
+    client.end(5000);
+    await until(() => error !== null);
+    expect(received).toBe("re:question");
+    expect(error).toBeUndefined();
+    server.close();
+  });
+
+  test("end(graceMs) closes by itself when the peer stays open past the grace (fake clock)", async () => {
+    let peerEnded = false;
+    const server = await nodeServer((s) => s.on("end", () => (peerEnded = true)).resume());
+    let closes = 0;
+    const client = new TcpClient({ host: "127.0.0.1", port: server.port, onClose: () => closes++ });
+    await until(() => client.state === "open");
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    client.write("x");
+    client.end(3000);
+    expect(closes).toBe(0);
+    vi.advanceTimersByTime(2999);
+    expect(closes).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(closes).toBe(1);
+    vi.useRealTimers();
+    await until(() => peerEnded);
+    server.close();
+  });
+
   test("write() returns false at the high-water mark, onDrain follows, and the limit throws overflow", async () => {
     const server = await nodeServer((s) => s.pause()); // a peer that never reads
     let drains = 0;

@@ -315,3 +315,28 @@ test("closeAllHandles leaves no host object open", () => {
   expect(openHandleCount()).toBe(0);
   void l;
 });
+
+describe("Node twins take the values the XS bridge sends", () => {
+  test("null for an optional argument counts as absent (read(null) reads all)", async () => {
+    const { default: TCP } = await import("../../host-shim/node/tcp.js");
+    const server = await nodeServer((s) => s.end("abc"));
+    let got: ArrayBuffer | undefined;
+    let ended = false;
+    new TCP({
+      address: "127.0.0.1",
+      port: server.port,
+      nodelay: null as unknown as boolean,
+      format: null as unknown as "buffer",
+      from: null as unknown as undefined,
+      onReadable(this: InstanceType<typeof TCP>) {
+        got = this.read(null);
+      },
+      onError() {
+        ended = true;
+      },
+    });
+    await until(() => ended);
+    expect(got && str(new Uint8Array(got))).toBe("abc");
+    server.close();
+  });
+});

@@ -61,3 +61,20 @@ describe("faults on XS", () => {
     expect(new Set(seqs()).size).toBeGreaterThanOrEqual(last - 1); // QoS 1 may duplicate, never lose
   });
 });
+
+describe("loss on XS", () => {
+  test("with 30% loss on its links the device stays connected and QoS 1 telemetry still all arrives", async () => {
+    const from = sim.status()[0].device!.counters.telemetrySent;
+    sim.faults.loss(0.3);
+    try {
+      await sim.waitFor((s) => s[0].device!.counters.telemetrySent >= from + 8, 20_000);
+      await pingAnswered("under-loss");
+    } finally {
+      sim.faults.loss(0);
+    }
+    const last = sim.status()[0].device!.counters.telemetrySent;
+    await observer.until(() => seqs()[seqs().length - 1] >= last, `telemetry up to ${last}`, 20_000);
+    expect(gaps(seqs())).toEqual([]);
+    expect(sim.status()[0].device!.counters.msgsDropped).toBe(0);
+  });
+});

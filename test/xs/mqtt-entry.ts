@@ -6,7 +6,7 @@ import { connect, type MqttClient } from "../../src/mqtt/index.js";
 import { MqttDecoder, encodePacket } from "../../src/mqtt/codec.js";
 import type { PublishPacket, QoS } from "../../src/mqtt/packets.js";
 import { decodeUtf8 } from "../../src/util/utf8.js";
-import { setTimer } from "../../src/platform/timer.js";
+import { clearTimer, setTimer } from "../../src/platform/timer.js";
 
 const g = globalThis as unknown as Record<string, unknown>;
 let client: MqttClient | undefined;
@@ -30,14 +30,33 @@ function until(cond: () => boolean, ms: number): Promise<boolean> {
   });
 }
 
+/** `p`, or a rejection naming `what` after `ms` (every wait in XS is bounded). */
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimer(() => {
+      reject(new Error(`timeout: ${what} (state ${client?.session.state}, inflight ${client?.session.inflightCount}, queued ${client?.session.queuedCount})`));
+    }, ms);
+    p.then(
+      (v) => {
+        clearTimer(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimer(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
 /** Connects, subscribes to xs/# at QoS 2, publishes QoS 0/1/2 to itself; returns what came back. */
 g.mqttStart = async (args: { port: number; version: 4 | 5 }) => {
   client = connect({ host: "127.0.0.1", port: args.port, protocolVersion: args.version, clientId: "xs-dev", clean: false, reconnect: { initialDelayMs: 50, maxDelayMs: 300 } });
   client.on("connect", () => connects++);
   client.on("message", (topic, payload, p) => got.push(`${topic}=${text(payload)}@${p.qos}`));
   if (!(await until(() => connects > 0, 5000))) return { error: "no connect" };
-  const granted = await client.subscribe("xs/#", undefined, { qos: 2 });
-  for (const qos of [0, 1, 2] as QoS[]) await client.publish(`xs/${qos}`, `hello${qos}`, { qos });
+  const granted = await bounded(client.subscribe("xs/#", undefined, { qos: 2 }), 10_000, "subscribe");
+  for (const qos of [0, 1, 2] as QoS[]) await bounded(client.publish(`xs/${qos}`, `hello${qos}`, { qos }), 10_000, `publish QoS ${qos}`);
   await until(() => got.length >= 3, 5000);
   return { granted, got: got.splice(0).sort() };
 };
@@ -45,14 +64,14 @@ g.mqttStart = async (args: { port: number; version: 4 | 5 }) => {
 /** After the broker restarted: waits for the reconnect, publishes again, returns what came back. */
 g.mqttAfterRestart = async () => {
   const c = client!;
-  if (!(await until(() => connects >= 2, 10_000))) return { error: "no reconnect" };
-  for (const qos of [1, 2] as QoS[]) await c.publish(`xs/again${qos}`, `back${qos}`, { qos });
+  if (!(await until(() => connects >= 2, 10_000))) return { error: `no reconnect (state ${c.session.state}, connects ${connects})` };
+  for (const qos of [1, 2] as QoS[]) await bounded(c.publish(`xs/again${qos}`, `back${qos}`, { qos }), 10_000, `publish again QoS ${qos}`);
   await until(() => got.length >= 2, 5000);
   return { connects, got: got.splice(0).sort() };
 };
 
 g.mqttEnd = async () => {
-  await client?.end();
+  if (client) await bounded(client.end(), 10_000, "end");
   client = undefined;
   return "ended";
 };

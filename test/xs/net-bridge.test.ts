@@ -6,6 +6,7 @@ import net from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { bundleForXs, startXs, type XsEngine } from "../../host-shim/xs/engine.js";
 import { openHandleCount } from "../../host-shim/node/hardware.js";
+import { RECEIVE_LIMIT, resetTcpMemoryStats, tcpMemoryStats } from "../../host-shim/node/tcp.js";
 
 function echoServer(): Promise<{ port: number; server: net.Server; sockets: Set<net.Socket> }> {
   const sockets = new Set<net.Socket>();
@@ -41,6 +42,34 @@ describe("TCP through the XS bridge", () => {
     expect(r.mismatches).toBe(0);
     // Reads are bounded by the twin's receive limit, not by the 10 MB.
     expect(r.maxRead).toBeLessThanOrEqual(128 * 1024);
+    expect(after.heapBytes - before.heapBytes).toBeLessThan(1024 * 1024);
+  });
+
+  test("a slow reader in XS holds the peer back: 10 MB arrive whole while XS and the twin buffer only a little", async () => {
+    const total = 10 * 1024 * 1024;
+    let written = 0;
+    const server = net.createServer((s) => {
+      s.on("error", () => {});
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const pump = () => {
+        while (written < total) {
+          written += chunk.length;
+          if (!s.write(chunk)) return void s.once("drain", pump);
+        }
+        s.end();
+      };
+      pump();
+    });
+    const port = await new Promise<number>((r) => server.listen(0, "127.0.0.1", () => r((server.address() as net.AddressInfo).port)));
+    resetTcpMemoryStats();
+    const before = await xs.meters();
+    const r = (await xs.call("slowReader", { port, total, pauseMs: 300 })) as { received: number; announcedMax: number };
+    const after = await xs.meters();
+    server.close();
+    expect(r.received).toBe(total);
+    // XS never held more than its local limit plus one pull of what the twin held.
+    expect(r.announcedMax).toBeLessThanOrEqual(64 * 1024 + RECEIVE_LIMIT + 64 * 1024);
+    expect(tcpMemoryStats().maxReceiveHeld).toBeLessThanOrEqual(RECEIVE_LIMIT + 64 * 1024);
     expect(after.heapBytes - before.heapBytes).toBeLessThan(1024 * 1024);
   });
 

@@ -58,6 +58,63 @@ function mote(args: string[], input = "", timeoutMs = 15_000): Promise<Run> {
   });
 }
 
+/** Starts a long-running `mote ... listen 0`; resolves once it says "listening on PORT". */
+function moteListening(args: string[]): Promise<{ port: number; child: ChildProcess; done: Promise<Run> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, "bin", "mote.mjs"), ...args], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let announced = false;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const done = new Promise<Run>((r) =>
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        r({ code, stdout, stderr });
+      }),
+    );
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => {
+      stderr += d;
+      const m = /listening on (\d+)/.exec(stderr);
+      if (m && !announced) {
+        announced = true;
+        resolve({ port: Number(m[1]), child, done });
+      }
+    });
+    done.then((r) => !announced && reject(new Error(`mote exited before listening: ${r.stderr}`)));
+  });
+}
+
+/** Runs a Python client script with PORT substituted; resolves with its stdout. */
+function pythonClient(script: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn("python3", ["-u", "-c", script.replace("PORT", String(port))], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    proc.stdout.on("data", (d) => (out += d));
+    proc.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`python client exited ${code}`))));
+    setTimeout(() => proc.kill("SIGKILL"), 15_000).unref();
+  });
+}
+
+const TCP_CLIENT = `
+import socket
+c = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+c.sendall(b"ping from python\\n")
+got = b""
+while not got.endswith(b"\\n"):
+    chunk = c.recv(4096)
+    if not chunk: break
+    got += chunk
+c.close()
+print(got.decode(), end="")
+`;
+
+const UDP_CLIENT = `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"hello listener", ("127.0.0.1", PORT))
+`;
+
 /** Starts a Python peer; resolves with its first stdout line (the port) and the process. */
 function pythonPeer(script: string): Promise<{ port: number; proc: ChildProcess; output: Promise<string> }> {
   return new Promise((resolve, reject) => {
@@ -138,5 +195,24 @@ describe.skipIf(!python).each(["node", "xs"])("mote --engine %s against Python p
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/refused/);
     expect(r.stdout).toBe("");
+  });
+
+  test("tcp listen --echo serves Python clients one after another", async () => {
+    const m = await moteListening(["tcp", "listen", "0", "--echo", "--engine", engine]);
+    try {
+      expect(await pythonClient(TCP_CLIENT, m.port)).toBe("ping from python\n");
+      expect(await pythonClient(TCP_CLIENT, m.port)).toBe("ping from python\n");
+    } finally {
+      m.child.kill("SIGTERM");
+    }
+    await m.done;
+  });
+
+  test("udp listen --count 1 prints the datagram a Python client sent, exit 0", async () => {
+    const m = await moteListening(["udp", "listen", "0", "--count", "1", "--engine", engine]);
+    await pythonClient(UDP_CLIENT, m.port);
+    const r = await m.done;
+    expect(r.stdout).toBe("hello listener\n");
+    expect(r.code).toBe(0);
   });
 });

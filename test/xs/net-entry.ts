@@ -107,3 +107,40 @@ g.leaveSocketOpen = (args: { port: number }) => {
   new TCPClass({ address: "127.0.0.1", port: args.port, onWritable() {}, onReadable() {}, onError() {} });
   return "open";
 };
+
+import Timer from "timer";
+
+/** Reads nothing for `pauseMs` (the peer keeps sending), then drains `total` bytes 1 KB at a time. */
+g.slowReader = (args: { port: number; total: number; pauseMs: number }) =>
+  new Promise((resolve, reject) => {
+    let reading = false;
+    let received = 0;
+    let announcedMax = 0;
+    const drain = (sock: Sock) => {
+      for (;;) {
+        const chunk = sock.read(1024) as ArrayBuffer | undefined;
+        if (chunk === undefined) break;
+        received += chunk.byteLength;
+      }
+      if (received >= args.total) {
+        sock.close();
+        resolve({ received, announcedMax });
+      }
+    };
+    const sock = new TCPClass({
+      address: "127.0.0.1",
+      port: args.port,
+      onReadable(this: Sock, count: number) {
+        if (count > announcedMax) announcedMax = count;
+        if (reading) drain(this);
+      },
+      onWritable() {},
+      onError(error?: Error) {
+        reject(new Error(`socket error after ${received} bytes: ${error?.message}`));
+      },
+    });
+    (Timer as unknown as { set(cb: () => void, ms: number): unknown }).set(() => {
+      reading = true;
+      drain(sock);
+    }, args.pauseMs);
+  });

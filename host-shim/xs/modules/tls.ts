@@ -1,5 +1,7 @@
-// XS bridge stub for the host module "embedded:io/socket/tcp/tls": served by host-shim/node/tls.ts.
+// XS stub for "embedded:io/socket/tcp/tls": the Node twin host-shim/node/tls.ts,
+// with the receive buffer kept in XS (see ../stream-socket.ts).
 import { remoteModule } from "../bridge.js";
+import { streamSocketClass } from "../stream-socket.js";
 
 const m = remoteModule("embedded:io/socket/tcp/tls");
-export default m.default;
+export default streamSocketClass(m.default);

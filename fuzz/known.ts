@@ -1,0 +1,30 @@
+/**
+ * Findings already reported (see docs/reliability.md "Findings" and the
+ * `test.fails` repros in test/fuzz/campaign.test.ts). A run counts inputs
+ * that hit one under `known:<id>` instead of stopping on them, so a long run
+ * still measures everything else; `--strict` (or `known: []`) turns this off.
+ * Remove an entry when its fix lands: the campaign's repro then tells you.
+ */
+import type { Finding } from "./engine.js";
+
+export interface KnownFinding {
+  readonly id: string;
+  readonly target: string;
+  readonly summary: string;
+  matches(f: Pick<Finding, "kind" | "message" | "input">): boolean;
+}
+
+export const KNOWN: readonly KnownFinding[] = Object.freeze([
+  {
+    id: "F1-mqtt-url-urierror",
+    target: "urls",
+    summary: "parseMqttUrl lets decodeURIComponent's URIError escape for a bad %-escape in user:password",
+    matches: (f) => f.kind === "crash" && f.message.startsWith("URIError"),
+  },
+  {
+    id: "F2-coap-observe-comma",
+    target: "config",
+    summary: "coapObserve list entries holding ',' are accepted but split differently when reloaded from preferences",
+    matches: (f) => f.kind === "property" && f.message.includes("coapObserve") && f.input.includes(","),
+  },
+]);
