@@ -119,6 +119,11 @@ export async function run(emit: Emit): Promise<void> {
     emit({ bench: "mqtt", metric: "bundle_minified", unit: "bytes", mote: NaN, peer: `unavailable: ${String(e).slice(0, 80)}` });
   }
   try {
+    await clientInXs(emit);
+  } catch (e) {
+    emit({ bench: "mqtt", metric: "client_xs_heap_connected", unit: "bytes", engine: "xs", mote: NaN, peer: `unavailable: ${String(e).slice(0, 120)}` });
+  }
+  try {
     await throughput(emit);
   } catch (e) {
     emit({ bench: "mqtt", metric: "qos1_throughput_mosquitto", unit: "messages/s", mote: NaN, peer: `unavailable: ${String(e).slice(0, 120)}` });
@@ -142,6 +147,29 @@ async function codecInXs(emit: Emit): Promise<void> {
     emit({ bench: "mqtt", metric: "codec_xs_heap_after_100k", unit: "bytes", engine: "xs", mote: after.heapBytes, peer: "before", peer_value: before.heapBytes, ratio: +(before.heapBytes / after.heapBytes).toFixed(3) });
   } finally {
     await xs.close();
+  }
+}
+
+/** The client inside XS against mosquitto: XS heap of a connected, subscribed client; QoS 1 publish rate through the bridge. */
+async function clientInXs(emit: Emit): Promise<void> {
+  const { startMosquitto } = await import("../test/helpers/mosquitto.js");
+  const broker = await startMosquitto();
+  const xs = await startXs({ bundle: await bundleForXs(join(projectRoot(), "test/xs/mqtt-entry.ts")), name: "mqtt-client-bench" });
+  try {
+    const idle = await xs.meters();
+    const r = (await xs.call("mqttStart", { port: broker.port, version: 5 })) as { got?: string[]; error?: string };
+    if (r.error) throw new Error(r.error);
+    const connectedHeap = await xs.meters();
+    emit({ bench: "mqtt", metric: "client_xs_heap_connected", unit: "bytes", engine: "xs", mote: connectedHeap.heapBytes - idle.heapBytes });
+    const N = 2000;
+    const ms = (await xs.call("mqttPublishMany", { count: N, qos: 1, window: 16 })) as number;
+    const after = await xs.meters();
+    emit({ bench: "mqtt", metric: "qos1_throughput_mosquitto_64B", unit: "messages/s", engine: "xs", mote: Math.round((N * 1000) / ms) });
+    emit({ bench: "mqtt", metric: "client_xs_heap_after_2k_publishes", unit: "bytes", engine: "xs", mote: after.heapBytes - idle.heapBytes, peer: "connected", peer_value: connectedHeap.heapBytes - idle.heapBytes });
+    await xs.call("mqttEnd");
+  } finally {
+    await xs.close();
+    await broker.close();
   }
 }
 

@@ -6,6 +6,7 @@ import { startSimulation, type Simulation } from "../host-shim/sim/simulation.js
 import { parseSimArgs, type Args } from "../host-shim/sim/args.js";
 import { statusJson, statusLine } from "../host-shim/sim/display.js";
 import { memoryPerDevice } from "../host-shim/sim/memory.js";
+import { readFileSync } from "node:fs";
 
 const HELP = `mote sim — run the device program on the XS engine with simulated hardware
 
@@ -19,6 +20,8 @@ const HELP = `mote sim — run the device program on the XS engine with simulate
   --telemetry MS              telemetry period (default 5000 in the simulator; the program alone: 60000)
   --fault SPEC                wifi-drop@10s[+5s], broker-restart@20s[+2s], power-cut@30s[+1s], loss=0.3[@10s]
                               (repeatable)
+  --ota-key FILE              OTA mode: the device takes cmd/ota updates signed for this public key
+                              (PEM, as \`mote ota keygen\` writes it) and boots from its active flash slot
   --for SECONDS               stop after SECONDS; exit 0 iff every device ended healthy
   --json                      one JSON status object per second on stdout
   -h, --help
@@ -60,7 +63,9 @@ export async function main(argv: string[]): Promise<number> {
   const stamp = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s`;
 
   let sim: Simulation;
+  let otaKey: string | undefined;
   try {
+    if (args.otaKey !== undefined) otaKey = readFileSync(args.otaKey, "utf8");
     if (!args.json) print(`mote sim: starting ${args.devices} device(s) on XS…`);
     sim = await startSimulation({
       devices: args.devices,
@@ -70,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       state: args.state,
       telemetryMs: args.telemetryMs ?? 5000,
       faults: args.faults,
+      ota: otaKey === undefined ? undefined : { publicKey: otaKey },
       onPeers: (p) => {
         if (args.json) return;
         print(`broker  ${p.brokerUrl}${p.embeddedBroker ? " (embedded aedes)" : ""}`);

@@ -85,24 +85,28 @@ const counters = {
   connectedAt: 0,
 };
 setPreference(DOMAIN, "boots", counters.boots);
-let outstanding = 0;
 let connected = false;
 
+/** Messages the session holds (in flight + queued): the window is counted there, so a restored session counts too. */
+function pending(): number {
+  const snap = client.session.snapshot();
+  return snap.outgoing.length + snap.queued.length;
+}
+
 function pump(): void {
-  // QoS 1 and QoS 2 alternate; `outstanding` covers both (the in-flight window).
-  for (let guard = 0; guard < 2 * WINDOW && outstanding < WINDOW; guard++) {
+  // QoS 1 and QoS 2 alternate; the window covers both.
+  let inSession = pending();
+  for (let guard = 0; guard < 2 * WINDOW && inSession < WINDOW; guard++) {
     const q: 1 | 2 = next[1] <= next[2] ? (next[1] <= COUNT ? 1 : 2) : next[2] <= COUNT ? 2 : 1;
     if (next[q] > COUNT) return;
     const seq = next[q];
-    outstanding++;
+    inSession++;
     client.publish(`soak/q${q}`, String(seq), { qos: q }).then(
       () => {
-        outstanding--;
         counters.acked++;
         pump();
       },
       (e: { code?: string }) => {
-        outstanding--;
         counters.rejected++;
         counters.lastError = `publish ${e?.code ?? "error"}`;
       },
@@ -116,8 +120,6 @@ client.on("connect", () => {
   connected = true;
   counters.connects++;
   counters.connectedAt = now();
-  // in-flight messages of an earlier boot have no promise here: refill the window after a reconnect
-  outstanding = Math.min(outstanding, client.session.snapshot().outgoing.length);
   pump();
 });
 client.on("offline", () => {
@@ -131,19 +133,14 @@ client.subscribe("soak/flood", () => {
   counters.floodReceived++;
 }).catch(() => undefined);
 
-// A slow tick refills the window when acknowledgements stall (after a reconnect, a restored session...).
-setRepeating(() => {
-  const pending = client.session.snapshot();
-  const inStore = pending.outgoing.length + pending.queued.length;
-  if (outstanding > inStore) outstanding = inStore; // promises of messages settled by a previous connection
-  pump();
-}, 100);
+// A slow tick refills the window when acknowledgements of a restored session come without promises.
+setRepeating(pump, 100);
 
 function status() {
   return {
     healthy: connected,
     mqtt: { state: connected ? "connected" : "offline" },
-    soak: { next1: next[1], next2: next[2], count: COUNT, outstanding, ...counters, done: next[1] > COUNT && next[2] > COUNT && outstanding === 0 },
+    soak: { next1: next[1], next2: next[2], count: COUNT, pending: pending(), ...counters, done: next[1] > COUNT && next[2] > COUNT && pending() === 0 },
   };
 }
 

@@ -53,7 +53,11 @@ const Preference = {
     if (value instanceof ArrayBuffer) stored = { bytes: Buffer.from(new Uint8Array(value)).toString("base64") };
     else if (ArrayBuffer.isView(value))
       stored = { bytes: Buffer.from(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)).toString("base64") };
-    else if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") stored = value;
+    else if (typeof value === "number") {
+      // As the ESP32 port: nvs_set_i32, fractions refused.
+      if (value !== Math.trunc(value)) throw new Error("float unsupported");
+      stored = value | 0;
+    } else if (typeof value === "string" || typeof value === "boolean") stored = value;
     else throw new Error("invalid value");
     const values = load(domain);
     values[key] = stored;

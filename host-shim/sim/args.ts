@@ -12,6 +12,8 @@ export interface Args {
   forSeconds?: number;
   json: boolean;
   help: boolean;
+  /** File with the OTA signing public key (PEM or hex): OTA mode. */
+  otaKey?: string;
 }
 
 export class UsageError extends Error {
@@ -72,6 +74,9 @@ export function parseSimArgs(argv: readonly string[]): Args {
         break;
       case "--fault":
         args.faults.push(parseFault(take()));
+        break;
+      case "--ota-key":
+        args.otaKey = take();
         break;
       case "--json":
         args.json = true;

@@ -28,8 +28,13 @@ export interface SimDeviceOptions {
   /** Values the build would get from `mcconfig key=value` (mc/config). */
   readonly buildConfig: Record<string, unknown>;
   readonly hardware: SimHardware;
-  /** The script to boot (re-read at every boot: OTA can switch slots). */
-  bundleForBoot(): Promise<string>;
+  /**
+   * What to boot, asked at every boot (OTA can switch slots): the script, and
+   * build-time values that come with that image (e.g. its version).
+   */
+  bundleForBoot(): Promise<string | { source: string; config?: Record<string, unknown> }>;
+  /** Host modules every boot gets besides the hardware's (e.g. "mote/ota-boot"). */
+  readonly extraModules?: Record<string, Record<string, unknown>>;
   onLog?(line: string): void;
   onEvent?(event: SimDeviceEvent): void;
 }
@@ -83,7 +88,10 @@ export class SimDevice {
     this.#status = undefined;
     // xsnap has a native trace() that goes nowhere we can see; without it the
     // bridge installs its own, which forwards the device's log lines to onLog.
-    const bundle = `try { delete globalThis.trace; } catch {}\n${await this.#o.bundleForBoot()}`;
+    const image = await this.#o.bundleForBoot();
+    const source = typeof image === "string" ? image : image.source;
+    const imageConfig = typeof image === "string" ? {} : (image.config ?? {});
+    const bundle = `try { delete globalThis.trace; } catch {}\n${source}`;
     this.#boots++;
     this.#o.onEvent?.({ type: "boot", boot: this.#boots });
     try {
@@ -91,7 +99,11 @@ export class SimDevice {
         bundle,
         name: this.#o.name,
         stateDir: this.#o.stateDir,
-        hostModules: { "mc/config": { default: { ...this.#o.buildConfig } }, ...this.#o.hardware.modules() },
+        hostModules: {
+          "mc/config": { default: { ...this.#o.buildConfig, ...imageConfig } },
+          ...this.#o.extraModules,
+          ...this.#o.hardware.modules(),
+        },
         onLog: (line) => this.#o.onLog?.(line),
         stdio: "ignore",
         maxLogLines: 2000,

@@ -25,6 +25,7 @@ export function statusJson(s: SimDeviceStatus): Record<string, unknown> {
   return {
     device: s.name,
     id: d?.id,
+    version: d?.version,
     state: s.state,
     healthy: d?.healthy ?? false,
     boots: s.boots,

@@ -120,7 +120,7 @@ export class TcpFaultProxy {
   cut(downMs: number): void {
     this.#downUntil = Date.now() + downMs;
     for (const p of this.#pairs) {
-      p.a.resetAndDestroy();
+      resetQuietly(p.a);
       p.b.destroy();
     }
     this.#pairs.clear();
@@ -140,7 +140,7 @@ export class TcpFaultProxy {
   #accept(client: Socket): void {
     client.on("error", () => client.destroy());
     if (Date.now() < this.#downUntil) {
-      client.resetAndDestroy();
+      resetQuietly(client);
       return;
     }
     this.connections++;
@@ -191,6 +191,15 @@ export class TcpFaultProxy {
     from.on("close", () => {
       if (timer !== undefined) clearTimeout(timer);
     });
+  }
+}
+
+/** RST the connection (as a vanished peer does); a socket already gone is fine. */
+function resetQuietly(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
   }
 }
 

@@ -18,6 +18,10 @@ import { SimDevice, type SimDeviceEvent, type SimDeviceStatus } from "./device.j
 import { AirSpace, createHardware, configureSharedHardware, type WifiNetwork } from "./hardware.js";
 import { bundleForXs, projectRoot } from "../xs/engine.js";
 import { seededRandom } from "../../src/runtime/backoff.js";
+import { parsePublicKey } from "../../src/ota/keys.js";
+import { configureFlash } from "../node/flash.js";
+import { provisionSim, simulateBoot } from "../node/ota.js";
+import otaBoot from "../node/ota-boot.js";
 
 export interface SimulationOptions {
   /** Number of devices (distinct MACs and client ids). Default 1, at most 500. */
@@ -46,6 +50,13 @@ export interface SimulationOptions {
   faults?: readonly ScheduledFault[];
   /** The device script; default: dist/sim/device.js if it is up to date, else bundled from src/app/main.ts. */
   bundle?: string | (() => Promise<string>);
+  /**
+   * OTA (one device only): the device runs src/app/main-ota.ts with this signing
+   * key as its `otaKey`; the simulated flash is "flashed" with the current bundle
+   * as `factoryVersion` (default "1.0.0") at start, and every boot runs the image
+   * of the slot the simulated bootloader picks (host-shim/node/ota.ts).
+   */
+  ota?: { publicKey: string | Uint8Array; factoryVersion?: string; board?: string };
   /** Status poll period, ms (default 1000). */
   pollMs?: number;
   /** Seed for loss decisions (default 1). */
@@ -141,6 +152,8 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
   const count = options.devices ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > MAX_DEVICES)
     throw Object.assign(new Error(`invalid-option: devices must be 1..${MAX_DEVICES}`), { code: "invalid-option" });
+  if (options.ota !== undefined && count !== 1)
+    throw Object.assign(new Error("invalid-option: OTA simulation supports one device (one flash per process)"), { code: "invalid-option" });
   const stateRoot = resolve(options.state ?? join(projectRoot(), ".state", "sim"));
   mkdirSync(stateRoot, { recursive: true });
   const random = seededRandom(options.seed ?? 1);
@@ -188,11 +201,33 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     const network: WifiNetwork = { ssid: options.wifi?.ssid ?? "mote-sim", password: options.wifi?.password ?? "mote-sim-pass", rssi: -52 };
     const bundleSource = options.bundle;
     let cachedBundle: string | undefined = typeof bundleSource === "string" ? bundleSource : undefined;
-    const bundleForBoot = async () => {
+    let bundleForBoot: () => Promise<string | { source: string; config?: Record<string, unknown> }> = async () => {
       if (typeof bundleSource === "function") return bundleSource();
       cachedBundle ??= await deviceBundle(options.onLog === undefined ? undefined : (line) => options.onLog!(-1, line));
       return cachedBundle;
     };
+    let extraModules: Record<string, Record<string, unknown>> | undefined;
+    let otaKeyHex: string | undefined;
+    if (options.ota !== undefined) {
+      const ota = options.ota;
+      const key = typeof ota.publicKey === "string" ? parsePublicKey(ota.publicKey) : ota.publicKey;
+      otaKeyHex = Buffer.from(key).toString("hex");
+      const board = ota.board ?? "sim";
+      const factory =
+        typeof bundleSource === "string" ? bundleSource
+        : typeof bundleSource === "function" ? await bundleSource()
+        : await bundleForXs("src/app/main-ota.ts", { hostModules: ["mote/ota-boot"] });
+      // "Flash the board over USB": the current bundle in slot 0, valid, as the factory version.
+      configureFlash({ dir: join(stateRoot, macFor(0).replace(/:/g, ""), "flash") });
+      provisionSim({ image: new TextEncoder().encode(factory), version: ota.factoryVersion ?? "1.0.0" });
+      extraModules = { "mote/ota-boot": { default: otaBoot } };
+      bundleForBoot = async () => {
+        const boot = simulateBoot();
+        if (boot.image === undefined) throw new Error(`no bootable firmware (${boot.reason})`);
+        options.onLog?.(0, `boot: ${boot.slot} v${boot.version} (${boot.state}, ${boot.reason})`);
+        return { source: new TextDecoder().decode(boot.image), config: { version: boot.version, board } };
+      };
+    }
 
     const air = new AirSpace([network]);
     configureSharedHardware(count === 1 ? join(stateRoot, macFor(0).replace(/:/g, "")) : stateRoot);
@@ -207,6 +242,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         broker: `mqtt://127.0.0.1:${links[i].mqtt.port}`,
         ...(options.telemetryMs !== undefined ? { telemetryMs: options.telemetryMs } : {}),
         ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+        ...(otaKeyHex !== undefined ? { otaKey: otaKeyHex } : {}),
         ...(options.observeSensor === false ? {} : { coapObserve: [`coap://127.0.0.1:${links[i].coap.port}/sensor`] }),
         ...options.config,
       };
@@ -217,6 +253,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         buildConfig,
         hardware: createHardware({ stateDir, mac, air, ssid: network.ssid }),
         bundleForBoot,
+        extraModules,
         onLog: options.onLog === undefined ? undefined : (line) => options.onLog!(i, line),
         onEvent: options.onEvent === undefined ? undefined : (e) => options.onEvent!(i, e),
       });

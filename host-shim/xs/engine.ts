@@ -237,10 +237,15 @@ export async function startXs(options: StartXsOptions): Promise<XsEngine> {
       return reply.ok;
     },
     async meters(): Promise<XsMeters> {
-      // Two collections: the first runs FinalizationRegistry cleanups (the
-      // bridge releases proxies and callbacks there), the second frees them.
-      await send({ op: "gc" });
-      await send({ op: "gc" });
+      // Collect until the heap stops shrinking (at most 6 rounds): a round runs
+      // FinalizationRegistry cleanups, in which the bridge releases proxies and
+      // callbacks that the next round frees.
+      let last = Number.POSITIVE_INFINITY;
+      for (let round = 0; round < 6; round++) {
+        await send({ op: "gc" });
+        if (lastMeters.currentHeapCount >= last) break;
+        last = lastMeters.currentHeapCount;
+      }
       return { heapBytes: lastMeters.currentHeapCount * SLOT_BYTES, allocate: lastMeters.allocate, compute: lastMeters.compute };
     },
     stats(): XsBridgeStats {

@@ -148,6 +148,7 @@ export function startXsnap(options: StartXsnapOptions): XsnapWorker {
   });
   child.on("error", (e) => fail(e));
   toWorker.on("error", (e) => fail(e));
+  fromWorker.on("error", (e) => fail(e)); // e.g. ECONNRESET when the worker is killed
 
   const next = () => {
     if (current !== undefined || exited) return;

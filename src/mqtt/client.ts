@@ -365,32 +365,58 @@ export class MqttClient {
   /** Writes queued bytes within the socket's budget; closes after the last byte if asked. */
   #flush(): void {
     const s = this.#socket;
-    if (s === undefined || !this.#opened) {
-      if (this.#socket === undefined) this.#dropOut();
+    if (s === undefined) {
+      this.#dropOut();
       return;
     }
-    while (this.#out.length > 0 && this.#budget > 0) {
-      const head = this.#out[0];
-      const n = Math.min(head.data.length, this.#budget);
+    while (this.#opened && this.#out.length > 0 && this.#budget > 0) {
+      // several small packets go out as one write (one host call, one syscall on the desktop)
+      const chunk = this.#takeOut(this.#budget);
       try {
-        s.write(n === head.data.length ? head.data : head.data.subarray(0, n));
+        s.write(chunk);
       } catch (e) {
         this.#down("error", String(e));
         return;
       }
-      this.#budget -= n;
-      this.#outBytes -= n;
-      if (n === head.data.length) {
-        this.#out.shift();
-        head.done?.();
-      } else head.data = head.data.subarray(n);
+      this.#budget -= chunk.length;
+      this.#outBytes -= chunk.length;
     }
-    if (this.#closeAfterFlush && this.#out.length === 0) {
+    // close once the last byte is written (DISCONNECT), or at once if the socket never connected
+    if (this.#closeAfterFlush && (this.#out.length === 0 || !this.#opened)) {
       this.#closeAfterFlush = false;
       this.#socket = undefined;
       s.close();
       this.#afterClose();
     }
+  }
+
+  /** Up to `max` bytes from the head of the out-queue, whole packets joined; completion callbacks run. */
+  #takeOut(max: number): Uint8Array {
+    const head = this.#out[0];
+    if (head.data.length >= max || this.#out.length === 1) {
+      const n = Math.min(head.data.length, max);
+      if (n === head.data.length) {
+        this.#out.shift();
+        head.done?.();
+        return head.data;
+      }
+      const part = head.data.subarray(0, n);
+      head.data = head.data.subarray(n);
+      return part;
+    }
+    let total = 0;
+    let count = 0;
+    while (count < this.#out.length && total + this.#out[count].data.length <= max) total += this.#out[count++].data.length;
+    if (count <= 1) return this.#takeOut(Math.min(max, head.data.length));
+    const joined = new Uint8Array(total);
+    let o = 0;
+    for (let i = 0; i < count; i++) {
+      const e = this.#out.shift()!;
+      joined.set(e.data, o);
+      o += e.data.length;
+      e.done?.();
+    }
+    return joined;
   }
 
   #dropOut(): void {
@@ -414,7 +440,8 @@ export class MqttClient {
           this.#budget = count;
           if (!this.#opened) {
             this.#opened = true;
-            this.#feed({ type: "open" });
+            if (this.session.state === "disconnected") this.#feed({ type: "open" });
+            else this.#flush();
           } else this.#flush();
         },
         onReadable: () => {

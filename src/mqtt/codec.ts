@@ -59,6 +59,13 @@ export function packetSize(packet: MqttPacket, version: ProtocolVersion): number
   return 1 + varintLength(rem) + rem;
 }
 
+/** Exact size of a PUBLISH of this shape, whatever its packet id (limits are checked before an id is given). */
+export function publishSize(p: PublishPacket, version: ProtocolVersion): number {
+  let n = stringSize(p.topic) + p.payload.length + (p.qos > 0 ? 2 : 0);
+  if (version === 5) n += propsSize(p.properties);
+  return 1 + varintLength(n) + n;
+}
+
 /**
  * Encodes `packet` for protocol `version`. With `out`, writes at `offset` and
  * returns the view of the bytes written (MoteError "overflow" if it does not

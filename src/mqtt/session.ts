@@ -27,7 +27,7 @@
  * topic aliases both ways; subscriptions; packet size both ways.
  */
 import { MoteError } from "../errors.js";
-import { MqttDecoder, encodePacket, packetSize } from "./codec.js";
+import { MqttDecoder, encodePacket, publishSize } from "./codec.js";
 import { MqttProtocolError } from "./errors.js";
 import type {
   AuthPacket,
@@ -709,7 +709,7 @@ export class MqttSession {
       packet.properties = m.properties;
     }
     if (this.state === "connected") {
-      const size = packetSize({ ...packet, packetId: qos > 0 ? 1 : undefined }, this.version);
+      const size = publishSize(packet, this.version);
       const refused = this.#refusal(packet, size);
       if (refused) return this.#fail(ref, refused, refused === "packet-too-large" ? 0x95 : refused === "qos-not-supported" ? 0x9b : 0x9a);
       if (qos === 0 && this.#queue.length === 0) {
@@ -763,7 +763,7 @@ export class MqttSession {
       const q = this.#queue[0];
       const m = q.message;
       if (m.qos > 0 && (this.#sentCount >= window || this.#inflight.size >= window)) break;
-      const refused = this.#refusal(m, packetSize({ ...m, packetId: m.qos > 0 ? 1 : undefined }, this.version));
+      const refused = this.#refusal(m, publishSize(m, this.version));
       let id: number | undefined;
       if (!refused && m.qos > 0 && (id = this.#allocateId()) === undefined) break;
       this.#queue.shift();

@@ -51,6 +51,10 @@ const HEADER = 16; // magic, sequence, body length, CRC-32
 export class PreferenceSessionStore implements SessionStore {
   readonly #prefs: PreferenceApi;
   readonly #domain: string;
+  /** The preference domain the records live in. */
+  get domain(): string {
+    return this.#domain;
+  }
   readonly #maxBytes: number;
   readonly #chunk: number;
 

@@ -15,8 +15,9 @@
  * the next one, so one sector is erased per turn and the watchdog and the
  * network keep running during a long erase.
  */
+import { MoteError } from "../errors.js";
 import type { ContentRange } from "../http/response.js";
-import { decodeUtf8 } from "../util/utf8.js";
+import { decodeUtf8, encodeUtf8 } from "../util/utf8.js";
 import type { OtaCrypto, UpdateKind } from "./descriptor.js";
 import { OtaError } from "./errors.js";
 import { Updater, type SlotGeometry, type UpdaterAction, type UpdaterEvent, type UpdaterOptions } from "./updater.js";
@@ -362,3 +363,29 @@ export function httpFetcher(
     );
 }
 
+
+/**
+ * The periodic check: every `intervalMs`, ask `url` (a descriptor URL) for an
+ * update through the same agent — skipped while an update runs; a refusal
+ * because the device already runs that version (`up-to-date`) is not reported.
+ * `repeat` is the platform's repeating timer (src/platform/timer.ts setRepeating).
+ */
+export function periodicCheck(
+  agent: OtaAgent,
+  options: {
+    url: string;
+    intervalMs: number;
+    repeat: (callback: () => void, intervalMs: number) => { cancel(): void };
+    onEvent: (event: OtaAgentEvent) => void;
+  },
+): { cancel(): void } {
+  if (!(options.intervalMs >= 60_000)) throw new MoteError("bad-option", "check interval below one minute");
+  const payload = encodeUtf8(options.url);
+  return options.repeat(() => {
+    if (agent.busy) return;
+    agent.start(payload, (event) => {
+      if (event.type === "error" && event.code === "up-to-date") return;
+      options.onEvent(event);
+    });
+  }, options.intervalMs);
+}

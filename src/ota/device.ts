@@ -18,7 +18,7 @@ import type { HealthCheckOptions } from "./boot.js";
 import { connectTcp } from "../platform/tcp.js";
 import { Alarm, clearTimer, setRepeating, type TimerHandle } from "../platform/timer.js";
 import { MoteError } from "../errors.js";
-import { httpFetcher, OtaAgent, type Fetcher, type OtaAgentOptions } from "./agent.js";
+import { httpFetcher, OtaAgent, periodicCheck, type Fetcher, type OtaAgentOptions } from "./agent.js";
 import type { OtaCrypto } from "./descriptor.js";
 import { parsePublicKey } from "./keys.js";
 import { coapFetcher, type CoapDownloader } from "./coap-fetcher.js";
@@ -115,6 +115,20 @@ export function createDeviceBootGuard(
       options.onVerdict?.(`unhealthy: ${reason}`);
       if (firmwareStatus().state === "pending-verify") rollbackAndRestart(reason);
       else if (options.modLoaded) restart(`mod unhealthy: ${reason}`);
+    },
+  });
+}
+
+/** `periodicCheck` on the platform's repeating timer. */
+export function startPeriodicOtaCheck(
+  agent: OtaAgent,
+  options: { url: string; intervalMs: number; onEvent: Parameters<typeof periodicCheck>[1]["onEvent"] },
+): { cancel(): void } {
+  return periodicCheck(agent, {
+    ...options,
+    repeat: (callback, intervalMs) => {
+      const handle = setRepeating(callback, intervalMs);
+      return { cancel: () => clearTimer(handle) };
     },
   });
 }

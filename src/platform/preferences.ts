@@ -1,9 +1,12 @@
 /**
  * Key/value store over Moddable's `preference` module (ESP32: NVS). Domain
  * and key are at most 15 characters (NVS_KEY_NAME_MAX_SIZE - 1); values are
- * strings, numbers, booleans or bytes (ArrayBuffer on the host side). A value
- * is at most MAX_PREFERENCE_BYTES (Moddable's ESP32 limit for one entry is
- * larger, but persisted values this big do not belong in NVS).
+ * strings, 32-bit integers, booleans or bytes (ArrayBuffer on the host side):
+ * Moddable's ESP32 port stores numbers with nvs_set_i32 and refuses
+ * fractions ("float unsupported"), so the wrapper refuses them everywhere. A
+ * value is at most MAX_PREFERENCE_BYTES (persisted values bigger than this
+ * do not belong in NVS). Note: Moddable's ESP32 `Preference.keys()` returns
+ * an empty list on some ESP-IDF versions; do not rely on it for migrations.
  */
 import Preference from "preference";
 import { MoteError } from "../errors.js";
@@ -43,7 +46,8 @@ export function setPreference(domain: string, key: string, value: PreferenceValu
     if (utf8Length(value) > MAX_PREFERENCE_BYTES) throw new MoteError("invalid-argument", "value too large");
     stored = value;
   } else if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw new MoteError("invalid-argument", "number must be finite");
+    if (!Number.isInteger(value) || value < -0x8000_0000 || value > 0x7fff_ffff)
+      throw new MoteError("invalid-argument", "numbers must be 32-bit integers");
     stored = value;
   } else if (typeof value === "boolean") stored = value;
   else throw new MoteError("invalid-argument", "value must be a string, number, boolean or Uint8Array");

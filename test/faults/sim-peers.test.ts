@@ -176,3 +176,32 @@ describe("embedded peers", () => {
     expect((await fetch(`${updates.url}/missing`)).status).toBe(404);
   });
 });
+
+describe("status text", async () => {
+  const { statusLine, statusJson } = await import("../../host-shim/sim/display.js");
+  const device = {
+    id: "mote-026d6f000000",
+    version: "1.0.0",
+    uptimeMs: 12_400,
+    wifi: { state: "down" as const, reason: "wrong-password" },
+    mqtt: { state: "waiting-wifi" as const },
+    queueDepth: 3,
+    counters: { msgsIn: 1, msgsOut: 9, msgsDropped: 2, telemetrySent: 7, commands: 1, commandErrors: 0, coapNotifications: 0, wifiDrops: 1, mqttConnects: 1 },
+    parts: {},
+    problems: [],
+    reboot: undefined,
+    healthy: false,
+  };
+  const s = { index: 0, name: "mote-sim-0", state: "running" as const, boots: 2, device, xsHeapBytes: 412 * 1024, xsHeapPeakBytes: 420 * 1024, lastError: undefined };
+
+  test("the live line says what is wrong and what is waiting", () => {
+    expect(statusLine(s)).toBe(
+      "mote-sim-0 ○ mote-026d6f000000 · wifi down(wrong-password) · mqtt waiting-wifi · in 1 out 9 drop 2 · q 3 · xs 412K · boot 2 · up 12s",
+    );
+    expect(statusLine({ ...s, device: undefined, state: "booting" })).toBe("mote-sim-0 booting");
+  });
+
+  test("the JSON record carries the same facts", () => {
+    expect(statusJson(s)).toMatchObject({ device: "mote-sim-0", id: device.id, healthy: false, boots: 2, queueDepth: 3, xsHeapBytes: 412 * 1024 });
+  });
+});

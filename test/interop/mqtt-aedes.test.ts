@@ -162,6 +162,24 @@ describe("a broker that sends a malformed packet", () => {
   });
 });
 
+describe("ending at any moment", () => {
+  test("end() right after connect(), before the socket is up, resolves; publishes then fail with 'ended'", async () => {
+    const c = connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, clientId: "early-end" });
+    const p = c.publish("x", "y", { qos: 1 }).catch((e: { code: string }) => e.code);
+    await c.end();
+    expect(await p).toBe("ended");
+    expect(c.connected).toBe(false);
+    await expect(c.publish("x", "y")).rejects.toThrow(/ended/);
+  });
+
+  test("end() while CONNECT is in flight resolves", async () => {
+    const c = connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, clientId: "mid-end" });
+    await new Promise((r) => setTimeout(r, 1));
+    await c.end();
+    expect(c.session.state).toBe("ended");
+  });
+});
+
 describe("reconnecting and dead links (real sockets)", () => {
   test("reconnect delays grow exponentially with full jitter, capped at maxDelayMs", async () => {
     const deadPort = await freePort();

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import mqtt from "mqtt";
-import { connect, MemorySessionStore, type ClientOptions, type MqttClient } from "../../src/mqtt/index.js";
+import { connect, PreferenceSessionStore, type ClientOptions, type MqttClient } from "../../src/mqtt/index.js";
+import * as preferences from "../../src/platform/preferences.js";
 import { freePort, mosquittoSkipReason, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { collect, connected, once, text, waitFor } from "./mqtt-helpers.js";
 
@@ -186,14 +187,15 @@ describe.skipIf(skip)("our client with mosquitto", () => {
     await other.subscribeAsync("restart/#", { qos: 1 });
     const seen: string[] = [];
     other.on("message", (t, payload) => t.startsWith("restart/") && seen.push(String(payload)));
-    const store = new MemorySessionStore();
+    // the device's preference store (Node twin: files in the simulated board's state folder)
+    const store = new PreferenceSessionStore(preferences, `rs${Date.now() % 1e6}`);
     const deadPort = await freePort(); // nothing listens: messages stay queued
     const first = ours({ clientId: "restart-dev", protocolVersion: 5, clean: false, sessionExpiry: 600, port: deadPort, store, reconnect: false });
     const pending = ["a", "b", "c"].map((m) => first.publish("restart/x", m, { qos: 1 }).catch((e: { code: string }) => e.code));
     await first.end({ force: true });
     expect(await Promise.all(pending)).toEqual(["ended", "ended", "ended"]);
-    // "reboot": a new client object with the same store
-    const second = ours({ clientId: "restart-dev", protocolVersion: 5, clean: false, sessionExpiry: 600, store });
+    // "reboot": a new client object over a new store object on the same preferences
+    const second = ours({ clientId: "restart-dev", protocolVersion: 5, clean: false, sessionExpiry: 600, store: new PreferenceSessionStore(preferences, store.domain) });
     expect(second.session.queuedCount).toBe(3);
     await connected(second);
     await waitFor(() => seen.length === 3);

@@ -4,8 +4,10 @@
  * peers on 127.0.0.1. Without python3: fail when CI is set, else skip.
  */
 import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, afterEach, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { runTask } from "../../cli/engine.js";
 import { closeAllHandles } from "../../host-shim/node/hardware.js";
 
@@ -211,6 +213,26 @@ describe.skipIf(!hasPython)("mote tcp/udp tasks (--engine node) against Python p
     ]);
   });
 });
+
+/** Latest modification time of the files under `dir` the CLI bundles are built from. */
+function latestSource(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? latestSource(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+// The real CLI runs the bundles in dist/: rebuild them when src/, cli/ or host-shim/ changed since.
+beforeAll(() => {
+  const bundles = ["dist/node/cli.mjs", "dist/sim/tools.js"];
+  const sources = Math.max(...["src", "cli", "host-shim"].map(latestSource));
+  if (bundles.every((b) => existsSync(b) && statSync(b).mtimeMs >= sources)) return;
+  const built = spawnSync(process.execPath, ["scripts/build.mjs", "--only=tools,cli"], { encoding: "utf8", timeout: 120_000 });
+  if (built.status !== 0) throw new Error(`npm run build failed: ${built.stderr || built.stdout}`);
+}, 120_000);
 
 interface CliRun {
   code: number | null;

@@ -32,11 +32,11 @@ export function makeImage(size: number, seed: number): Uint8Array {
 }
 
 /** A fresh simulated flash (small slots keep the files small and the tests fast). */
-export function freshBoard(): string {
+export function freshBoard(slotBytes = 256 * 1024): string {
   const dir = mkdtempSync(join(tmpdir(), "mote-ota-board-"));
   configureFlash({
     dir,
-    partitions: { otadata: 8192, ota_0: 256 * 1024, ota_1: 256 * 1024, xs: 128 * 1024 },
+    partitions: { otadata: 8192, ota_0: slotBytes, ota_1: slotBytes, xs: 64 * 1024 },
   });
   return dir;
 }

@@ -294,3 +294,49 @@ describe("coap:// images (Block2 through the CoAP client)", () => {
     }
   });
 });
+
+describe("periodic check", () => {
+  test("each tick asks the descriptor URL; up-to-date is silent, a new version installs, a running update is not disturbed", async () => {
+    const { periodicCheck } = await import("../../src/ota/agent.js");
+    let tick: () => void = () => {};
+    const agent = makeAgent({ runningVersion: "2.0.0" });
+    const seen: Array<{ type: string; code?: string }> = [];
+    const check = periodicCheck(agent, {
+      url: server.url + "app-2.0.0.json",
+      intervalMs: 3_600_000,
+      repeat: (cb) => ((tick = cb), { cancel: () => (tick = () => {}) }),
+      onEvent: (e) => seen.push(e),
+    });
+    descriptorFor(server.url); // 2.0.0 = what runs
+    tick();
+    for (let i = 0; i < 200 && agent.busy; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(seen).toEqual([]);
+    descriptorFor(server.url, { version: "2.0.0" });
+    const newer = descriptorFor(server.url, { version: "2.10.0" });
+    writeFileSync(join(www, "app-2.0.0.json"), encodeDescriptor(newer)); // the URL now names 2.10.0
+    tick();
+    tick(); // busy: skipped
+    for (let i = 0; i < 400 && agent.busy; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(seen.filter((e) => e.type !== "progress")).toEqual([expect.objectContaining({ type: "done" })]);
+    expect(simulateBoot().version).toBe("2.10.0");
+    check.cancel();
+    expect(() => periodicCheck(agent, { url: "http://x/y", intervalMs: 10, repeat: () => ({ cancel() {} }), onEvent() {} })).toThrow(/bad-option/);
+  });
+});
+
+describe("the esp32/ota twin (Moddable's OTA class shape)", () => {
+  test("write() in pieces then complete() switches to the written image; a bad state throws", async () => {
+    const { default: OTA } = await import("../../host-shim/node/ota.js");
+    const ota = new OTA();
+    for (let at = 0; at < V2.length; at += 10_000) ota.write(V2.slice(at, at + 10_000).buffer);
+    ota.complete();
+    const boot = simulateBoot();
+    expect([boot.slot, boot.state]).toEqual(["ota_1", "pending-verify"]);
+    expect(boot.image).toEqual(V2);
+    expect(() => ota.write(new ArrayBuffer(1))).toThrow(/bad state/);
+    const cancelled = new OTA();
+    cancelled.write(V1.buffer);
+    cancelled.cancel();
+    expect(() => cancelled.complete()).toThrow(/bad state/);
+  });
+});

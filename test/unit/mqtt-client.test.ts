@@ -12,3 +12,38 @@ describe("mqtt:// and mqtts:// URLs", () => {
     for (const bad of ["http://x", "mqtt://", "mqtt://h:99999", "mqtt:/h"]) expect(() => parseMqttUrl(bad)).toThrow(/invalid-url/);
   });
 });
+
+describe("misuse of the public API is a typed MoteError, never a crash", () => {
+  test("bad options throw at connect()", async () => {
+    const { connect } = await import("../../src/mqtt/index.js");
+    const codeOf = (f: () => unknown) => {
+      try {
+        f();
+        return "none";
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+    };
+    expect(codeOf(() => connect("ftp://x"))).toBe("invalid-url");
+    expect(codeOf(() => connect({ keepAlive: -1, reconnect: false }))).toBe("invalid-option");
+    expect(codeOf(() => connect({ protocolVersion: 3 as 4, reconnect: false }))).toBe("invalid-option");
+    expect(codeOf(() => connect({ maxInflight: 0, reconnect: false }))).toBe("invalid-option");
+    expect(codeOf(() => connect({ protocolVersion: 4, clientId: "", clean: false, reconnect: false }))).toBe("invalid-option");
+  });
+
+  test("bad topics, filters, QoS and payloads reject the returned promise", async () => {
+    const { connect } = await import("../../src/mqtt/index.js");
+    const c = connect({ host: "127.0.0.1", port: 9, reconnect: false });
+    const codes = await Promise.all([
+      c.publish("a/#", "x").catch((e) => e.code),
+      c.publish("", "x").catch((e) => e.code),
+      c.publish("a", "x", { qos: 3 as 0 }).catch((e) => e.code),
+      c.publish("a", 42 as unknown as string).catch((e) => e.code),
+      c.subscribe("a/#/b").catch((e) => e.code),
+      c.subscribe([]).catch((e) => e.code),
+      c.unsubscribe("a+").catch((e) => e.code),
+    ]);
+    expect(codes).toEqual(["invalid-topic", "invalid-topic", "invalid-qos", "invalid-payload", "invalid-filter", "invalid-filter", "invalid-filter"]);
+    await c.end({ force: true });
+  });
+});

@@ -239,6 +239,11 @@ describe("TcpClient", () => {
     expect(() => new TcpClient({ host: "127.0.0.1", port: 65536 })).toThrowError(bad);
     expect(() => new TcpClient({ host: "127.0.0.1", port: 80, highWaterMark: -1 })).toThrowError(bad);
     expect(() => new TcpClient({ host: 42 as unknown as string, port: 80 })).toThrow(MoteError);
+    const client = new TcpClient({ host: "127.0.0.1", port: 9, connectTimeoutMs: 50 });
+    expect(() => client.write(123 as unknown as Uint8Array)).toThrowError(bad);
+    expect(() => client.end(-1)).toThrowError(bad);
+    client.destroy();
+    expect(() => client.write("after destroy")).toThrowError(expect.objectContaining({ code: "closed" }));
   });
 });
 

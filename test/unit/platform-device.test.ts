@@ -92,11 +92,11 @@ describe("platform preferences over the state directory", () => {
 
   test("values of every kind round-trip and survive in one JSON file per domain", () => {
     setPreference("wifi", "ssid", "home");
-    setPreference("wifi", "retries", 3);
+    setPreference("wifi", "retries", -3);
     setPreference("wifi", "enabled", false);
     setPreference("wifi", "blob", new Uint8Array([0, 1, 255]));
     expect(getPreference("wifi", "ssid")).toBe("home");
-    expect(getPreference("wifi", "retries")).toBe(3);
+    expect(getPreference("wifi", "retries")).toBe(-3);
     expect(getPreference("wifi", "enabled")).toBe(false);
     expect(getPreference("wifi", "blob")).toEqual(new Uint8Array([0, 1, 255]));
     expect(preferenceKeys("wifi").sort()).toEqual(["blob", "enabled", "retries", "ssid"]);
@@ -121,6 +121,8 @@ describe("platform preferences over the state directory", () => {
     expect(() => setPreference("d", "a-very-long-key-name", 1)).toThrowError(bad);
     expect(() => getPreference("", "k")).toThrowError(bad);
     expect(() => setPreference("d", "k", Number.NaN)).toThrowError(bad);
+    expect(() => setPreference("d", "k", 1.5)).toThrowError(bad); // ESP32 NVS keeps int32 only
+    expect(() => setPreference("d", "k", 2 ** 31)).toThrowError(bad);
     expect(() => setPreference("d", "k", {} as unknown as string)).toThrowError(bad);
     expect(() => setPreference("d", "k", new Uint8Array(5000))).toThrowError(bad);
   });

@@ -166,6 +166,18 @@ describe("the XS bridge", () => {
     expect(await xs.call("timers", { count: 1000 })).toEqual({ fired: 1000, early: 0 });
   });
 
+  test("fired timers leave nothing behind: bridge tables empty, heap back where it was", async () => {
+    await xs.call("timers", { count: 100 });
+    const base = (await xs.meters()).heapBytes;
+    const tablesBefore = await xs.call("__bridgeStats");
+    const openBefore = xs.stats().open;
+    await xs.call("timers", { count: 2000 });
+    const after = (await xs.meters()).heapBytes;
+    expect(await xs.call("__bridgeStats")).toEqual(tablesBefore);
+    expect(xs.stats().open).toBe(openBefore);
+    expect(after).toBeLessThan(base * 1.05);
+  });
+
   test("a repeating timer cleared from its own callback stops", async () => {
     expect(await xs.call("repeatingTimerThenClear")).toBe(3);
   });

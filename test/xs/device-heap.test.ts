@@ -40,9 +40,8 @@ async function publish(n: number): Promise<void> {
   let sent = 0;
   for (let guard = 0; sent < n && guard < n * 10; guard++) {
     sent += (await device.call("moteBurst", Math.min(BURST, n - sent))) as number;
-    // Wait (bounded) for most acknowledgements: the queue is bounded and the test
-    // must not rely on drops. A few PUBACKs can sit in the host socket until the next
-    // bytes arrive (see the report: TCP twin read race), so "most" is below 10.
+    // Wait (bounded) for the acknowledgements: the queue is bounded and the test
+    // must not rely on drops ("below 10" leaves room for PUBACKs still in flight).
     for (let i = 0; i < 100; i++) {
       const s = (await device.call("moteStatus")) as DeviceStatus;
       if (s.queueDepth < 10) break;

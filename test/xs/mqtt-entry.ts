@@ -7,6 +7,7 @@ import { MqttDecoder, encodePacket } from "../../src/mqtt/codec.js";
 import type { PublishPacket, QoS } from "../../src/mqtt/packets.js";
 import { decodeUtf8 } from "../../src/util/utf8.js";
 import { clearTimer, setTimer } from "../../src/platform/timer.js";
+import { now } from "../../src/platform/clock.js";
 
 const g = globalThis as unknown as Record<string, unknown>;
 let client: MqttClient | undefined;
@@ -68,6 +69,27 @@ g.mqttAfterRestart = async () => {
   for (const qos of [1, 2] as QoS[]) await bounded(c.publish(`xs/again${qos}`, `back${qos}`, { qos }), 10_000, `publish again QoS ${qos}`);
   await until(() => got.length >= 2, 5000);
   return { connects, got: got.splice(0).sort() };
+};
+
+/** Publishes `count` 64-byte messages at `qos` keeping `window` in flight; returns the elapsed ms (XS clock). */
+g.mqttPublishMany = async (args: { count: number; qos: QoS; window: number }) => {
+  const c = client!;
+  const payload = new Uint8Array(64).fill(0x63);
+  const t0 = now();
+  let next = 0;
+  const lanes: Promise<void>[] = [];
+  for (let l = 0; l < args.window; l++) {
+    lanes.push(
+      (async () => {
+        while (next < args.count) {
+          next++;
+          await c.publish("xs/bench", payload, { qos: args.qos });
+        }
+      })(),
+    );
+  }
+  await bounded(Promise.all(lanes), 60_000, "publish many");
+  return now() - t0;
 };
 
 g.mqttEnd = async () => {

@@ -1,0 +1,280 @@
+/**
+ * MQTT chaos soak: the soak device program (soak/device-entry.ts) on the XS
+ * engine in the simulator (host-shim/sim startSimulation, one device, its
+ * link through the simulator's TCP fault proxy) against a real mosquitto with
+ * persistence on (test/helpers/mosquitto.ts), while this harness:
+ *   - restarts the broker (SIGTERM: it saves its persistence file; down `downMs`),
+ *   - drops the device's WiFi (sim.faults.wifiDrop: the radio and every
+ *     connection through its link go down for `downMs`),
+ *   - power-cuts the device (sim.faults.powerCut: the engine is killed with
+ *     no warning and booted again from its state folder after `downMs`),
+ *   - optionally floods `soak/flood` at the device with QoS 0 messages.
+ * Faults are spread over the run by progress (received messages), in a
+ * seeded order. An MQTT.js subscriber with a persistent session (clean:
+ * false, QoS 2 on soak/q2, QoS 1 on soak/q1) counts what arrives.
+ *
+ * Verdict: lost = sequence numbers never seen; duplicated = seen more than
+ * once (allowed for QoS 1 by MQTT §4.3.2, counted anyway; 0 required for
+ * QoS 2, §4.3.3). Recovery after a fault = from the moment the fault ends
+ * (broker listening again / link back / power back) to the first message
+ * the subscriber receives after that moment. Every wait is bounded.
+ */
+import mqtt, { type MqttClient as PeerClient } from "mqtt";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startSimulation, type Simulation } from "../host-shim/sim/simulation.js";
+import { bundleForXs } from "../host-shim/xs/engine.js";
+import { startMosquitto, type Mosquitto } from "../test/helpers/mosquitto.js";
+import { percentile } from "./coap-loss.js";
+
+export type FaultKind = "broker-restart" | "wifi-drop" | "power-cut" | "flood";
+
+export interface ChaosOptions {
+  /** Messages per QoS level (QoS 1 and QoS 2 each). */
+  count: number;
+  window?: number;
+  brokerRestarts?: number;
+  wifiDrops?: number;
+  powerCuts?: number;
+  /** Floods: QoS 0 messages/s at the device for `floodMs`. */
+  floods?: number;
+  floodRate?: number;
+  floodMs?: number;
+  /** How long each fault lasts, ms (default 1000). */
+  downMs?: number;
+  seed?: number;
+  /** Give up waiting for the last messages after this long, ms (default 120,000). */
+  settleTimeoutMs?: number;
+  /** Whole-run bound, ms (default 30 minutes). */
+  timeoutMs?: number;
+  protocolVersion?: 4 | 5;
+  log?(line: string): void;
+}
+
+export interface FaultRecord {
+  kind: FaultKind;
+  atReceived: number;
+  /** ms from the end of the fault to the next message at the subscriber. */
+  recoveryMs: number | undefined;
+}
+
+export interface ChaosResult {
+  count: number;
+  lost: { qos1: number; qos2: number };
+  duplicated: { qos1: number; qos2: number };
+  lostSamples: { qos1: number[]; qos2: number[] };
+  dupSamples: { qos2: number[] };
+  faults: FaultRecord[];
+  recoveryP50: number;
+  recoveryP99: number;
+  crashes: number;
+  boots: number;
+  deviceRejected: number;
+  deviceLastError: string;
+  flood: { sent: number; received: number; deltaAckedDuringFlood: number; heapPeakBytes: number } | undefined;
+  heapStartBytes: number | undefined;
+  heapEndBytes: number | undefined;
+  heapDeltaPct: number | undefined;
+  wallMs: number;
+  messagesPerSecond: number;
+  complete: boolean;
+}
+
+function mulberry(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Counter {
+  seen: Map<number, number>;
+  lastArrival: number;
+}
+
+async function connectPeer(url: string, clientId: string, clean: boolean): Promise<PeerClient> {
+  const c = mqtt.connect(url, { clientId, clean, reconnectPeriod: 100, connectTimeout: 3000, keepalive: 10 });
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`peer ${clientId} did not connect`)), 10_000);
+    c.once("connect", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+  return c;
+}
+
+export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const log = o.log ?? (() => undefined);
+  const t0 = Date.now();
+  const deadline = t0 + (o.timeoutMs ?? 30 * 60_000);
+  const downMs = o.downMs ?? 1000;
+  const random = mulberry(o.seed ?? 1);
+  const state = mkdtempSync(join(tmpdir(), "mote-soak-"));
+  let broker: Mosquitto | undefined;
+  let sim: Simulation | undefined;
+  let sub: PeerClient | undefined;
+  let flooder: PeerClient | undefined;
+  const crashes: string[] = [];
+  try {
+    broker = await startMosquitto({ extraConfig: ["max_inflight_messages 32", "max_queued_messages 100000", "max_queued_bytes 0"] });
+    const counters: Record<1 | 2, Counter> = { 1: { seen: new Map(), lastArrival: 0 }, 2: { seen: new Map(), lastArrival: 0 } };
+    let lastArrival = 0;
+    sub = await connectPeer(broker.url, "soak-observer", false);
+    sub.on("message", (topic, payload) => {
+      const q = topic === "soak/q1" ? 1 : topic === "soak/q2" ? 2 : 0;
+      if (q === 0) return;
+      const seq = Number(payload.toString());
+      const c = counters[q];
+      c.seen.set(seq, (c.seen.get(seq) ?? 0) + 1);
+      c.lastArrival = lastArrival = Date.now();
+    });
+    await sub.subscribeAsync({ "soak/q1": { qos: 1 }, "soak/q2": { qos: 2 } });
+    const received = () => counters[1].seen.size + counters[2].seen.size;
+    const total = 2 * o.count;
+
+    sim = await startSimulation({
+      devices: 1,
+      broker: broker.url,
+      state,
+      observeSensor: false,
+      bundle: () => bundleForXs("soak/device-entry.ts"),
+      config: { soakCount: o.count, soakWindow: o.window ?? 16, soakVersion: o.protocolVersion ?? 5 },
+      pollMs: 500,
+      onEvent: (_i, e) => {
+        if (e.type === "crash") crashes.push(e.message);
+      },
+      onLog: (_i, line) => {
+        if (/error|exception|throw/i.test(line)) log(`device: ${line}`);
+      },
+    });
+    const device = sim.devices[0];
+    const deviceStatus = async () => (await device.call("soakStatus").catch(() => undefined)) as { soak?: Record<string, number | boolean | string> } | undefined;
+
+    // baseline heap: first boot, connected, after the first messages
+    const waitUntil = async (pred: () => boolean | Promise<boolean>, ms: number, what: string) => {
+      const until = Math.min(deadline, Date.now() + ms);
+      for (let i = 0; Date.now() < until; i++) {
+        if (await pred()) return true;
+        await sleep(50);
+      }
+      log(`timeout waiting for ${what}`);
+      return false;
+    };
+    await waitUntil(() => received() >= Math.min(total, 20), 30_000, "first messages");
+    const heapStart = (await device.engine?.meters())?.heapBytes;
+
+    // the fault plan: kinds in a seeded order, spread over the run by progress
+    const plan: FaultKind[] = [];
+    for (let i = 0; i < (o.brokerRestarts ?? 0); i++) plan.push("broker-restart");
+    for (let i = 0; i < (o.wifiDrops ?? 0); i++) plan.push("wifi-drop");
+    for (let i = 0; i < (o.powerCuts ?? 0); i++) plan.push("power-cut");
+    for (let i = 0; i < (o.floods ?? 0); i++) plan.push("flood");
+    for (let i = plan.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [plan[i], plan[j]] = [plan[j], plan[i]];
+    }
+    const faults: FaultRecord[] = [];
+    let flood: ChaosResult["flood"];
+    for (let k = 0; k < plan.length && Date.now() < deadline; k++) {
+      const at = Math.floor(((k + 1) / (plan.length + 1)) * total * 0.9);
+      await waitUntil(() => received() >= at, Math.max(60_000, o.count * 20), `progress ${at}`);
+      const kind = plan[k];
+      log(`fault ${k + 1}/${plan.length}: ${kind} at ${received()}/${total} received, ${Date.now() - t0} ms, device ${JSON.stringify((await deviceStatus())?.soak)}`);
+      let endedAt: number;
+      if (kind === "broker-restart") {
+        await broker.stop();
+        await sleep(downMs);
+        await broker.start();
+        endedAt = Date.now();
+      } else if (kind === "wifi-drop") {
+        sim.faults.wifiDrop(downMs);
+        await sleep(downMs);
+        endedAt = Date.now();
+      } else if (kind === "power-cut") {
+        await sim.faults.powerCut(downMs);
+        await sleep(downMs);
+        endedAt = Date.now();
+        await waitUntil(() => device.state === "running", 30_000, "boot after power cut");
+      } else {
+        // flood: QoS 0 at floodRate/s for floodMs, from a second client, while telemetry goes on
+        flooder ??= await connectPeer(broker.url, "soak-flooder", true);
+        const rate = o.floodRate ?? 10_000;
+        const ms = o.floodMs ?? 3000;
+        const before = (await deviceStatus())?.soak;
+        const payload = Buffer.alloc(32, 0x61);
+        let sent = 0;
+        let peak = 0;
+        const start = Date.now();
+        while (Date.now() - start < ms) {
+          const due = Math.floor(((Date.now() - start) / 1000) * rate);
+          for (; sent < due; sent++) flooder.publish("soak/flood", payload, { qos: 0 });
+          await sleep(10);
+          if (sent % 5000 < rate / 100) peak = Math.max(peak, (await device.engine?.meters())?.heapBytes ?? 0);
+        }
+        endedAt = Date.now();
+        await sleep(1000);
+        const after = (await deviceStatus())?.soak;
+        peak = Math.max(peak, (await device.engine?.meters())?.heapBytes ?? 0);
+        flood = {
+          sent: (flood?.sent ?? 0) + sent,
+          received: Number(after?.floodReceived ?? 0),
+          deltaAckedDuringFlood: Number(after?.acked ?? 0) - Number(before?.acked ?? 0),
+          heapPeakBytes: Math.max(flood?.heapPeakBytes ?? 0, peak),
+        };
+      }
+      const mark = endedAt;
+      await waitUntil(() => lastArrival > mark || received() >= total, 60_000, `recovery after ${kind}`);
+      faults.push({ kind, atReceived: received(), recoveryMs: lastArrival > mark ? lastArrival - mark : undefined });
+    }
+
+    // settle: every message, then a quiet second for late duplicates
+    const complete = await waitUntil(() => received() >= total, o.settleTimeoutMs ?? 120_000, "all messages");
+    await waitUntil(async () => (await deviceStatus())?.soak?.done === true, 20_000, "device done");
+    await sleep(1500);
+    const end = (await deviceStatus())?.soak;
+    const heapEnd = (await device.engine?.meters())?.heapBytes;
+    const missing = (q: 1 | 2) => {
+      const out: number[] = [];
+      for (let s = 1; s <= o.count; s++) if (!counters[q].seen.has(s)) out.push(s);
+      return out;
+    };
+    const dups = (q: 1 | 2) => [...counters[q].seen.entries()].filter(([, n]) => n > 1).map(([s]) => s);
+    const rec = faults.map((f) => f.recoveryMs).filter((x): x is number => x !== undefined);
+    const wallMs = Date.now() - t0;
+    return {
+      count: o.count,
+      lost: { qos1: missing(1).length, qos2: missing(2).length },
+      duplicated: { qos1: dups(1).length, qos2: dups(2).length },
+      lostSamples: { qos1: missing(1).slice(0, 20), qos2: missing(2).slice(0, 20) },
+      dupSamples: { qos2: dups(2).slice(0, 20) },
+      faults,
+      recoveryP50: percentile(rec, 50),
+      recoveryP99: percentile(rec, 99),
+      crashes: crashes.length,
+      boots: device.status().boots,
+      deviceRejected: Number(end?.rejected ?? 0),
+      deviceLastError: String(end?.lastError ?? ""),
+      flood,
+      heapStartBytes: heapStart,
+      heapEndBytes: heapEnd,
+      heapDeltaPct: heapStart && heapEnd ? ((heapEnd - heapStart) / heapStart) * 100 : undefined,
+      wallMs,
+      messagesPerSecond: (received() / wallMs) * 1000,
+      complete,
+    };
+  } finally {
+    await flooder?.endAsync(true).catch(() => undefined);
+    await sub?.endAsync(true).catch(() => undefined);
+    await sim?.stop().catch(() => undefined);
+    await broker?.close().catch(() => undefined);
+    rmSync(state, { recursive: true, force: true });
+  }
+}
