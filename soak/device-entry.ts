@@ -30,9 +30,13 @@ import { getPreference, setPreference, deletePreference } from "../src/platform/
 import { setRepeating } from "../src/platform/timer.js";
 import { decodeUtf8 } from "../src/util/utf8.js";
 
-const cfg = buildTimeValues(["broker", "soakCount", "soakWindow", "soakClientId", "soakVersion"]);
+const cfg = buildTimeValues(["broker", "soakCount", "soakWindow", "soakClientId", "soakVersion", "soakRate"]);
 const COUNT = Number(cfg.soakCount ?? 100);
 const WINDOW = Number(cfg.soakWindow ?? 16);
+/** Publishes per second at most (both QoS levels together); 0 = as fast as the window allows. */
+const RATE = Number(cfg.soakRate ?? 0);
+const BOOTED_AT = now();
+let publishedThisBoot = 0;
 const DOMAIN = "soak";
 
 const store = new PreferenceSessionStore({ getPreference, setPreference, deletePreference }, "soaksess", { maxBytes: 8192, chunkBytes: 2048 });
@@ -96,11 +100,13 @@ function pending(): number {
 function pump(): void {
   // QoS 1 and QoS 2 alternate; the window covers both.
   let inSession = pending();
-  for (let guard = 0; guard < 2 * WINDOW && inSession < WINDOW; guard++) {
+  const budget = RATE > 0 ? Math.floor(((now() - BOOTED_AT) * RATE) / 1000) - publishedThisBoot : Infinity;
+  for (let guard = 0; guard < 2 * WINDOW && inSession < WINDOW && guard < budget; guard++) {
     const q: 1 | 2 = next[1] <= next[2] ? (next[1] <= COUNT ? 1 : 2) : next[2] <= COUNT ? 2 : 1;
     if (next[q] > COUNT) return;
     const seq = next[q];
     inSession++;
+    publishedThisBoot++;
     client.publish(`soak/q${q}`, String(seq), { qos: q }).then(
       () => {
         counters.acked++;
@@ -134,7 +140,7 @@ client.subscribe("soak/flood", () => {
 }).catch(() => undefined);
 
 // A slow tick refills the window when acknowledgements of a restored session come without promises.
-setRepeating(pump, 100);
+setRepeating(pump, RATE > 0 ? 20 : 100);
 
 function status() {
   return {

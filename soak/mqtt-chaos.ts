@@ -34,6 +34,8 @@ export interface ChaosOptions {
   /** Messages per QoS level (QoS 1 and QoS 2 each). */
   count: number;
   window?: number;
+  /** Device publishes per second, both QoS levels together (0 = as fast as the window allows). */
+  rate?: number;
   brokerRestarts?: number;
   wifiDrops?: number;
   powerCuts?: number;
@@ -146,7 +148,7 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
       state,
       observeSensor: false,
       bundle: () => bundleForXs("soak/device-entry.ts"),
-      config: { soakCount: o.count, soakWindow: o.window ?? 16, soakVersion: o.protocolVersion ?? 5 },
+      config: { soakCount: o.count, soakWindow: o.window ?? 16, soakVersion: o.protocolVersion ?? 5, soakRate: o.rate ?? 0 },
       pollMs: 500,
       onEvent: (_i, e) => {
         if (e.type === "crash") crashes.push(e.message);

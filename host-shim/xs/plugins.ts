@@ -54,7 +54,9 @@ export function xsStubsPlugin(root: string, extra: string[] = []): Plugin {
       build.onResolve({ filter: exactFilter(specs) }, (args) => {
         const file = table[args.path];
         const stub = file === undefined ? undefined : join(root, "host-shim", "xs", "modules", `${file}.ts`);
-        if (stub !== undefined && existsSync(stub)) return { path: stub };
+        // A hand-written stub names the specifier it serves; several specifiers
+        // may share one twin file (esp32/ota and mote/ota-boot), the others get a generated stub.
+        if (stub !== undefined && existsSync(stub) && readFileSync(stub, "utf8").includes(JSON.stringify(args.path))) return { path: stub };
         return { path: args.path, namespace: "mote-xs-stub" };
       });
       build.onLoad({ filter: /.*/, namespace: "mote-xs-stub" }, async (args) => {

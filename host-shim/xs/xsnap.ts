@@ -121,8 +121,12 @@ export function startXsnap(options: StartXsnapOptions): XsnapWorker {
   const out = options.stdio === "stderr" ? 2 : (options.stdio ?? "inherit");
   const argv = [options.name ?? "mote"];
   if (options.computeLimit !== undefined && options.computeLimit > 0) argv.push("-l", String(Math.floor(options.computeLimit)));
+  // Its own process group: a Ctrl-C at the terminal reaches Node, which closes
+  // the engine in order, rather than killing XS under it. If Node dies, the
+  // worker sees EOF on its command pipe and exits by itself.
   const child: ChildProcess = spawn(bin, argv, {
     stdio: ["ignore", out, out, "pipe", "pipe"],
+    detached: true,
   });
   const toWorker = child.stdio[3] as Writable;
   const fromWorker = child.stdio[4] as Readable;
