@@ -36,14 +36,34 @@ export async function sizeOf(entry: string): Promise<{ minified: number; gzip: n
   return { minified: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
 }
 
+/** MQTT.js's own minified browser bundle: the client a desktop/web app would ship (a size peer for feature_mqtt). */
+function mqttJsPeer(root: string): { minified: number; gzip: number } | undefined {
+  const file = join(root, "node_modules", "mqtt", "dist", "mqtt.min.js");
+  if (!existsSync(file)) return undefined;
+  const bytes = readFileSync(file);
+  return { minified: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+}
+
 export async function run(emit: Emit): Promise<void> {
   const root = projectRoot();
+  const mqttPeer = mqttJsPeer(root);
   for (const [metric, candidates] of ENTRIES) {
     const file = candidates.map((f) => join(root, f)).find((f) => existsSync(f));
     if (file === undefined) continue;
     const size = await sizeOf(file);
     const entry = file.slice(root.length + 1);
-    emit({ metric: `${metric}_minified`, unit: "bytes", mote: size.minified, peer: null, peer_value: null, ratio: null, entry });
-    emit({ metric: `${metric}_gzip`, unit: "bytes", mote: size.gzip, peer: null, peer_value: null, ratio: null, entry });
+    const peer = metric === "feature_mqtt" ? mqttPeer : undefined;
+    for (const kind of ["minified", "gzip"] as const) {
+      emit({
+        metric: `${metric}_${kind}`,
+        unit: "bytes",
+        mote: size[kind],
+        peer: peer ? "MQTT.js dist/mqtt.min.js" : null,
+        peer_value: peer ? peer[kind] : null,
+        // Smaller is better: ratio > 1 means mote is smaller.
+        ratio: peer ? peer[kind] / size[kind] : null,
+        entry,
+      });
+    }
   }
 }

@@ -7,6 +7,8 @@
  */
 import mqttPacket from "mqtt-packet";
 import { readFileSync } from "node:fs";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { join } from "node:path";
 import { bundleForXs, projectRoot, startXs } from "../host-shim/xs/engine.js";
 import { measureInXs } from "./lib.js";
@@ -45,16 +47,29 @@ function opsPerSecond(fn: () => void, ms = 400, rounds = 3): number {
   return best;
 }
 
-/** Heap growth per op over short bursts (no GC in between); the smallest of a few tries. */
-function bytesPerOp(fn: () => void, ops = 2000): number {
-  let best = Infinity;
-  for (let tries = 0; tries < 8; tries++) {
-    const before = process.memoryUsage().heapUsed;
+/** A gc() function: V8's, exposed at run time (the bench runner passes no flags). */
+function gcFunction(): () => void {
+  v8.setFlagsFromString("--expose-gc");
+  return vm.runInNewContext("gc") as () => void;
+}
+
+/**
+ * Bytes allocated per op, estimated: after a full gc, the growth of the JS heap plus
+ * ArrayBuffer backing stores (Buffers live there) over a burst too short for a
+ * scavenge; the smallest of several bursts (noise only adds).
+ */
+function bytesPerOp(fn: () => void, ops = 500): number {
+  const gc = gcFunction();
+  const samples: number[] = [];
+  for (let tries = 0; tries < 9; tries++) {
+    gc();
+    const a = process.memoryUsage();
     for (let i = 0; i < ops; i++) fn();
-    const grown = process.memoryUsage().heapUsed - before;
-    if (grown >= 0) best = Math.min(best, grown / ops);
+    const b = process.memoryUsage();
+    const grown = b.heapUsed - a.heapUsed + (b.arrayBuffers - a.arrayBuffers);
+    if (grown >= 0) samples.push(grown / ops);
   }
-  return best === Infinity ? NaN : Math.round(best);
+  return samples.length ? Math.round(Math.min(...samples)) : NaN;
 }
 
 function codecPair(size: number): { ours: () => void; peer: () => void } {

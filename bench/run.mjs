@@ -20,6 +20,9 @@ const all = readdirSync(join(root, "bench"))
   .sort();
 if (groups.length === 0) groups = all;
 
+// `npm run bench -- --json | head` closes our stdout early: that is fine.
+process.stdout.on("error", (e) => process.exit(e.code === "EPIPE" ? 0 : 1));
+
 const outDir = join(root, "bench", "out");
 mkdirSync(outDir, { recursive: true });
 

@@ -96,7 +96,8 @@ export async function main(argv: string[]): Promise<number> {
     });
   } catch (e) {
     const err = e as Error & { code?: string };
-    process.stderr.write(`mote sim: ${err.code ?? "error"}: ${err.message}\n`);
+    const code = err.code ?? "error";
+    process.stderr.write(`mote sim: ${err.message.startsWith(code) ? err.message : `${code}: ${err.message}`}\n`);
     return 1;
   }
   let finished = false;

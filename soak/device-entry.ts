@@ -35,8 +35,9 @@ const COUNT = Number(cfg.soakCount ?? 100);
 const WINDOW = Number(cfg.soakWindow ?? 16);
 /** Publishes per second at most (both QoS levels together); 0 = as fast as the window allows. */
 const RATE = Number(cfg.soakRate ?? 0);
-const BOOTED_AT = now();
-let publishedThisBoot = 0;
+/** Token bucket for RATE: at most WINDOW tokens saved up (no burst after an outage beyond the window). */
+let tokens = 0;
+let tokensAt = now();
 const DOMAIN = "soak";
 
 const store = new PreferenceSessionStore({ getPreference, setPreference, deletePreference }, "soaksess", { maxBytes: 8192, chunkBytes: 2048 });
@@ -100,13 +101,17 @@ function pending(): number {
 function pump(): void {
   // QoS 1 and QoS 2 alternate; the window covers both.
   let inSession = pending();
-  const budget = RATE > 0 ? Math.floor(((now() - BOOTED_AT) * RATE) / 1000) - publishedThisBoot : Infinity;
-  for (let guard = 0; guard < 2 * WINDOW && inSession < WINDOW && guard < budget; guard++) {
+  if (RATE > 0) {
+    const t = now();
+    tokens = Math.min(WINDOW, tokens + ((t - tokensAt) * RATE) / 1000);
+    tokensAt = t;
+  }
+  for (let guard = 0; guard < 2 * WINDOW && inSession < WINDOW && (RATE === 0 || tokens >= 1); guard++) {
     const q: 1 | 2 = next[1] <= next[2] ? (next[1] <= COUNT ? 1 : 2) : next[2] <= COUNT ? 2 : 1;
     if (next[q] > COUNT) return;
     const seq = next[q];
     inSession++;
-    publishedThisBoot++;
+    tokens--;
     client.publish(`soak/q${q}`, String(seq), { qos: q }).then(
       () => {
         counters.acked++;

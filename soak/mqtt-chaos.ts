@@ -123,7 +123,7 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
   let broker: Mosquitto | undefined;
   let sim: Simulation | undefined;
   let sub: PeerClient | undefined;
-  let flooder: PeerClient | undefined;
+  let flooder: PeerClient | undefined; // QoS 0 publisher for the warm-up and the floods
   const crashes: string[] = [];
   try {
     broker = await startMosquitto({ extraConfig: ["max_inflight_messages 32", "max_queued_messages 100000", "max_queued_bytes 0"] });
@@ -171,6 +171,10 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
       return false;
     };
     await waitUntil(() => received() >= Math.min(total, 20), 30_000, "first messages");
+    // warm-up: every code path the run will take once (QoS 0 deliveries too) before the baseline heap
+    flooder = await connectPeer(broker.url, "soak-flooder", true);
+    for (let i = 0; i < 20; i++) flooder.publish("soak/flood", "warm-up", { qos: 0 });
+    await waitUntil(async () => Number((await deviceStatus())?.soak?.floodReceived ?? 0) >= 20, 10_000, "warm-up flood");
     const heapStart = (await device.engine?.meters())?.heapBytes;
 
     // the fault plan: kinds in a seeded order, spread over the run by progress
@@ -207,7 +211,6 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
         await waitUntil(() => device.state === "running", 30_000, "boot after power cut");
       } else {
         // flood: QoS 0 at floodRate/s for floodMs, from a second client, while telemetry goes on
-        flooder ??= await connectPeer(broker.url, "soak-flooder", true);
         const rate = o.floodRate ?? 10_000;
         const ms = o.floodMs ?? 3000;
         const before = (await deviceStatus())?.soak;
@@ -227,7 +230,7 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
         peak = Math.max(peak, (await device.engine?.meters())?.heapBytes ?? 0);
         flood = {
           sent: (flood?.sent ?? 0) + sent,
-          received: Number(after?.floodReceived ?? 0),
+          received: (flood?.received ?? 0) + Number(after?.floodReceived ?? 0) - Number(before?.floodReceived ?? 0),
           deltaAckedDuringFlood: Number(after?.acked ?? 0) - Number(before?.acked ?? 0),
           heapPeakBytes: Math.max(flood?.heapPeakBytes ?? 0, peak),
         };

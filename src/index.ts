@@ -12,6 +12,7 @@
 export * as mqtt from "./mqtt/index.js";
 export * as coap from "./coap/index.js";
 export * as net from "./net/index.js";
+export * as ota from "./ota/index.js";
 
 export { MoteError } from "./errors.js";
 export { encodeUtf8, decodeUtf8, utf8Length } from "./util/utf8.js";
@@ -45,8 +46,9 @@ export type { DeviceStatus, Counters, WifiState, MqttState } from "./runtime/hea
 // the device program
 export { DeviceApp } from "./app/device.js";
 export type { DeviceAppOptions } from "./app/device.js";
-export { startDevice, demoSensor } from "./app/program.js";
-export type { DeviceOptions } from "./app/program.js";
+export { startDevice, demoSensor, PROGRAM_VERSION } from "./app/program.js";
+export type { DeviceOptions, OtaFactory } from "./app/program.js";
+export { platformOta } from "./app/ota.js";
 export { parseCommand, topicsFor, CommandError } from "./app/commands.js";
 export type { Command, CommandErrorCode, Topics } from "./app/commands.js";
 export type {

@@ -21,7 +21,6 @@ import { seededRandom } from "../../src/runtime/backoff.js";
 import { parsePublicKey } from "../../src/ota/keys.js";
 import { configureFlash } from "../node/flash.js";
 import { provisionSim, simulateBoot } from "../node/ota.js";
-import otaBoot from "../node/ota-boot.js";
 
 export interface SimulationOptions {
   /** Number of devices (distinct MACs and client ids). Default 1, at most 500. */
@@ -51,10 +50,10 @@ export interface SimulationOptions {
   /** The device script; default: dist/sim/device.js if it is up to date, else bundled from src/app/main.ts. */
   bundle?: string | (() => Promise<string>);
   /**
-   * OTA (one device only): the device runs src/app/main-ota.ts with this signing
-   * key as its `otaKey`; the simulated flash is "flashed" with the current bundle
-   * as `factoryVersion` (default "1.0.0") at start, and every boot runs the image
-   * of the slot the simulated bootloader picks (host-shim/node/ota.ts).
+   * OTA (one device only): `publicKey` becomes the device's `otaKey`, so it takes
+   * signed updates on `cmd/ota`. A single device always boots from its simulated
+   * flash: the current bundle is written to slot ota_0 as `factoryVersion`
+   * (default "1.0.0", board `board`, default "sim") at start.
    */
   ota?: { publicKey: string | Uint8Array; factoryVersion?: string; board?: string };
   /** Status poll period, ms (default 1000). */
@@ -206,21 +205,20 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       cachedBundle ??= await deviceBundle(options.onLog === undefined ? undefined : (line) => options.onLog!(-1, line));
       return cachedBundle;
     };
-    let extraModules: Record<string, Record<string, unknown>> | undefined;
     let otaKeyHex: string | undefined;
     if (options.ota !== undefined) {
-      const ota = options.ota;
-      const key = typeof ota.publicKey === "string" ? parsePublicKey(ota.publicKey) : ota.publicKey;
+      const key = typeof options.ota.publicKey === "string" ? parsePublicKey(options.ota.publicKey) : options.ota.publicKey;
       otaKeyHex = Buffer.from(key).toString("hex");
-      const board = ota.board ?? "sim";
-      const factory =
-        typeof bundleSource === "string" ? bundleSource
-        : typeof bundleSource === "function" ? await bundleSource()
-        : await bundleForXs("src/app/main-ota.ts", { hostModules: ["mote/ota-boot"] });
-      // "Flash the board over USB": the current bundle in slot 0, valid, as the factory version.
+    }
+    if (count === 1) {
+      // One device: it boots from its (simulated) flash. At start the current bundle
+      // is "flashed over USB" into slot ota_0 as the factory version; every boot then
+      // runs the image of the slot the simulated bootloader picks (an OTA update
+      // switches it), with that image's version as mc/config `version`.
+      const board = options.ota?.board ?? "sim";
+      const factory = await bundleForBoot();
       configureFlash({ dir: join(stateRoot, macFor(0).replace(/:/g, ""), "flash") });
-      provisionSim({ image: new TextEncoder().encode(factory), version: ota.factoryVersion ?? "1.0.0" });
-      extraModules = { "mote/ota-boot": { default: otaBoot } };
+      provisionSim({ image: new TextEncoder().encode(factory as string), version: options.ota?.factoryVersion ?? "1.0.0" });
       bundleForBoot = async () => {
         const boot = simulateBoot();
         if (boot.image === undefined) throw new Error(`no bootable firmware (${boot.reason})`);
@@ -228,7 +226,6 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         return { source: new TextDecoder().decode(boot.image), config: { version: boot.version, board } };
       };
     }
-
     const air = new AirSpace([network]);
     configureSharedHardware(count === 1 ? join(stateRoot, macFor(0).replace(/:/g, "")) : stateRoot);
     const devices: SimDevice[] = [];
@@ -253,7 +250,6 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         buildConfig,
         hardware: createHardware({ stateDir, mac, air, ssid: network.ssid }),
         bundleForBoot,
-        extraModules,
         onLog: options.onLog === undefined ? undefined : (line) => options.onLog!(i, line),
         onEvent: options.onEvent === undefined ? undefined : (e) => options.onEvent!(i, e),
       });

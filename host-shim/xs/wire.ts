@@ -28,7 +28,20 @@
  * code, never part of a device build.
  */
 
+import { MoteError } from "../../src/errors.js";
+
 export type Tag = { $$: string; [k: string]: unknown };
+
+/** Codes of the bridge's wire faults. */
+export type WireFault = "bad-message" | "too-deep";
+
+/** A message that is not a well-formed bridge message, or a value the wire cannot carry. */
+export class WireError extends MoteError<WireFault> {
+  constructor(code: WireFault, message: string) {
+    super(code, message);
+    this.name = "WireError";
+  }
+}
 
 export interface RefHooks {
   /** A function or a non-plain object is about to cross: its tag. */
@@ -84,7 +97,7 @@ function extraProps(value: ArrayBuffer, hooks: RefHooks, segs: Segments, depth: 
 const MAX_DEPTH = 64;
 
 function encodeValue(value: unknown, hooks: RefHooks, segs: Segments, depth: number): unknown {
-  if (depth > MAX_DEPTH) throw new RangeError("bridge: value nested too deeply (cycle?)");
+  if (depth > MAX_DEPTH) throw new WireError("too-deep", `value nested deeper than ${MAX_DEPTH} (a cycle?)`);
   switch (typeof value) {
     case "undefined":
       return { $$: "u" };
@@ -124,9 +137,10 @@ function encodeValue(value: unknown, hooks: RefHooks, segs: Segments, depth: num
   return "$$" in out ? { $$: "o", v: out } : out;
 }
 
-function decodeValue(value: unknown, hooks: RefHooks, binary: ArrayBuffer, base: number): unknown {
+function decodeValue(value: unknown, hooks: RefHooks, binary: ArrayBuffer, base: number, depth = 0): unknown {
   if (value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map((v) => decodeValue(v, hooks, binary, base));
+  if (depth > MAX_DEPTH) throw new WireError("too-deep", `value nested deeper than ${MAX_DEPTH}`);
+  if (Array.isArray(value)) return value.map((v) => decodeValue(v, hooks, binary, base, depth + 1));
   const tag = value as Tag;
   switch (tag.$$) {
     case undefined:
@@ -136,20 +150,27 @@ function decodeValue(value: unknown, hooks: RefHooks, binary: ArrayBuffer, base:
     case "n":
       return tag.v === "-0" ? -0 : Number(tag.v);
     case "i":
-      return BigInt(tag.v as string);
+      if (typeof tag.v !== "string" || !/^-?\d+$/.test(tag.v)) throw new WireError("bad-message", "bigint without digits");
+      return BigInt(tag.v);
     case "b": {
-      const start = base + (tag.o as number);
-      const bytes = binary.slice(start, start + (tag.n as number));
+      const o = tag.o as number;
+      const n = tag.n as number;
+      if (!Number.isInteger(o) || !Number.isInteger(n) || o < 0 || n < 0 || base + o + n > binary.byteLength) {
+        throw new WireError("bad-message", "bytes outside the binary section");
+      }
+      const bytes = binary.slice(base + o, base + o + n);
       let out: object;
       if (tag.t === "ArrayBuffer") out = bytes;
       else {
-        const Ctor = BINARY_TYPES[tag.t as string] ?? Uint8Array;
+        const name = tag.t as string;
+        const Ctor = Object.prototype.hasOwnProperty.call(BINARY_TYPES, name) ? BINARY_TYPES[name] : Uint8Array;
         const width = (Ctor as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
+        if (n % width !== 0) throw new WireError("bad-message", `${n} bytes is not a whole ${name}`);
         out = new Ctor(bytes, 0, Ctor === BINARY_TYPES.DataView ? bytes.byteLength : bytes.byteLength / width);
       }
       if (tag.p) {
         const p = tag.p as Record<string, unknown>;
-        for (const k of Object.keys(p)) (out as Record<string, unknown>)[k] = decodeValue(p[k], hooks, binary, base);
+        for (const k of Object.keys(p)) (out as Record<string, unknown>)[k] = decodeValue(p[k], hooks, binary, base, depth + 1);
       }
       return out;
     }
@@ -160,19 +181,23 @@ function decodeValue(value: unknown, hooks: RefHooks, binary: ArrayBuffer, base:
       return e;
     }
     case "o":
-      return decodePlain(tag.v as Record<string, unknown>, hooks, binary, base);
+      if (tag.v === null || typeof tag.v !== "object") throw new WireError("bad-message", "escaped object without a value");
+      return decodePlain(tag.v as Record<string, unknown>, hooks, binary, base, depth);
     case "h":
     case "f":
       return hooks.importRef(tag);
     default:
-      throw new TypeError(`bridge: unknown tag ${String(tag.$$)}`);
+      throw new WireError("bad-message", `unknown tag ${String(tag.$$)}`);
   }
-  return decodePlain(tag, hooks, binary, base);
+  return decodePlain(tag, hooks, binary, base, depth);
 }
 
-function decodePlain(obj: Record<string, unknown>, hooks: RefHooks, binary: ArrayBuffer, base: number): Record<string, unknown> {
+function decodePlain(obj: Record<string, unknown>, hooks: RefHooks, binary: ArrayBuffer, base: number, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(obj)) out[k] = decodeValue(obj[k], hooks, binary, base);
+  for (const k of Object.keys(obj)) {
+    // Own data property even for "__proto__" (JSON.parse makes it an own key).
+    Object.defineProperty(out, k, { value: decodeValue(obj[k], hooks, binary, base, depth + 1), enumerable: true, writable: true, configurable: true });
+  }
   return out;
 }
 
@@ -192,11 +217,17 @@ export function encodeMessage(value: unknown, hooks: RefHooks): ArrayBuffer {
 
 /** Decodes one message made by `encodeMessage`. */
 export function decodeMessage(message: ArrayBuffer, hooks: RefHooks): unknown {
-  if (message.byteLength < 4) throw new RangeError("bridge: short message");
+  if (message.byteLength < 4) throw new WireError("bad-message", "shorter than its header");
   const jsonLength = new DataView(message).getUint32(0, true);
-  if (jsonLength > MAX_JSON_BYTES || 4 + jsonLength > message.byteLength) throw new RangeError("bridge: bad message length");
+  if (jsonLength > MAX_JSON_BYTES || 4 + jsonLength > message.byteLength) throw new WireError("bad-message", "JSON length beyond the message");
   const text = decoder.decode(new Uint8Array(message, 4, jsonLength));
-  return decodeValue(JSON.parse(text), hooks, message, 4 + jsonLength);
+  let tree: unknown;
+  try {
+    tree = JSON.parse(text);
+  } catch {
+    throw new WireError("bad-message", "JSON part does not parse");
+  }
+  return decodeValue(tree, hooks, message, 4 + jsonLength);
 }
 
 type ConcatBuffer = ArrayBuffer & { concat?: (...more: ArrayBuffer[]) => ArrayBuffer };

@@ -19,6 +19,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { MoteError } from "../../src/errors.js";
 
 export interface XsnapMeters {
   currentHeapCount: number;
@@ -53,7 +54,7 @@ const COLON = 0x3a;
 const COMMA = 0x2c;
 
 /** Incremental netstring reader with a bound on one message; copies each byte about once. */
-class NetstringReader {
+export class NetstringReader {
   #chunks: Buffer[] = [];
   #buffered = 0;
   /** Total bytes (prefix + body + comma) of the message being read, once known. */
@@ -70,18 +71,18 @@ class NetstringReader {
         this.#chunks = [head];
         const colon = head.indexOf(COLON);
         if (colon < 0) {
-          if (head.length > 10) throw new Error("xsnap: bad netstring prefix");
+          if (head.length > 10) throw new MoteError("bad-netstring", "no length prefix");
           break;
         }
         const length = Number(head.subarray(0, colon).toString("latin1"));
-        if (!Number.isInteger(length) || length < 0 || length > this.maxMessage) throw new Error("xsnap: bad netstring length");
+        if (!Number.isInteger(length) || length < 0 || length > this.maxMessage) throw new MoteError("bad-netstring", "length prefix is not a number within the bound");
         this.#need = colon + 1 + length + 1;
       }
       if (this.#buffered < this.#need) break;
       const all = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#buffered);
       const colon = all.indexOf(COLON);
       const end = this.#need - 1;
-      if (all[end] !== COMMA) throw new Error("xsnap: netstring without comma");
+      if (all[end] !== COMMA) throw new MoteError("bad-netstring", "no comma after the payload");
       out.push(all.subarray(colon + 1, end));
       const rest = all.subarray(end + 1);
       this.#chunks = rest.length > 0 ? [rest] : [];

@@ -117,6 +117,8 @@ export interface ClientEvents {
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
+  /** A QoS 0 publish: resolves once its bytes are written. */
+  qos0?: boolean;
 }
 
 interface Target {
@@ -269,7 +271,7 @@ export class MqttClient {
   #request(event: SessionEvent): Promise<unknown> {
     const ref = this.#nextRef++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(ref, { resolve, reject });
+      this.#pending.set(ref, { resolve, reject, qos0: event.type === "publish" && event.message.qos === 0 });
       try {
         this.#feed({ ...event, ref } as SessionEvent);
       } catch (e) {
@@ -306,8 +308,10 @@ export class MqttClient {
           // QoS 0 resolves once its bytes leave; the last queued write carries the resolution
           const last = this.#out[this.#out.length - 1];
           const ref = a.ref;
-          if (last && last.done === undefined && this.#pending.has(ref as number)) last.done = () => this.#settle(ref, undefined);
-          else this.#settle(ref, undefined);
+          if (last && this.#pending.get(ref as number)?.qos0) {
+            const before = last.done;
+            last.done = before ? () => (before(), this.#settle(ref, undefined)) : () => this.#settle(ref, undefined);
+          } else this.#settle(ref, undefined);
           break;
         }
         case "subscribed":

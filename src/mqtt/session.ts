@@ -515,7 +515,7 @@ export class MqttSession {
       return;
     }
     if (this.#pingDeadline !== undefined) {
-      // §3.1.2.10 / §4.?: no PINGRESP in time — the link is dead
+      // MQTT 5 §3.1.2.10: no PINGRESP "within a reasonable amount of time" — the link is dead
       if (now >= this.#pingDeadline) this.#close({ code: "keepalive-timeout" }, undefined, now);
       return;
     }

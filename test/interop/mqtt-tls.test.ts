@@ -13,7 +13,14 @@ import { connect, type MqttClient } from "../../src/mqtt/index.js";
 import { freePort, mosquittoSkipReason, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { collect, connected, once, text, waitFor } from "./mqtt-helpers.js";
 
-const skip = mosquittoSkipReason();
+function opensslSkipReason(): string | undefined {
+  if (spawnSync("openssl", ["version"]).status === 0 || process.env.CI) return undefined;
+  const reason = "openssl is not installed (apt-get install openssl); skipping mqtts tests";
+  console.log(reason);
+  return reason;
+}
+
+const skip = mosquittoSkipReason() ?? opensslSkipReason();
 let broker: Mosquitto;
 let tlsPort: number;
 let mtlsPort: number;

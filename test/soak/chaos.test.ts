@@ -23,8 +23,8 @@ describe("chaos soak (short)", () => {
     async () => {
       const lines: string[] = [];
       const r = await runMqttChaos({
-        count: 300,
-        rate: 150,
+        count: 400,
+        rate: 100,
         brokerRestarts: 1,
         wifiDrops: 1,
         powerCuts: 1,

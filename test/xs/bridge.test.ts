@@ -222,3 +222,10 @@ describe("a runaway loop in XS", () => {
     await engine.close();
   });
 });
+
+describe("a bundle that throws while loading", () => {
+  test("makes startXs reject with the XS exception", async () => {
+    await expect(startXs({ bundle: 'throw new Error("boom at load")', stdio: "ignore" })).rejects.toThrow(/boom at load/);
+    await expect(startXs({ bundle: "this is not JavaScript", stdio: "ignore" })).rejects.toThrow(/uncaught exception in XS/);
+  });
+});

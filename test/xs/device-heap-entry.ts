@@ -1,12 +1,14 @@
 /**
- * XS-tier test entry: the default device program (as src/app/main.ts starts it)
- * plus a burst hook for the heap test, which needs many more messages than the
- * telemetry schedule would send in a few seconds.
+ * XS-tier test entry: the device program exactly as src/app/main.ts starts it,
+ * plus burst hooks for the heap test and the bench, which need many more
+ * messages than the telemetry schedule would send in a few seconds.
  */
 import { startDevice } from "../../src/app/program.js";
+import { platformOta } from "../../src/app/ota.js";
+import { restart } from "../../src/platform/ota.js";
 import { now } from "../../src/platform/clock.js";
 
-const app = startDevice();
+const app = startDevice({ otaFactory: platformOta, reboot: (reason) => restart(reason) });
 const g = globalThis as unknown as Record<string, unknown>;
 g.moteStatus = () => app.status();
 /** Queues up to `n` telemetry records now; returns how many were accepted. */

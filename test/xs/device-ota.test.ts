@@ -24,7 +24,7 @@ let factory: string;
 let base: string;
 
 beforeAll(async () => {
-  factory = await bundleForXs("src/app/main-ota.ts", { hostModules: ["mote/ota-boot"] });
+  factory = await bundleForXs("src/app/main.ts");
   sim = await startSimulation({
     state: mkdtempSync(join(tmpdir(), "mote-sim-ota-")),
     bundle: factory,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { createServer, type Server, type Socket } from "node:net";
 import { Aedes } from "aedes";
 import { bundleForXs, startXs, type XsEngine } from "../../host-shim/xs/engine.js";
-import { freePort } from "../helpers/mosquitto.js";
+import { freePort, mosquittoSkipReason, startMosquitto } from "../helpers/mosquitto.js";
 
 let port: number;
 let broker: { aedes: Aedes; server: Server; sockets: Set<Socket> } | undefined;
@@ -68,4 +68,20 @@ test("inside XS: the codec encodes and decodes PUBLISH packets with a flat heap"
   await engine.close();
   // the loop keeps nothing: the heap after a gc is where it was, give or take 64 KB
   expect(Math.abs(after.heapBytes - before.heapBytes)).toBeLessThan(65_536);
+}, 60_000);
+
+test.skipIf(mosquittoSkipReason())("inside XS: MQTT 5 with mosquitto, QoS 0/1/2, and a mosquitto restart (persistence on)", async () => {
+  const broker = await startMosquitto();
+  const engine = await startXs({ bundle: await bundleForXs("test/xs/mqtt-entry.ts"), name: "mqtt-v5" });
+  try {
+    const first = (await engine.call("mqttStart", { port: broker.port, version: 5 })) as { granted: number[]; got: string[] };
+    expect(first).toEqual({ granted: [2], got: ["xs/0=hello0@0", "xs/1=hello1@1", "xs/2=hello2@2"] });
+    await broker.restart(); // the session (clean: false) survives in mosquitto's persistence file
+    const second = (await engine.call("mqttAfterRestart")) as { connects: number; got: string[] };
+    expect(second).toMatchObject({ got: ["xs/again1=back1@1", "xs/again2=back2@2"] });
+    expect(await engine.call("mqttEnd")).toBe("ended");
+  } finally {
+    await engine.close();
+    await broker.close();
+  }
 }, 60_000);
