@@ -72,10 +72,18 @@ export async function main(argv: string[]): Promise<number> {
     rows.push(
       `| MQTT chaos (XS device, mosquitto persistence on) | ${fmt(count)} QoS 1 + ${fmt(count)} QoS 2, window 16 | ${opts.brokerRestarts} broker restarts, ${opts.wifiDrops} WiFi drops, ${opts.powerCuts} power cuts, ${opts.floods} flood ${fmt(opts.floodRate)} msg/s × ${opts.floodMs / 1000} s | QoS 1: ${r.lost.qos1}, QoS 2: ${r.lost.qos2} | QoS 1: ${r.duplicated.qos1} (allowed), QoS 2: ${r.duplicated.qos2} | ${r.crashes} | ${fmt(r.recoveryP50)} / ${fmt(r.recoveryP99)} ms | \`${command}\` |`,
     );
+    if (r.flood) {
+      rows.push(
+        `| Flood during the MQTT chaos run | ${fmt(r.flood.sent)} QoS 0 messages at ~${fmt(opts.floodRate)} msg/s pushed at the device for ${opts.floodMs / 1000} s, QoS 1/2 telemetry going on | flood | telemetry: 0 (${r.flood.deltaAckedDuringFlood} telemetry messages acknowledged during the flood); flood: device took ${fmt(r.flood.received)} of ${fmt(r.flood.sent)} | - | ${r.crashes} | telemetry gap after the flood ${fmt(r.flood.gapAfterMs)} ms; XS heap peak ${fmt(r.flood.heapPeakBytes)} B | \`${command}\` |`,
+      );
+    }
+    rows.push(
+      `| XS heap over the MQTT chaos run | start (after warm-up) vs end (all acknowledged) | all of the above | - | - | - | ${fmt(r.heapStartBytes)} B → ${fmt(r.heapEndBytes)} B (${r.heapDeltaPct?.toFixed(1)}%, target ≤ +5%) | \`${command}\` |`,
+    );
     if (!json) {
       console.error(`  faults: ${r.faults.map((f) => `${f.kind} ${f.recoveryMs === undefined ? "-" : Math.round(f.recoveryMs) + " ms"}`).join(", ")}`);
       console.error(`  boots ${r.boots}, device rejected ${r.deviceRejected}, ${Math.round(r.messagesPerSecond)} msg/s over ${Math.round(r.wallMs / 1000)} s`);
-      if (r.flood) console.error(`  flood: sent ${fmt(r.flood.sent)}, device took ${fmt(r.flood.received)}, telemetry acked during flood ${r.flood.deltaAckedDuringFlood}, XS heap peak ${fmt(r.flood.heapPeakBytes)} B`);
+      if (r.flood) console.error(`  flood: sent ${fmt(r.flood.sent)}, device took ${fmt(r.flood.received)}, telemetry acked during flood ${r.flood.deltaAckedDuringFlood}, XS heap peak ${fmt(r.flood.heapPeakBytes)} B, telemetry gap after it ${fmt(r.flood.gapAfterMs)} ms`);
       console.error(`  XS heap start ${fmt(r.heapStartBytes)} B, end ${fmt(r.heapEndBytes)} B (${r.heapDeltaPct?.toFixed(1)}%)`);
       if (r.lost.qos1 || r.lost.qos2) console.error(`  lost samples: ${JSON.stringify(r.lostSamples)}`);
       if (r.duplicated.qos2) console.error(`  QoS 2 duplicates: ${JSON.stringify(r.dupSamples)}`);

@@ -74,7 +74,8 @@ export interface ChaosResult {
   boots: number;
   deviceRejected: number;
   deviceLastError: string;
-  flood: { sent: number; received: number; deltaAckedDuringFlood: number; heapPeakBytes: number } | undefined;
+  /** QoS 0 flood at the device: what was sent, what the program saw, telemetry acknowledged meanwhile, XS heap peak, and the longest wait for telemetry once it stopped. */
+  flood: { sent: number; received: number; deltaAckedDuringFlood: number; heapPeakBytes: number; gapAfterMs?: number } | undefined;
   heapStartBytes: number | undefined;
   heapEndBytes: number | undefined;
   heapDeltaPct: number | undefined;
@@ -238,6 +239,7 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
       const mark = endedAt;
       await waitUntil(() => lastArrival > mark || received() >= total, 60_000, `recovery after ${kind}`);
       faults.push({ kind, atReceived: received(), recoveryMs: lastArrival > mark ? lastArrival - mark : undefined });
+      if (kind === "flood" && flood !== undefined && lastArrival > mark) flood.gapAfterMs = Math.max(flood.gapAfterMs ?? 0, lastArrival - mark);
     }
 
     // settle: every message, then a quiet second for late duplicates
@@ -252,7 +254,8 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
       return out;
     };
     const dups = (q: 1 | 2) => [...counters[q].seen.entries()].filter(([, n]) => n > 1).map(([s]) => s);
-    const rec = faults.map((f) => f.recoveryMs).filter((x): x is number => x !== undefined);
+    // a flood is load, not an outage: its "recovery" (telemetry gap after it) is reported with the flood
+    const rec = faults.filter((f) => f.kind !== "flood").map((f) => f.recoveryMs).filter((x): x is number => x !== undefined);
     const wallMs = Date.now() - t0;
     return {
       count: o.count,

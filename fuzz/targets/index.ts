@@ -7,6 +7,7 @@ import { httpTarget } from "./http.js";
 import { linkFormatTarget } from "./linkformat.js";
 import { mqttTarget } from "./mqtt.js";
 import { descriptorTarget, otaCommandTarget, otaKeyTarget, semverTarget } from "./ota.js";
+import { coapEndpointTarget, mqttSessionTarget } from "./sessions.js";
 import { storeTarget } from "./store.js";
 import { urlTarget } from "./urls.js";
 
@@ -25,6 +26,8 @@ export const TARGETS: readonly FuzzTarget<any>[] = Object.freeze([
   commandTarget,
   cliTarget,
   storeTarget,
+  mqttSessionTarget,
+  coapEndpointTarget,
 ]);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -4,7 +4,14 @@
  * - the first `onWritable(count)` means connected; `count` is the send space
  *   now (lwip tcp_sndbuf). `write()` past it is refused here with
  *   MoteError("overflow") instead of the host's untyped "would block";
- * - `onReadable(count)` announces received bytes; `read()` returns views;
+ * - `onReadable(count)` announces received bytes; `read()` returns views.
+ *   lwip's `read(count)` throws "invalid" when asked for more than it holds,
+ *   and a count can be stale by the time it runs (events queued through the
+ *   XS bridge, a duplicate announcement, bytes that arrived since). So the
+ *   count is only a hint here: `read(count)` asks the host for at most what
+ *   was announced and, when the host holds less than that, takes what it
+ *   does hold; past the announcement it still asks, so bytes that came with
+ *   a stale, low count are not left behind. read() never throws for it;
  * - `onError` fires once for every end, a clean close by the peer included,
  *   and only after everything received was announced. lwip passes no cause;
  *   the desktop twins pass an Error whose message starts with the cause code.
@@ -85,6 +92,13 @@ export function checkPort(port: unknown, allowZero: boolean): number {
   return port;
 }
 
+/** Bytes in what a host `read()` returned: an ArrayBuffer, or 0 for anything else. */
+function byteLengthOf(data: unknown): number {
+  if (data === null || typeof data !== "object") return 0;
+  const length = (data as { byteLength?: unknown }).byteLength;
+  return typeof length === "number" ? length : 0;
+}
+
 /** The host module's socket object (TCP or TLS). */
 export type HostSocket = InstanceType<typeof TCP>;
 
@@ -94,6 +108,7 @@ export class HostStream implements StreamSocket {
   #handlers: StreamHandlers | undefined;
   #connected = false;
   #budget = 0;
+  /** Bytes announced and not read yet: a hint, the host can hold more or fewer. */
   #available = 0;
   #remoteAddress: string | undefined;
   #remotePort: number | undefined;
@@ -133,7 +148,8 @@ export class HostStream implements StreamSocket {
 
   #readable(count: number): void {
     if (this.#handlers === undefined) return;
-    this.#available = count;
+    // The latest announcement is the host's whole count at that moment.
+    this.#available = count > 0 ? Math.floor(count) : 0;
     this.#handlers.onReadable(count);
   }
 
@@ -166,19 +182,36 @@ export class HostStream implements StreamSocket {
   read(count?: number): Uint8Array | undefined {
     const host = this.#host;
     if (host === undefined) return undefined;
-    let data: ArrayBuffer | number | undefined;
+    let data: unknown;
     if (count === undefined) {
-      data = host.read() as ArrayBuffer | undefined;
-      this.#available = 0;
+      data = this.#readAll(host);
     } else {
-      if (!(count > 0)) return undefined;
-      const take = Math.min(Math.floor(count), this.#available);
-      if (take <= 0) return undefined;
-      data = host.read(take) as ArrayBuffer | undefined;
-      this.#available -= take;
+      const want = count > 0 ? Math.floor(count) : 0;
+      if (want <= 0) return undefined;
+      // Within the announcement ask for no more than announced; past it (a stale,
+      // low count) ask for what was wanted: the host holds it, less, or nothing.
+      const take = this.#available > 0 ? Math.min(want, this.#available) : want;
+      try {
+        data = host.read(take);
+        const got = byteLengthOf(data);
+        this.#available = got < this.#available ? this.#available - got : 0;
+      } catch {
+        // The host holds fewer than `take` (a stale or duplicate count): take all
+        // of it, which is then fewer than wanted, so nothing is held back here.
+        data = this.#readAll(host);
+      }
     }
-    if (data === undefined || typeof data === "number") return undefined;
-    return new Uint8Array(data);
+    if (byteLengthOf(data) === 0) return undefined;
+    return new Uint8Array(data as ArrayBuffer);
+  }
+
+  #readAll(host: HostSocket): unknown {
+    this.#available = 0;
+    try {
+      return host.read();
+    } catch {
+      return undefined; // nothing held (a host that throws rather than return undefined)
+    }
   }
 
   write(data: Uint8Array): void {
