@@ -55,11 +55,11 @@ export async function main(argv: string[]): Promise<number> {
     const m = /^(mqtts?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^:/]+)(?::(\d+))?(?:\/(.*))?$/.exec(o.url);
     if (m === null) throw new UsageError(`-L needs mqtt(s)://[user[:pass]@]host[:port]/topic, not "${o.url}"`);
     if (m[1] === "mqtts") args.tls = true;
-    if (m[2]) args.username = decodeURIComponent(m[2]);
-    if (m[3] !== undefined) args.password = decodeURIComponent(m[3]);
+    if (m[2]) args.username = decodeUrlPart(m[2], "user name");
+    if (m[3] !== undefined) args.password = decodeUrlPart(m[3], "password");
     args.host = m[4];
     if (m[5]) args.port = parsePort(m[5]);
-    if (m[6]) topics = [...topics, decodeURIComponent(m[6])];
+    if (m[6]) topics = [...topics, decodeUrlPart(m[6], "topic")];
   }
   if (typeof o.host === "string") args.host = o.host;
   if (typeof o.port === "string") args.port = parsePort(o.port);
@@ -111,4 +111,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (o.verbose) args.verbose = true;
   return runTask("mqttSub", args, { engine });
+}
+
+/** Percent-decodes one part of the -L URL; a bad escape is a usage error, not a URIError. */
+function decodeUrlPart(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new UsageError(`-L has a bad %-escape in the ${what}: "${text}"`);
+  }
 }

@@ -2,7 +2,8 @@
  * `mote ota keygen|pack|verify|serve|deploy` — host tools for signed updates
  * (docs/ota.md). Each subcommand returns an exit status: 0 on success,
  * 1 when the thing checked or attempted failed (one line naming the error
- * code on stderr), 2 for a usage error.
+ * code on stderr), 2 for a usage error (one line, `error: usage: ...`;
+ * `mote ota help` prints the full usage).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
@@ -13,6 +14,7 @@ import { parsePublicKey } from "../src/ota/keys.js";
 import { parseSemVer } from "../src/ota/semver.js";
 import { describeImage, generateSigningKey, loadPrivateKey, nodeOtaCrypto, sha256Of, signDescriptor } from "./ota-sign.js";
 import { startOtaServer } from "./ota-serve.js";
+import { UsageError } from "./args.js";
 
 export interface OtaCliIO {
   out(line: string): void;
@@ -32,7 +34,6 @@ const USAGE = `usage:
   mote ota serve DIR [--port P] [--host H] [--ignore-range] [--drop-after N]
   mote ota deploy --broker URL (--device ID | --all) [--prefix P] [--timeout S] DESCRIPTOR.json`;
 
-class UsageError extends Error {}
 
 interface Parsed {
   positional: string[];
@@ -210,14 +211,20 @@ export async function main(argv: string[], io: OtaCliIO = defaultIO, signal?: Ab
         const { deploy } = await import("./ota-deploy.js");
         return await deploy(p, io, signal);
       }
-      default:
+      case undefined:
         io.err(USAGE);
         return 2;
+      case "help":
+      case "--help":
+        io.out(USAGE);
+        return 0;
+      default:
+        throw new UsageError(`unknown subcommand "${command}" (mote ota help lists them)`);
     }
   } catch (e) {
+    // The same UsageError (MoteError code "usage") as every other CLI parser: one line, status 2.
     if (e instanceof UsageError) {
-      io.err(`error: usage: ${e.message}`);
-      io.err(USAGE);
+      io.err(`error: ${e.message}`);
       return 2;
     }
     const err = e as NodeJS.ErrnoException;

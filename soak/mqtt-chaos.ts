@@ -51,6 +51,8 @@ export interface ChaosOptions {
   /** Whole-run bound, ms (default 30 minutes). */
   timeoutMs?: number;
   protocolVersion?: 4 | 5;
+  /** Log progress every 500 ms for 10 s after a flood (diagnosis). */
+  traceFlood?: boolean;
   log?(line: string): void;
 }
 
@@ -76,6 +78,8 @@ export interface ChaosResult {
   deviceLastError: string;
   /** QoS 0 flood at the device: what was sent, what the program saw, telemetry acknowledged meanwhile, XS heap peak, and the longest wait for telemetry once it stopped. */
   flood: { sent: number; received: number; deltaAckedDuringFlood: number; heapPeakBytes: number; gapAfterMs?: number } | undefined;
+  /** XS heap after warm-up on the first boot, and on the boot that ran to the end (the baseline of the end figure). */
+  heapFirstBootBytes: number | undefined;
   heapStartBytes: number | undefined;
   heapEndBytes: number | undefined;
   heapDeltaPct: number | undefined;
@@ -126,10 +130,30 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
   let sub: PeerClient | undefined;
   let flooder: PeerClient | undefined; // QoS 0 publisher for the warm-up and the floods
   const crashes: string[] = [];
+  // Killed (Ctrl-C, a timeout): stop the broker and the engine we started instead of leaving them behind.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void Promise.allSettled([sim?.stop(), broker?.close()]).then(() => {
+      rmSync(state, { recursive: true, force: true });
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    });
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     broker = await startMosquitto({ extraConfig: ["max_inflight_messages 32", "max_queued_messages 100000", "max_queued_bytes 0"] });
     const counters: Record<1 | 2, Counter> = { 1: { seen: new Map(), lastArrival: 0 }, 2: { seen: new Map(), lastArrival: 0 } };
     let lastArrival = 0;
+    const arrivals: number[] = []; // arrival times, in order (for recovery: the first one after a fault ends)
+    const firstArrivalAfter = (t: number): number | undefined => {
+      let lo = 0;
+      let hi = arrivals.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (arrivals[mid] > t) hi = mid;
+        else lo = mid + 1;
+      }
+      return lo < arrivals.length ? arrivals[lo] : undefined;
+    };
     sub = await connectPeer(broker.url, "soak-observer", false);
     sub.on("message", (topic, payload) => {
       const q = topic === "soak/q1" ? 1 : topic === "soak/q2" ? 2 : 0;
@@ -138,6 +162,7 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
       const c = counters[q];
       c.seen.set(seq, (c.seen.get(seq) ?? 0) + 1);
       c.lastArrival = lastArrival = Date.now();
+      arrivals.push(lastArrival);
     });
     await sub.subscribeAsync({ "soak/q1": { qos: 1 }, "soak/q2": { qos: 2 } });
     const received = () => counters[1].seen.size + counters[2].seen.size;
@@ -172,11 +197,22 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
       return false;
     };
     await waitUntil(() => received() >= Math.min(total, 20), 30_000, "first messages");
-    // warm-up: every code path the run will take once (QoS 0 deliveries too) before the baseline heap
     flooder = await connectPeer(broker.url, "soak-flooder", true);
-    for (let i = 0; i < 20; i++) flooder.publish("soak/flood", "warm-up", { qos: 0 });
-    await waitUntil(async () => Number((await deviceStatus())?.soak?.floodReceived ?? 0) >= 20, 10_000, "warm-up flood");
-    const heapStart = (await device.engine?.meters())?.heapBytes;
+    /**
+     * The heap baseline of the running boot: after its first messages and a warm-up that takes
+     * every code path of the run once (QoS 0 deliveries too). A power cut starts a new engine,
+     * so the baseline is taken again after it: the end is compared with the start of its own boot.
+     */
+    const baseline = async (): Promise<number | undefined> => {
+      const from = received();
+      await waitUntil(() => received() >= Math.min(total, from + 20), 30_000, "messages after boot");
+      const before = Number((await deviceStatus())?.soak?.floodReceived ?? 0);
+      for (let i = 0; i < 20; i++) flooder!.publish("soak/flood", "warm-up", { qos: 0 });
+      await waitUntil(async () => Number((await deviceStatus())?.soak?.floodReceived ?? 0) >= before + 20, 10_000, "warm-up flood");
+      return (await device.engine?.meters())?.heapBytes;
+    };
+    const heapFirstBoot = await baseline();
+    let heapStart = heapFirstBoot;
 
     // the fault plan: kinds in a seeded order, spread over the run by progress
     const plan: FaultKind[] = [];
@@ -226,7 +262,10 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
           if (sent % 5000 < rate / 100) peak = Math.max(peak, (await device.engine?.meters())?.heapBytes ?? 0);
         }
         endedAt = Date.now();
-        await sleep(1000);
+        for (let t = 0; t < (o.traceFlood ? 20 : 2); t++) {
+          await sleep(500);
+          if (o.traceFlood) log(`after flood +${Date.now() - endedAt} ms: received ${received()}, device ${JSON.stringify((await deviceStatus())?.soak)}`);
+        }
         const after = (await deviceStatus())?.soak;
         peak = Math.max(peak, (await device.engine?.meters())?.heapBytes ?? 0);
         flood = {
@@ -238,8 +277,10 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
       const mark = endedAt;
       await waitUntil(() => lastArrival > mark || received() >= total, 60_000, `recovery after ${kind}`);
-      faults.push({ kind, atReceived: received(), recoveryMs: lastArrival > mark ? lastArrival - mark : undefined });
-      if (kind === "flood" && flood !== undefined && lastArrival > mark) flood.gapAfterMs = Math.max(flood.gapAfterMs ?? 0, lastArrival - mark);
+      if (kind === "power-cut") heapStart = await baseline();
+      const first = firstArrivalAfter(mark);
+      faults.push({ kind, atReceived: received(), recoveryMs: first === undefined ? undefined : first - mark });
+      if (kind === "flood" && flood !== undefined && first !== undefined) flood.gapAfterMs = Math.max(flood.gapAfterMs ?? 0, first - mark);
     }
 
     // settle: every message, then a quiet second for late duplicates
@@ -271,6 +312,7 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
       deviceRejected: Number(end?.rejected ?? 0),
       deviceLastError: String(end?.lastError ?? ""),
       flood,
+      heapFirstBootBytes: heapFirstBoot,
       heapStartBytes: heapStart,
       heapEndBytes: heapEnd,
       heapDeltaPct: heapStart && heapEnd ? ((heapEnd - heapStart) / heapStart) * 100 : undefined,
@@ -279,6 +321,8 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
       complete,
     };
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     await flooder?.endAsync(true).catch(() => undefined);
     await sub?.endAsync(true).catch(() => undefined);
     await sim?.stop().catch(() => undefined);

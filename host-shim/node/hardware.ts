@@ -27,6 +27,8 @@ export interface HardwareOptions {
   ip?: string;
   /** Milliseconds between `connect` and `gotIP` / failure (default 5). */
   wifiDelayMs?: number;
+  /** What Moddable's instrumentation reports as "System Free Memory" (default: not reported). */
+  freeMemoryBytes?: number;
 }
 
 interface HardwareState {
@@ -35,6 +37,7 @@ interface HardwareState {
   mac: string;
   ip: string;
   wifiDelayMs: number;
+  freeMemoryBytes: number | undefined;
 }
 
 const state: HardwareState = {
@@ -43,6 +46,7 @@ const state: HardwareState = {
   mac: "24:0A:C4:00:00:01",
   ip: "127.0.0.1",
   wifiDelayMs: 5,
+  freeMemoryBytes: undefined,
 };
 
 /** Listeners the wifi twin registers to hear about link drops. */
@@ -54,6 +58,7 @@ export function configureHardware(options: HardwareOptions): void {
   if (options.mac !== undefined) state.mac = options.mac;
   if (options.ip !== undefined) state.ip = options.ip;
   if (options.wifiDelayMs !== undefined) state.wifiDelayMs = options.wifiDelayMs;
+  if (options.freeMemoryBytes !== undefined) state.freeMemoryBytes = options.freeMemoryBytes;
 }
 
 /** The state directory, created on first use in the OS temp dir when not configured. */

@@ -2,10 +2,9 @@
  * Node twin of Moddable's `net` module: `Net.get("IP" | "MAC" | "SSID" |
  * "BSSID" | "RSSI" | "DNS")` answers from the simulated hardware — the IP and
  * SSID only while the simulated station is connected (empty otherwise, as
- * on the device). "FREE_HEAP" (not in Moddable) reports the Node process's
- * free heap for freeMemory().
+ * on the device). Free memory is
+ * the `instrumentation` twin's.
  */
-import { getHeapStatistics } from "node:v8";
 import { hardware } from "./hardware.js";
 import { stationStatus } from "./wifi.js";
 
@@ -25,10 +24,6 @@ const Net = {
         return station.connected ? station.rssi : 0;
       case "DNS":
         return ["127.0.0.53"];
-      case "FREE_HEAP": {
-        const h = getHeapStatistics();
-        return h.total_available_size;
-      }
     }
     return undefined;
   },

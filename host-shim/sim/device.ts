@@ -86,12 +86,10 @@ export class SimDevice {
     if (this.#state === "stopped") return;
     this.#state = "booting";
     this.#status = undefined;
-    // xsnap has a native trace() that goes nowhere we can see; without it the
-    // bridge installs its own, which forwards the device's log lines to onLog.
     const image = await this.#o.bundleForBoot();
     const source = typeof image === "string" ? image : image.source;
     const imageConfig = typeof image === "string" ? {} : (image.config ?? {});
-    const bundle = `try { delete globalThis.trace; } catch {}\n${source}`;
+    const bundle = source;
     this.#boots++;
     this.#o.onEvent?.({ type: "boot", boot: this.#boots });
     try {

@@ -369,7 +369,9 @@ function dispatch(message: { op: string; [k: string]: unknown }): unknown {
 export function installBridge(): void {
   if (g.__moteBridge === true) return;
   g.__moteBridge = true;
-  if (typeof g.trace !== "function") g.trace = trace;
+  // Always ours: xsnap's native trace() writes nowhere the host reads, and
+  // Moddable's trace() is how device code logs (src/platform/log.ts).
+  g.trace = trace;
   // Table sizes, for tests of the bridge itself.
   g.__bridgeStats = () => ({ proxies: proxies.size, callbacks: callbacks.size, owned: ownedBy.size, finished: finishedHandles.size, collected: collectedHandles.size, received: received.size });
   g.handleCommand = (message: ArrayBuffer): ArrayBuffer => {

@@ -470,7 +470,7 @@ void xs_otaboot_setBootPartition(xsMachine *the)
 	if ((xsIntegerType != type) && (xsNumberType != type))
 		xsTypeError("image.byteLength: number expected");
 	length = xsmcToNumber(xsArg(1));
-	if (!(length >= 1) || (length != (double)(uint32_t)length) || (length > (double)p->size))
+	if (!(length >= 1) || (length > (double)p->size) || (length != (double)(uint32_t)length))	// NaN fails the first test
 		xsRangeError("image.byteLength: integer in 1..%d expected", (int)p->size);
 	byteLength = (uint32_t)length;
 

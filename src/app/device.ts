@@ -282,7 +282,7 @@ export class DeviceApp {
         this.#log.info(`mqtt connected (session ${event.sessionPresent ? "resumed" : "new"})`);
         // Subscribe on every connect: a broker that lost its state (restart without
         // persistence) would otherwise leave the device deaf (MQTT 3.1.1 §3.2.2.2).
-        // link?.subscribe(this.#topics.commands, 1);
+        link?.subscribe(this.#topics.commands, 1);
         this.#publish(this.#topics.status, ONLINE, 1, true);
         this.#o.onLink?.("mqtt", true);
         ctx.up();

@@ -201,6 +201,8 @@ interface ClientExchange {
   b2Szx: number | undefined;
   b2Chunks: Uint8Array[];
   b2Length: number;
+  /** A Block2 block was accepted: `etag` is the reference every later block must match. */
+  b2Started: boolean;
   etag: Uint8Array | undefined;
   // Block1 (RFC 7959 §2.5)
   upload: UploadSource | undefined;
@@ -687,6 +689,7 @@ export class CoapEndpoint {
       b2Szx: spec.offset ? szxFor(spec.blockSize ?? this.#o.blockSize) : undefined,
       b2Chunks: [],
       b2Length: 0,
+      b2Started: false,
       etag: undefined,
       upload,
       b1Offset: 0,
@@ -838,9 +841,17 @@ export class CoapEndpoint {
       this.#finish(ex, out, { type: "failed", id: ex.id, code: "block-mismatch" });
       return;
     }
+    // §2.4: the blocks of one body carry the same ETag (or none). The first block
+    // this exchange receives sets the reference — block 0, or the block a
+    // resumed download starts at (`offset`): there is nothing to compare it to.
+    // (libcoap answers a mid-resource request with ETag and Size2 when it still
+    // holds the body for this client from an earlier transfer, without them
+    // when it does not; both are one consistent body.)
     const etag = findOption(m, Option.ETag)?.value;
-    if (ex.b2Offset === 0) ex.etag = etag;
-    else if ((ex.etag === undefined) !== (etag === undefined) || (etag !== undefined && !sameBytes(etag, ex.etag!))) {
+    if (!ex.b2Started) {
+      ex.b2Started = true;
+      ex.etag = etag;
+    } else if ((ex.etag === undefined) !== (etag === undefined) || (etag !== undefined && !sameBytes(etag, ex.etag!))) {
       this.#finish(ex, out, { type: "failed", id: ex.id, code: "block-mismatch" });
       return;
     }
@@ -979,6 +990,7 @@ export class CoapEndpoint {
       b2Szx: szx,
       b2Chunks: [m.payload],
       b2Length: m.payload.length,
+      b2Started: true,
       etag: findOption(m, Option.ETag)?.value,
       upload: undefined,
       reregisterAt: undefined,

@@ -3,7 +3,7 @@
  * Options"). XS has no URL class, so this is a small parser of its own.
  */
 import { MoteError } from "../errors.js";
-import { Option, decodePercent, stringOption, type CoapOption } from "./codec.js";
+import { Option, stringOption, type CoapOption } from "./codec.js";
 
 export interface CoapUri {
   /** Host as written (brackets removed for IPv6). */
@@ -29,10 +29,24 @@ export function parseCoapUri(uri: string): CoapUri {
   if (bracketed) host = host.slice(1, -1);
   const port = m[2] === undefined ? COAP_PORT : Number(m[2]);
   if (!(port > 0 && port < 65536)) throw new MoteError("invalid-url", `port ${m[2]}`);
-  const path = (m[3] ?? "").split("/").filter((s) => s.length > 0).map(decodePercent);
-  const query = m[4] === undefined || m[4] === "" ? [] : m[4].split("&").map(decodePercent);
+  const path = (m[3] ?? "").split("/").filter((s) => s.length > 0).map(decodeComponent);
+  const query = m[4] === undefined || m[4] === "" ? [] : m[4].split("&").map(decodeComponent);
   const isIp = bracketed || /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
   return { host: bracketed ? host : host.toLowerCase(), port, path, query, isIp };
+}
+
+/**
+ * §6.4 steps 8-9: percent-decoding of one path segment or query argument. A
+ * malformed escape ("%zz", "%2") or bytes that are not UTF-8 ("%E0") make the
+ * URI invalid (RFC 3986 §2.1): invalid-url, never a URIError or the raw text.
+ */
+function decodeComponent(text: string): string {
+  if (text.indexOf("%") < 0) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new MoteError("invalid-url", `bad %-escape in "${text}"`);
+  }
 }
 
 /** §6.4 steps 5-9: Uri-Host (only for a name), Uri-Path, Uri-Query. Uri-Port is omitted: it is the destination port. */

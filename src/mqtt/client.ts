@@ -136,9 +136,18 @@ export function parseMqttUrl(url: string): Target {
   const tls = m[1] === "mqtts";
   const t: Target = { host: m[4].replace(/^\[|\]$/g, ""), port: m[5] ? Number(m[5]) : tls ? 8883 : 1883, tls };
   if (!(t.port >= 1 && t.port <= 65535)) throw new MoteError("invalid-url", `port ${m[5]}`);
-  if (m[2]) t.username = decodeURIComponent(m[2]);
-  if (m[3] !== undefined) t.password = decodeURIComponent(m[3]);
+  if (m[2]) t.username = decodeUserInfo(m[2], "user name");
+  if (m[3] !== undefined) t.password = decodeUserInfo(m[3], "password");
   return t;
+}
+
+/** RFC 3986 §2.1 percent-decoding; a bad escape or non-UTF-8 result is invalid-url, not URIError. */
+function decodeUserInfo(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new MoteError("invalid-url", `bad %-escape in the ${what}`);
+  }
 }
 
 export class MqttClient {
@@ -451,7 +460,8 @@ export class MqttClient {
         onReadable: () => {
           const s = this.#socket;
           if (s === undefined) return;
-          // read all that is there: an announced count can be stale when events queue up (XS bridge)
+          // Take all the host holds in one read: the session keeps its own bounded
+          // buffer (maxPacket), and the count is only a hint anyway (platform/tcp.ts).
           const data = s.read();
           if (data && data.length) this.#feed({ type: "bytes", data });
         },

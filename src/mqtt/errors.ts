@@ -1,7 +1,7 @@
 import { MoteError } from "../errors.js";
-import { reasonName } from "./reason-codes.js";
+import { reasonCodeOf, reasonName } from "./reason-codes.js";
 
-/** Why bytes from the peer were refused (each maps to a v5 reason code). */
+/** Why bytes from the peer were refused: each is the kebab-case name of its v5 reason code (reason-codes.ts). */
 export type MqttFaultCode =
   | "malformed-packet" // 0x81
   | "protocol-error" // 0x82
@@ -10,16 +10,6 @@ export type MqttFaultCode =
   | "topic-alias-invalid" // 0x94
   | "receive-maximum-exceeded" // 0x93
   | "unsupported-protocol-version"; // 0x84
-
-const REASON: { readonly [K in MqttFaultCode]: number } = Object.freeze({
-  "malformed-packet": 0x81,
-  "protocol-error": 0x82,
-  "packet-too-large": 0x95,
-  "topic-name-invalid": 0x90,
-  "topic-alias-invalid": 0x94,
-  "receive-maximum-exceeded": 0x93,
-  "unsupported-protocol-version": 0x84,
-});
 
 /**
  * A fault of the peer: bytes that break MQTT's rules. `reasonCode` is the v5
@@ -31,7 +21,7 @@ export class MqttProtocolError extends MoteError<MqttFaultCode> {
   constructor(code: MqttFaultCode, message: string) {
     super(code, message);
     this.name = "MqttProtocolError";
-    this.reasonCode = REASON[code];
+    this.reasonCode = reasonCodeOf(code)!;
   }
   override toString(): string {
     return `${this.name} ${this.message} (${reasonName(this.reasonCode)})`;

@@ -6,8 +6,9 @@
  * asks for the block holding byte `from` (download `offset`, a block
  * boundary; RFC 7959 §2.4 lets a client request any block), drops the bytes
  * before `from` and reports the rest like an HTTP 206 from `from` to the
- * descriptor's size. A server that cannot start mid-resource (the client
- * reports `block-mismatch`) is remembered, and later attempts start at block
+ * descriptor's size. A server that cannot start mid-resource (it answers
+ * another block: the client reports `block-mismatch`) is remembered, and
+ * later attempts start at block
  * 0 reported like a server that ignored Range (200): the updater discards
  * what it already has, so the image is never appended at a wrong offset.
  * Each block is handed to the updater in pieces no larger than its `room()`. Response codes map to the HTTP-like `class*100 + detail`

@@ -1,6 +1,7 @@
 /**
  * TCP server socket over `embedded:io/socket/listener` (ECMA-419 §10.4):
- * `onReadable(count)` announces accepted connections, `read()` hands each
+ * `onReadable(count)` announces accepted connections (a hint: each event
+ * takes all the host holds), `read()` hands each
  * out as a socket that `adoptTcp` turns into a StreamSocket
  * (`new TCP({ from })`). Every accepted connection must be adopted or closed:
  * the host holds it (and its memory) until then.
@@ -8,6 +9,9 @@
 import Listener from "embedded:io/socket/listener";
 import { MoteError } from "../errors.js";
 import { checkPort, isIpAddress, messageOf, type AcceptedConnection } from "./tcp.js";
+
+/** Connections taken per onReadable at most (lwip's backlog is far smaller). */
+const MAX_ACCEPTS_PER_EVENT = 256;
 
 export interface TcpListener {
   readonly port: number;
@@ -28,11 +32,18 @@ export function listenTcp(options: {
     host = new Listener({
       port,
       ...(options.address === undefined ? {} : { address: options.address }),
-      onReadable(count: number) {
-        for (let i = 0; i < count && !closed; i++) {
-          const accepted = this.read();
-          if (accepted === undefined) break;
-          options.onConnection(accepted as unknown as AcceptedConnection);
+      onReadable() {
+        // The announced count can be stale (see udp.ts): accept until the host
+        // has none, so a low count leaves no connection waiting unadopted.
+        for (let i = 0; i < MAX_ACCEPTS_PER_EVENT && !closed; i++) {
+          let accepted: unknown;
+          try {
+            accepted = this.read();
+          } catch {
+            break; // a host that throws rather than return undefined when empty
+          }
+          if (accepted === undefined || accepted === null) break;
+          options.onConnection(accepted as AcceptedConnection);
         }
       },
     });

@@ -1,11 +1,15 @@
 /**
  * UDP socket over `embedded:io/socket/udp` (ECMA-419 §10.5): `onReadable(n)`
  * announces `n` datagrams, `read()` returns one as an ArrayBuffer carrying
- * `address` and `port`, `write(data, address, port)` sends one.
+ * `address` and `port` (undefined when none), `write(data, address, port)`
+ * sends one. `n` is only a hint: each event drains the host's queue.
  */
 import UDP from "embedded:io/socket/udp";
 import { MoteError } from "../errors.js";
 import { checkPort, isIpAddress, messageOf, socketErrorCode, type SocketErrorCode } from "./tcp.js";
+
+/** Datagrams taken per onReadable at most (hosts queue far fewer). */
+const MAX_READS_PER_EVENT = 1024;
 
 export interface DatagramSocket {
   send(data: Uint8Array, address: string, port: number): void;
@@ -28,10 +32,19 @@ export function openUdp(options: {
     host = new UDP({
       port,
       ...(options.address === undefined ? {} : { address: options.address }),
-      onReadable(packets: number) {
-        for (let i = 0; i < packets && !closed; i++) {
-          const packet = this.read() as (ArrayBuffer & { address: string; port: number }) | undefined;
-          if (packet === undefined) break;
+      onReadable() {
+        // The announced count can be stale (events queued through the XS bridge,
+        // datagrams that arrived since): read until the host has none, so neither
+        // a high count throws nor a low one leaves datagrams behind. The host's
+        // queue is bounded; the guard only stops a host that never says "none".
+        for (let i = 0; i < MAX_READS_PER_EVENT && !closed; i++) {
+          let packet: (ArrayBuffer & { address: string; port: number }) | undefined;
+          try {
+            packet = this.read() as typeof packet;
+          } catch {
+            break; // a host that throws rather than return undefined when empty
+          }
+          if (packet === undefined || packet === null) break;
           options.onPacket(new Uint8Array(packet), packet.address, packet.port);
         }
       },

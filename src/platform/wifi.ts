@@ -11,6 +11,7 @@
  */
 import WiFi from "wifi";
 import Net from "net";
+import { systemFreeMemory } from "./memory.js";
 import { MoteError } from "../errors.js";
 import { setTimer } from "./timer.js";
 
@@ -134,10 +135,5 @@ export function wifiInfo(): { ip?: string; mac: string; rssi?: number; ssid?: st
  * without the instrumentation module, so this is undefined there.
  */
 export function freeMemory(): number | undefined {
-  try {
-    const v = (Net.get as (w: string) => unknown)("FREE_HEAP");
-    return typeof v === "number" ? v : undefined;
-  } catch {
-    return undefined;
-  }
+  return systemFreeMemory();
 }

@@ -7,6 +7,9 @@
  * points in UTF-8 strings, so decoding here reports exactly why it failed.
  */
 
+/** Bytes decoded per `String.fromCharCode.apply` call on the ASCII fast path. */
+const ASCII_RUN = 256;
+
 /** Why `decodeUtf8` refused its input. */
 export type Utf8Fault = "malformed" | "null-character" | "surrogate";
 
@@ -96,8 +99,11 @@ export function decodeUtf8(
     const b = bytes[i];
     if (b < 0x80) {
       if (b === 0 && !allowNull) return { fault: "null-character" };
+      // At most ASCII_RUN bytes per apply(): each byte becomes a call
+      // argument, and XS's stack is small (a whole 8 KB run overflows it).
       let j = i + 1;
-      while (j < end && bytes[j] < 0x80 && (allowNull || bytes[j] !== 0)) j++;
+      const limit = Math.min(end, i + ASCII_RUN);
+      while (j < limit && bytes[j] < 0x80 && (allowNull || bytes[j] !== 0)) j++;
       s += String.fromCharCode.apply(null, bytes.subarray(i, j) as unknown as number[]);
       i = j;
       continue;

@@ -1,105 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { CoapClient, CoapRequestError, type CoapResponse } from "../../src/coap/client.js";
 import { ContentFormat, ResponseCode } from "../../src/coap/codec.js";
-import type { CoapHost } from "../../src/coap/driver.js";
 import { CoapServer } from "../../src/coap/server.js";
-
-/**
- * An in-memory UDP network with a fake clock: datagrams are queued and
- * delivered one at a time; when nothing is queued, time jumps to the next
- * alarm. A seeded random drop rate applies to every datagram.
- */
-class FakeNet {
-  now = 0;
-  sent = 0;
-  dropped = 0;
-  #queue: (() => void)[] = [];
-  #alarms = new Set<{ deadline: number | undefined; fire: () => void }>();
-  #sockets = new Map<string, (d: Uint8Array, a: string, p: number) => void>();
-  #nextPort = 40000;
-  #seed: number;
-  constructor(
-    readonly loss = 0,
-    seed = 1,
-  ) {
-    this.#seed = seed;
-  }
-  rand(): number {
-    this.#seed = (this.#seed * 48271) % 2147483647;
-    return this.#seed / 2147483647;
-  }
-  host(address: string): CoapHost {
-    return {
-      now: () => this.now,
-      random: () => this.rand(),
-      openUdp: (o) => {
-        const port = o.port === undefined || o.port === 0 ? this.#nextPort++ : o.port;
-        const key = `${address}:${port}`;
-        this.#sockets.set(key, o.onPacket);
-        return {
-          port,
-          send: (data, toAddr, toPort) => {
-            this.sent++;
-            if (this.loss > 0 && this.rand() < this.loss) {
-              this.dropped++;
-              return;
-            }
-            const copy = data.slice();
-            this.#queue.push(() => this.#sockets.get(`${toAddr}:${toPort}`)?.(copy, address, port));
-          },
-          close: () => this.#sockets.delete(key),
-        };
-      },
-      resolveHost: (host, cb) => {
-        this.#queue.push(() => (host === "server.local" ? cb("10.0.0.1") : cb(undefined, "dns")));
-      },
-      createAlarm: (fire) => {
-        const a = { deadline: undefined as number | undefined, fire };
-        this.#alarms.add(a);
-        return {
-          arm: (d) => {
-            a.deadline = d;
-          },
-          close: () => {
-            this.#alarms.delete(a);
-          },
-        };
-      },
-    };
-  }
-  /** Runs the network until `p` settles (bounded in steps). */
-  async run<T>(p: Promise<T>, maxSteps = 200_000): Promise<T> {
-    let settled = false;
-    p.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    await this.runUntil(() => settled, maxSteps);
-    return p;
-  }
-  async runUntil(cond: () => boolean, maxSteps = 200_000): Promise<void> {
-    for (let i = 0; i < maxSteps; i++) {
-      await Promise.resolve();
-      await Promise.resolve();
-      if (cond()) return;
-      const next = this.#queue.shift();
-      if (next) {
-        next();
-        continue;
-      }
-      let first: { deadline: number | undefined; fire: () => void } | undefined;
-      for (const a of this.#alarms) if (a.deadline !== undefined && (first === undefined || a.deadline < first.deadline!)) first = a;
-      if (first === undefined) {
-        await new Promise((r) => setImmediate(r));
-        continue;
-      }
-      this.now = Math.max(this.now, first.deadline!);
-      first.deadline = undefined;
-      first.fire();
-    }
-    throw new Error("network did not settle");
-  }
-}
+import { FakeNet, libcoapLikeBlockServer } from "./coap-fake-net.js";
 
 function pair(loss = 0, seed = 1, clientOpts: Record<string, unknown> = {}) {
   const net = new FakeNet(loss, seed);
@@ -234,6 +137,28 @@ describe("CoapClient against CoapServer on an in-memory network", () => {
     await net.run(client.download("coap://10.0.0.1/img", (_d, off) => small.push(off), { offset: 4864, blockSize: 128 }));
     expect(small).toEqual([4864, 4992]);
     expect(() => client.download("coap://10.0.0.1/img", () => undefined, { offset: 100 })).toThrow(/invalid-argument/);
+  });
+
+  test("after a full Block2 download, the same client resumes mid-resource from a libcoap-like server (ETag + Size2 on a cached body)", async () => {
+    const net = new FakeNet();
+    const body = new Uint8Array(5000).map((_, i) => (i * 7) & 0xff);
+    libcoapLikeBlockServer(net, "10.0.0.1", body);
+    const fetchFrom = async (client: CoapClient, offset: number) => {
+      const got: number[] = [];
+      let bad = 0;
+      const r = await net.run(
+        client.download("coap://10.0.0.1/fw", (d, at) => {
+          got.push(at);
+          for (let i = 0; i < d.length; i++) if (d[i] !== body[at + i]) bad++;
+        }, { offset }),
+      );
+      return { ok: r.ok, got, bad };
+    };
+    const same = new CoapClient({ host: net.host("10.0.0.2") });
+    expect(await fetchFrom(same, 0)).toEqual({ ok: true, got: [0, 1024, 2048, 3072, 4096], bad: 0 });
+    expect(await fetchFrom(same, 3072)).toEqual({ ok: true, got: [3072, 4096], bad: 0 });
+    const fresh = new CoapClient({ host: net.host("10.0.0.3") });
+    expect(await fetchFrom(fresh, 2048)).toEqual({ ok: true, got: [2048, 3072, 4096], bad: 0 });
   });
 
   test("a large body without download() is assembled up to maxBodyBytes, then fails too-large", async () => {

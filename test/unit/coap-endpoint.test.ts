@@ -452,6 +452,27 @@ describe("Block-wise transfers (RFC 7959)", () => {
     expect(ep2.handle(dgram(blockReply(r2, 3, true, 0, new Uint8Array(16))), 1)).toEqual([{ type: "failed", id: 1, code: "block-mismatch" }]);
   });
 
+  test("a download that starts mid-resource takes the ETag of its first block as the reference (libcoap sends one)", () => {
+    const etag = (v: number) => [{ number: Option.ETag, value: Uint8Array.of(v) }];
+    const ep = endpoint();
+    const [req] = sent(ep.handle(get(1, "/img", { stream: true, offset: 48, blockSize: 16 }), 0));
+    expect(optionBlock(req, Option.Block2)).toEqual({ num: 3, more: false, szx: 0 });
+    const first = ep.handle(dgram(blockReply(req, 3, true, 0, new Uint8Array(16), etag(1))), 1);
+    expect(app(first)).toEqual([expect.objectContaining({ type: "block", offset: 48, more: true })]);
+    const [next] = sent(first);
+    expect(optionBlock(next, Option.Block2)).toEqual({ num: 4, more: false, szx: 0 });
+    const last = ep.handle(dgram(blockReply(next, 4, false, 0, new Uint8Array(5), etag(1))), 2);
+    expect(app(last).map((a) => a.type)).toEqual(["block", "response"]);
+
+    // The reference holds for the rest of that transfer: a changed or vanished ETag is still a mismatch.
+    for (const later of [etag(2), []]) {
+      const e = endpoint();
+      const [r] = sent(e.handle(get(1, "/img", { stream: true, offset: 48, blockSize: 16 }), 0));
+      const [n] = sent(e.handle(dgram(blockReply(r, 3, true, 0, new Uint8Array(16), etag(1))), 1));
+      expect(e.handle(dgram(blockReply(n, 4, false, 0, new Uint8Array(5), later)), 2)).toEqual([{ type: "failed", id: 1, code: "block-mismatch" }]);
+    }
+  });
+
   test("blockSize asks for smaller blocks up front (early negotiation, §2.4)", () => {
     const ep = endpoint();
     const [req] = sent(ep.handle(get(1, "/big", { blockSize: 64 }), 0));

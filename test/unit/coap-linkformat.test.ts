@@ -58,6 +58,18 @@ describe("coap:// URIs (RFC 7252 §6.4)", () => {
   test.each(["http://x/", "coap://", "coap://h:99999/", "coap://h/#frag", "coaps://h/"])("%s is invalid-url", (bad) => {
     expect(() => parseCoapUri(bad)).toThrow(/invalid-url/);
   });
+
+  test.each(["coap://h/%zz", "coap://h/a%E0", "coap://h/x?q=%2", "coap://h/%C3%28"])(
+    "%s, a bad %%-escape or non-UTF-8 bytes, is MoteError invalid-url rather than a URIError or the raw text",
+    (bad) => {
+      expect(() => parseCoapUri(bad)).toThrowError(expect.objectContaining({ name: "MoteError", code: "invalid-url" }));
+    },
+  );
+
+  test("well-formed escapes, UTF-8 included, decode to their text", () => {
+    expect(parseCoapUri("coap://h/caf%C3%A9/%2F?k=%26v").path).toEqual(["café", "/"]);
+    expect(parseCoapUri("coap://h/caf%C3%A9/%2F?k=%26v").query).toEqual(["k=&v"]);
+  });
 });
 
 function request(path: string, extra: Partial<CoapMessage> = {}): CoapMessage {

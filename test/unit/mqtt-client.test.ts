@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { parseMqttUrl } from "../../src/mqtt/client.js";
+import { MoteError } from "../../src/errors.js";
 
 describe("mqtt:// and mqtts:// URLs", () => {
   test("give host, port (1883 / 8883 by default), TLS and percent-decoded credentials", () => {
@@ -10,6 +11,18 @@ describe("mqtt:// and mqtts:// URLs", () => {
   });
   test("anything else is MoteError invalid-url", () => {
     for (const bad of ["http://x", "mqtt://", "mqtt://h:99999", "mqtt:/h"]) expect(() => parseMqttUrl(bad)).toThrow(/invalid-url/);
+  });
+  test("a bad %-escape or non-UTF-8 bytes in user or password is MoteError invalid-url, not URIError (fuzz F1)", () => {
+    for (const bad of ["mqtt://%zz@h", "mqtts://a%E0:p@broker.local/", "mqtt://u:%2@h", "mqtt://u:%C3%28@h"]) {
+      let caught: unknown;
+      try {
+        parseMqttUrl(bad);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught, bad).toBeInstanceOf(MoteError);
+      expect((caught as MoteError).code, bad).toBe("invalid-url");
+    }
   });
 });
 

@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { main } from "../../cli/ota.js";
+import { main, parseArgs } from "../../cli/ota.js";
+import { UsageError } from "../../cli/args.js";
+import { MoteError } from "../../src/errors.js";
 import { parseDescriptor } from "../../src/ota/descriptor.js";
 
 function run(...argv: string[]) {
@@ -108,5 +110,34 @@ describe("mote ota verify", () => {
   test("an unknown subcommand or option is a usage error (2)", async () => {
     expect((await run("frobnicate")).status).toBe(2);
     expect((await run("verify", descriptorPath, "--key", join(dir, "dev.pub"), "--bogus", "1")).status).toBe(2);
+  });
+
+  test("a usage error is one line naming the code 'usage', exit 2, as in the other CLI groups (fuzz F4)", async () => {
+    for (const argv of [["frobnicate"], ["verify", descriptorPath, "--key", join(dir, "dev.pub"), "--bogus", "1"], ["keygen", "--out"]]) {
+      const r = await run(...argv);
+      expect(r.status, argv.join(" ")).toBe(2);
+      expect(r.err, argv.join(" ")).toEqual([expect.stringMatching(/^error: usage: \S/)]);
+    }
+  });
+
+  test("its argument parser throws the shared UsageError: a MoteError with the literal code 'usage' (fuzz F4)", () => {
+    let caught: unknown;
+    try {
+      parseArgs(["--x"]);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(UsageError);
+    expect(caught).toBeInstanceOf(MoteError);
+    expect((caught as MoteError).code).toBe("usage");
+  });
+
+  test("with no subcommand it prints the usage and exits 2; help prints it on stdout and exits 0", async () => {
+    const none = await run();
+    expect(none.status).toBe(2);
+    expect(none.err.join("\n")).toMatch(/^usage:\n  mote ota keygen/);
+    const help = await run("help");
+    expect(help.status).toBe(0);
+    expect(help.out.join("\n")).toMatch(/mote ota deploy/);
   });
 });

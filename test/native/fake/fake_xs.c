@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* A tiny stand-in for the XS machine: argument slots, result, throws as longjmp. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ void fake_arg_undefined(xsMachine *the, int i) { arg(the, i)->kind = xsUndefined
 void fake_arg_number(xsMachine *the, int i, double value)
 {
 	xsSlot *s = arg(the, i);
-	s->kind = (value == (double)(int32_t)value) ? xsIntegerType : xsNumberType;	/* XS keeps small integers as integers */
+	s->kind = ((value >= -2147483648.0) && (value <= 2147483647.0) && (value == (double)(int32_t)value)) ? xsIntegerType : xsNumberType;	/* XS keeps small integers as integers */
 	s->number = value;
 }
 void fake_arg_string(xsMachine *the, int i, const char *value) { xsSlot *s = arg(the, i); s->kind = xsStringType; s->string = strdup(value); }
