@@ -38,7 +38,9 @@ export interface ParsedArgs {
 export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedArgs {
   const byShort = new Map<string, string>();
   for (const [name, spec] of Object.entries(specs)) if (spec.short !== undefined) byShort.set(spec.short, name);
-  const options: ParsedArgs["options"] = {};
+  // No prototype: an option named like an Object.prototype member ("toString")
+  // must start out absent, not as the inherited function.
+  const options: ParsedArgs["options"] = Object.create(null) as ParsedArgs["options"];
   const positional: string[] = [];
 
   const put = (name: string, value: string | true) => {

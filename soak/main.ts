@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   const json = o.json === true;
   const only = typeof o.only === "string" ? o.only : undefined;
   const seed = num(o, "seed", 1);
-  const command = `npm run soak -- ${argv.join(" ")}`.trim();
+  const command = `npm run soak${argv.length ? ` -- ${argv.join(" ")}` : ""}`;
   let bad = 0;
   const rows: string[] = [];
   if (only === undefined || only === "mqtt") {
@@ -74,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     if (r.flood) {
       rows.push(
-        `| Flood during the MQTT chaos run | ${fmt(r.flood.sent)} QoS 0 messages at ~${fmt(opts.floodRate)} msg/s pushed at the device for ${opts.floodMs / 1000} s, QoS 1/2 telemetry going on | flood | telemetry: 0 (${r.flood.deltaAckedDuringFlood} telemetry messages acknowledged during the flood); flood: device took ${fmt(r.flood.received)} of ${fmt(r.flood.sent)} | - | ${r.crashes} | telemetry gap after the flood ${fmt(r.flood.gapAfterMs)} ms; XS heap peak ${fmt(r.flood.heapPeakBytes)} B | \`${command}\` |`,
+        `| Flood during the MQTT chaos run | ${fmt(r.flood.sent)} QoS 0 messages pushed at the device at ${fmt(r.flood.offeredPerSecond)} msg/s (asked ${fmt(opts.floodRate)}) for ${opts.floodMs / 1000} s, QoS 1/2 telemetry going on | flood | telemetry: 0 (${r.flood.deltaAckedDuringFlood} telemetry messages acknowledged during the flood); flood: device took ${fmt(r.flood.received)} of ${fmt(r.flood.sent)} | - | ${r.crashes} | telemetry gap after the flood ${fmt(r.flood.gapAfterMs)} ms; XS heap peak ${fmt(r.flood.heapPeakBytes)} B | \`${command}\` |`,
       );
     }
     rows.push(

@@ -77,7 +77,7 @@ export interface ChaosResult {
   deviceRejected: number;
   deviceLastError: string;
   /** QoS 0 flood at the device: what was sent, what the program saw, telemetry acknowledged meanwhile, XS heap peak, and the longest wait for telemetry once it stopped. */
-  flood: { sent: number; received: number; deltaAckedDuringFlood: number; heapPeakBytes: number; gapAfterMs?: number } | undefined;
+  flood: { offeredPerSecond: number; sent: number; received: number; deltaAckedDuringFlood: number; heapPeakBytes: number; gapAfterMs?: number } | undefined;
   /** XS heap after warm-up on the first boot, and on the boot that ran to the end (the baseline of the end figure). */
   heapFirstBootBytes: number | undefined;
   heapStartBytes: number | undefined;
@@ -255,12 +255,21 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
         let sent = 0;
         let peak = 0;
         const start = Date.now();
+        // the heap is sampled beside the publishing loop (a meters() call waits behind the flood in XS's queue)
+        let sampling = true;
+        const sampler = (async () => {
+          while (sampling) {
+            peak = Math.max(peak, (await device.engine?.meters().catch(() => undefined))?.heapBytes ?? 0);
+            await sleep(250);
+          }
+        })();
         while (Date.now() - start < ms) {
           const due = Math.floor(((Date.now() - start) / 1000) * rate);
           for (; sent < due; sent++) flooder.publish("soak/flood", payload, { qos: 0 });
-          await sleep(10);
-          if (sent % 5000 < rate / 100) peak = Math.max(peak, (await device.engine?.meters())?.heapBytes ?? 0);
+          await sleep(5);
         }
+        sampling = false;
+        await sampler;
         endedAt = Date.now();
         for (let t = 0; t < (o.traceFlood ? 20 : 2); t++) {
           await sleep(500);
@@ -269,6 +278,7 @@ export async function runMqttChaos(o: ChaosOptions): Promise<ChaosResult> {
         const after = (await deviceStatus())?.soak;
         peak = Math.max(peak, (await device.engine?.meters())?.heapBytes ?? 0);
         flood = {
+          offeredPerSecond: Math.round((sent / (endedAt - start)) * 1000),
           sent: (flood?.sent ?? 0) + sent,
           received: (flood?.received ?? 0) + Number(after?.floodReceived ?? 0) - Number(before?.floodReceived ?? 0),
           deltaAckedDuringFlood: Number(after?.acked ?? 0) - Number(before?.acked ?? 0),

@@ -131,16 +131,49 @@ function writeFile(path: string, offset: number, data: Uint8Array): void {
   }
 }
 
+/**
+ * Names device code may open, as Moddable's esp32 flash module resolves them
+ * (modules/files/flash/esp32): "xs", "running", "nextota", or a DATA partition
+ * by label. App partitions (ota_0, ota_1) cannot be opened by their label on
+ * the device, so the twin refuses them too; the simulated bootloader
+ * (host-shim/node/ota.ts) opens them with `openPartitionByLabel`.
+ */
+const APP_PARTITIONS: readonly string[] = Object.freeze(["ota_0", "ota_1"]);
+let slotResolver: ((which: "running" | "nextota") => string) | undefined;
+
+/** Called by the simulated bootloader: which app slot "running" and "nextota" are now. */
+export function setSlotResolver(resolve: (which: "running" | "nextota") => string): void {
+  slotResolver = resolve;
+}
+
+function deviceVisible(name: string): string {
+  if (name === "running" || name === "nextota") {
+    const label = slotResolver?.(name);
+    if (label === undefined) throw new Error("can't find partition");
+    return label;
+  }
+  if (APP_PARTITIONS.includes(name)) throw new Error("can't find partition");
+  return name;
+}
+
+const BY_LABEL = Symbol("by-label");
+
+/** Any partition by label, app slots included: for the simulated bootloader only. */
+export function openPartitionByLabel(name: string): Flash {
+  return new Flash(name, BY_LABEL);
+}
+
 export default class Flash {
   readonly #path: string;
   readonly #name: string;
   readonly byteLength: number;
   readonly blockSize = SECTOR_SIZE;
 
-  constructor(partition: string) {
-    const { path, size } = partitionFile(partition);
+  constructor(partition: string, access?: typeof BY_LABEL) {
+    const name = access === BY_LABEL ? partition : deviceVisible(partition);
+    const { path, size } = partitionFile(name);
     this.#path = path;
-    this.#name = partition;
+    this.#name = name;
     this.byteLength = size;
   }
 

@@ -39,7 +39,7 @@ import {
   type SlotState,
 } from "../../src/ota/boot.js";
 import { Journal, type JournalFlash } from "../../src/ota/journal.js";
-import Flash from "./flash.js";
+import { openPartitionByLabel, setSlotResolver } from "./flash.js";
 
 export const SLOT_LABELS = Object.freeze(["ota_0", "ota_1"] as const);
 export type SlotLabel = (typeof SLOT_LABELS)[number];
@@ -49,7 +49,7 @@ export const MOD_HEADER_BYTES = 16;
 export const MOD_JOURNAL_SECTORS = 2;
 
 function partition(name: string): JournalFlash & { byteLength: number } {
-  const f = new Flash(name);
+  const f = openPartitionByLabel(name);
   return {
     byteLength: f.byteLength,
     blockSize: f.blockSize,
@@ -121,6 +121,9 @@ export function runningPartition(): SlotLabel {
 export function nextUpdatePartition(): SlotLabel {
   return SLOT_LABELS[1 - current().slot];
 }
+
+// Device code opens the slots as Moddable names them ("running", "nextota").
+setSlotResolver((which) => (which === "running" ? runningPartition() : nextUpdatePartition()));
 
 export function partitionState(label: string): SlotState {
   const i = SLOT_LABELS.indexOf(label as SlotLabel);

@@ -161,39 +161,39 @@ export const ContentFormat = Object.freeze({
   Cbor: 60,
 });
 
-type OptionFormat = "empty" | "opaque" | "uint" | "string";
-interface OptionRule {
-  readonly format: OptionFormat;
-  readonly min: number;
-  readonly max: number;
-  readonly repeatable: boolean;
-}
-function rule(format: OptionFormat, min: number, max: number, repeatable = false): OptionRule {
-  return Object.freeze({ format, min, max, repeatable });
-}
-/** §5.10 table (plus RFC 7641, 7959, 7967). */
-const OPTION_RULES: ReadonlyMap<number, OptionRule> = new Map<number, OptionRule>([
-  [Option.IfMatch, rule("opaque", 0, 8, true)],
-  [Option.UriHost, rule("string", 1, 255)],
-  [Option.ETag, rule("opaque", 1, 8, true)],
-  [Option.IfNoneMatch, rule("empty", 0, 0)],
-  [Option.Observe, rule("uint", 0, 3)],
-  [Option.UriPort, rule("uint", 0, 2)],
-  [Option.LocationPath, rule("string", 0, 255, true)],
-  [Option.UriPath, rule("string", 0, 255, true)],
-  [Option.ContentFormat, rule("uint", 0, 2)],
-  [Option.MaxAge, rule("uint", 0, 4)],
-  [Option.UriQuery, rule("string", 0, 255, true)],
-  [Option.Accept, rule("uint", 0, 2)],
-  [Option.LocationQuery, rule("string", 0, 255, true)],
-  [Option.Block2, rule("uint", 0, 3)],
-  [Option.Block1, rule("uint", 0, 3)],
-  [Option.Size2, rule("uint", 0, 4)],
-  [Option.ProxyUri, rule("string", 1, 1034)],
-  [Option.ProxyScheme, rule("string", 1, 255)],
-  [Option.Size1, rule("uint", 0, 4)],
-  [Option.NoResponse, rule("uint", 0, 1)],
-]);
+/**
+ * §5.10 table (plus RFC 7641, 7959, 7967): option number, min and max value
+ * length, repeatable (1/0); the value format is in the comment (the decoder
+ * checks lengths, formats are the accessors' business). Rows as number
+ * tuples, not objects with long keys: this table ships in every bundle.
+ */
+type OptionRule = readonly [min: number, max: number, repeatable: number];
+const OPTION_RULES: ReadonlyMap<number, OptionRule> = new Map(
+  (
+    [
+      [Option.IfMatch, 0, 8, 1], // opaque
+      [Option.UriHost, 1, 255, 0], // string
+      [Option.ETag, 1, 8, 1], // opaque
+      [Option.IfNoneMatch, 0, 0, 0], // empty
+      [Option.Observe, 0, 3, 0], // uint
+      [Option.UriPort, 0, 2, 0], // uint
+      [Option.LocationPath, 0, 255, 1], // string
+      [Option.UriPath, 0, 255, 1], // string
+      [Option.ContentFormat, 0, 2, 0], // uint
+      [Option.MaxAge, 0, 4, 0], // uint
+      [Option.UriQuery, 0, 255, 1], // string
+      [Option.Accept, 0, 2, 0], // uint
+      [Option.LocationQuery, 0, 255, 1], // string
+      [Option.Block2, 0, 3, 0], // uint
+      [Option.Block1, 0, 3, 0], // uint
+      [Option.Size2, 0, 4, 0], // uint
+      [Option.ProxyUri, 1, 1034, 0], // string
+      [Option.ProxyScheme, 1, 255, 0], // string
+      [Option.Size1, 0, 4, 0], // uint
+      [Option.NoResponse, 0, 1, 0], // uint
+    ] as const
+  ).map(([n, min, max, rep]) => [n, Object.freeze([min, max, rep] as const)]),
+);
 
 /** §5.4.6: odd option numbers are critical. */
 export function isCritical(optionNumber: number): boolean {
@@ -309,7 +309,7 @@ export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): CoapM
       continue;
     }
     // §5.4.3 bad length, §5.4.5 a non-repeatable option repeated: treat like an unrecognised option.
-    const ok = length >= r.min && length <= r.max && (r.repeatable || number !== lastNumber);
+    const ok = length >= r[0] && length <= r[1] && (r[2] === 1 || number !== lastNumber);
     lastNumber = number;
     if (!ok) {
       if (isCritical(number)) throw new CoapFormatError("bad-critical-option", `option ${number}`, header, number);

@@ -17,7 +17,7 @@
  * must not reuse arrays they pushed.
  */
 import { MoteError } from "../errors.js";
-import { MqttProtocolError } from "./errors.js";
+import { MqttProtocolError, malformed, protocolError } from "./errors.js";
 import type {
   AckPacket,
   AuthPacket,
@@ -338,7 +338,7 @@ export function decodeBody(
   // §2.1.3: fixed-header flags are reserved (must be as listed) for all but PUBLISH
   const wantFlags = type === 6 || type === 8 || type === 10 ? 2 : 0;
   if (type !== 3 && flags !== wantFlags) {
-    throw new MqttProtocolError("malformed-packet", `bad fixed header flags 0x${first.toString(16)}`);
+    throw malformed(`bad fixed header flags 0x${first.toString(16)}`);
   }
   switch (type) {
     case 1:
@@ -378,19 +378,19 @@ export function decodeBody(
       packet = decodeDisconnectOrAuth(r, "disconnect", version);
       break;
     case 15:
-      if (version !== 5) throw new MqttProtocolError("malformed-packet", "AUTH in MQTT 3.1.1");
+      if (version !== 5) throw malformed("AUTH in MQTT 3.1.1");
       packet = decodeDisconnectOrAuth(r, "auth", version);
       break;
     default:
-      throw new MqttProtocolError("malformed-packet", "reserved packet type 0"); // §2.1.2
+      throw malformed("reserved packet type 0"); // §2.1.2
   }
-  if (r.pos !== end) throw new MqttProtocolError("malformed-packet", `${end - r.pos} bytes left over in ${packet.type}`);
+  if (r.pos !== end) throw malformed(`${end - r.pos} bytes left over in ${packet.type}`);
   return packet;
 }
 
 function packetId(r: Reader): number {
   const id = r.u16("packet identifier");
-  if (id === 0) throw new MqttProtocolError("protocol-error", "packet identifier 0"); // §2.2.1
+  if (id === 0) throw protocolError("packet identifier 0"); // §2.2.1
   return id;
 }
 
@@ -402,15 +402,15 @@ function decodeConnect(r: Reader): ConnectPacket {
   }
   const v = level as ProtocolVersion;
   const flags = r.u8("connect flags");
-  if (flags & 0x01) throw new MqttProtocolError("malformed-packet", "reserved connect flag set"); // §3.1.2.3
+  if (flags & 0x01) throw malformed("reserved connect flag set"); // §3.1.2.3
   const willFlag = (flags & 0x04) !== 0;
   const willQoS = (flags >> 3) & 3;
   const willRetain = (flags & 0x20) !== 0;
-  if (willQoS === 3) throw new MqttProtocolError("malformed-packet", "will QoS 3");
-  if (!willFlag && (willQoS !== 0 || willRetain)) throw new MqttProtocolError("malformed-packet", "will QoS/retain without will");
+  if (willQoS === 3) throw malformed("will QoS 3");
+  if (!willFlag && (willQoS !== 0 || willRetain)) throw malformed("will QoS/retain without will");
   const hasUser = (flags & 0x80) !== 0;
   const hasPass = (flags & 0x40) !== 0;
-  if (v === 4 && hasPass && !hasUser) throw new MqttProtocolError("malformed-packet", "password without user name");
+  if (v === 4 && hasPass && !hasUser) throw malformed("password without user name");
   const keepAlive = r.u16("keep alive");
   const p: ConnectPacket = { type: "connect", protocolVersion: v, clientId: "", clean: (flags & 0x02) !== 0, keepAlive };
   if (v === 5) {
@@ -432,7 +432,7 @@ function decodeConnect(r: Reader): ConnectPacket {
 
 function decodeConnack(r: Reader, v: ProtocolVersion): ConnackPacket {
   const ack = r.u8("acknowledge flags");
-  if (ack & 0xfe) throw new MqttProtocolError("malformed-packet", "reserved connack flags set"); // §3.2.2.1
+  if (ack & 0xfe) throw malformed("reserved connack flags set"); // §3.2.2.1
   const p: ConnackPacket = { type: "connack", sessionPresent: (ack & 1) === 1, reasonCode: r.u8("connect reason code") };
   if (v === 5 && r.remaining() > 0) {
     const props = readProperties(r, 2);
@@ -443,9 +443,9 @@ function decodeConnack(r: Reader, v: ProtocolVersion): ConnackPacket {
 
 function decodePublish(r: Reader, flags: number, v: ProtocolVersion): PublishPacket {
   const qos = (flags >> 1) & 3;
-  if (qos === 3) throw new MqttProtocolError("malformed-packet", "PUBLISH QoS 3"); // §3.3.1.2
+  if (qos === 3) throw malformed("PUBLISH QoS 3"); // §3.3.1.2
   const dup = (flags & 0x08) !== 0;
-  if (dup && qos === 0) throw new MqttProtocolError("malformed-packet", "DUP set on QoS 0"); // §3.3.1.1
+  if (dup && qos === 0) throw malformed("DUP set on QoS 0"); // §3.3.1.1
   const topic = r.utf8("topic name");
   for (let i = 0; i < topic.length; i++) {
     const c = topic.charCodeAt(i);
@@ -486,21 +486,21 @@ function decodeSubscribe(r: Reader, v: ProtocolVersion): SubscribePacket {
     const props = readProperties(r, 8);
     if (props) p.properties = props;
   }
-  if (r.remaining() === 0) throw new MqttProtocolError("protocol-error", "SUBSCRIBE without filters"); // §3.8.3
+  if (r.remaining() === 0) throw protocolError("SUBSCRIBE without filters"); // §3.8.3
   while (r.remaining() > 0) {
     const filter = r.utf8("topic filter");
     const o = r.u8("subscription options");
     const qos = o & 3;
-    if (qos === 3) throw new MqttProtocolError("malformed-packet", "subscription QoS 3");
+    if (qos === 3) throw malformed("subscription QoS 3");
     const s: Subscription = { filter, qos: qos as QoS };
     if (v === 5) {
-      if (o & 0xc0) throw new MqttProtocolError("malformed-packet", "reserved subscription option bits"); // §3.8.3.1
+      if (o & 0xc0) throw malformed("reserved subscription option bits"); // §3.8.3.1
       const rh = (o >> 4) & 3;
-      if (rh === 3) throw new MqttProtocolError("protocol-error", "retain handling 3");
+      if (rh === 3) throw protocolError("retain handling 3");
       s.noLocal = (o & 0x04) !== 0;
       s.retainAsPublished = (o & 0x08) !== 0;
       s.retainHandling = rh as 0 | 1 | 2;
-    } else if (o & 0xfc) throw new MqttProtocolError("malformed-packet", "reserved subscription bits"); // 3.1.1 §3.8.3.1
+    } else if (o & 0xfc) throw malformed("reserved subscription bits"); // 3.1.1 §3.8.3.1
     p.subscriptions.push(s);
   }
   return p;
@@ -515,7 +515,7 @@ function decodeSuback(r: Reader, v: ProtocolVersion): SubackPacket {
   while (r.remaining() > 0) {
     const c = r.u8();
     // 3.1.1 §3.9.3: only 0x00, 0x01, 0x02, 0x80 are allowed
-    if (v === 4 && c > 2 && c !== 0x80) throw new MqttProtocolError("malformed-packet", `SUBACK code 0x${c.toString(16)}`);
+    if (v === 4 && c > 2 && c !== 0x80) throw malformed(`SUBACK code 0x${c.toString(16)}`);
     p.reasonCodes.push(c);
   }
   return p;
@@ -527,7 +527,7 @@ function decodeUnsubscribe(r: Reader, v: ProtocolVersion): UnsubscribePacket {
     const props = readProperties(r, 10);
     if (props) p.properties = props;
   }
-  if (r.remaining() === 0) throw new MqttProtocolError("protocol-error", "UNSUBSCRIBE without filters"); // §3.10.3
+  if (r.remaining() === 0) throw protocolError("UNSUBSCRIBE without filters"); // §3.10.3
   while (r.remaining() > 0) p.filters.push(r.utf8("topic filter"));
   return p;
 }
@@ -561,6 +561,34 @@ export interface Decoded {
 }
 
 /**
+ * The fixed header at `bytes[offset, offset + avail)` (§2.1.1; Remaining Length
+ * §1.5.5, at most 4 bytes, minimal): `total * 8 + header length` in one number
+ * (no allocation per packet), or -1 when more bytes are needed. A packet over
+ * `max` bytes is refused with 0x95 (MQTT 5 §3.1.2.11.4). Shared by
+ * `decodePacket` and `MqttDecoder`.
+ */
+function fixedHeader(bytes: Uint8Array, offset: number, avail: number, max: number): number {
+  if (avail < 2) return -1;
+  let rem = 0;
+  let mult = 1;
+  let i = 1;
+  for (; ; i++) {
+    if (i > 4) throw malformed("remaining length longer than 4 bytes");
+    if (i >= avail) return -1;
+    const b = bytes[offset + i];
+    rem += (b & 0x7f) * mult;
+    if ((b & 0x80) === 0) {
+      if (i > 1 && b === 0) throw malformed("non-minimal remaining length");
+      break;
+    }
+    mult *= 128;
+  }
+  const total = i + 1 + rem;
+  if (total > max) throw new MqttProtocolError("packet-too-large", `${total} bytes > ${max}`);
+  return total * 8 + i + 1;
+}
+
+/**
  * Decodes the first packet in `bytes[offset..]`: `{ packet, used }`, or
  * `undefined` when more bytes are needed. Throws MqttProtocolError.
  */
@@ -570,26 +598,12 @@ export function decodePacket(
   offset = 0,
   maxPacketSize = MAX_VARINT + 5,
 ): Decoded | undefined {
-  const avail = bytes.length - offset;
-  if (avail < 2) return undefined;
-  let rem = 0;
-  let mult = 1;
-  let i = 1;
-  for (; ; i++) {
-    if (i > 4) throw new MqttProtocolError("malformed-packet", "remaining length longer than 4 bytes");
-    if (i >= avail) return undefined;
-    const b = bytes[offset + i];
-    rem += (b & 0x7f) * mult;
-    if ((b & 0x80) === 0) {
-      if (i > 1 && b === 0) throw new MqttProtocolError("malformed-packet", "non-minimal remaining length");
-      break;
-    }
-    mult *= 128;
-  }
-  const total = i + 1 + rem;
-  if (total > maxPacketSize) throw new MqttProtocolError("packet-too-large", `${total} bytes > ${maxPacketSize}`);
-  if (avail < total) return undefined;
-  const packet = decodeBody(bytes[offset], bytes, offset + i + 1, offset + total, version);
+  const h = fixedHeader(bytes, offset, bytes.length - offset, maxPacketSize);
+  if (h < 0) return undefined;
+  const header = h % 8;
+  const total = (h - header) / 8;
+  if (bytes.length - offset < total) return undefined;
+  const packet = decodeBody(bytes[offset], bytes, offset + header, offset + total, version);
   return { packet, used: total };
 }
 
@@ -614,6 +628,7 @@ export class MqttDecoder {
   #buffered = 0;
   #failed: MqttProtocolError | undefined;
   readonly #reader = new Reader(EMPTY, 0, 0);
+  readonly #head = new Uint8Array(5); // the fixed header, copied out of the queued pieces
 
   constructor(options: DecoderOptions = {}) {
     this.version = options.version ?? 5;
@@ -667,28 +682,14 @@ export class MqttDecoder {
   }
 
   #next(): MqttPacket | undefined {
-    if (this.#buffered < 2) return undefined;
-    const first = this.#byteAt(0);
-    let rem = 0;
-    let mult = 1;
-    let i = 1;
-    for (; ; i++) {
-      if (i > 4) throw new MqttProtocolError("malformed-packet", "remaining length longer than 4 bytes"); // §1.5.5
-      if (i >= this.#buffered) return undefined;
-      const b = this.#byteAt(i);
-      rem += (b & 0x7f) * mult;
-      if ((b & 0x80) === 0) {
-        if (i > 1 && b === 0) throw new MqttProtocolError("malformed-packet", "non-minimal remaining length");
-        break;
-      }
-      mult *= 128;
-    }
-    const header = i + 1;
-    const total = header + rem;
-    // MQTT 5 §3.1.2.11.4: a packet over our Maximum Packet Size is refused with 0x95
-    if (total > this.maxPacketSize) {
-      throw new MqttProtocolError("packet-too-large", `${total} bytes > ${this.maxPacketSize}`);
-    }
+    const n = Math.min(5, this.#buffered);
+    const fixed = this.#head;
+    for (let k = 0; k < n; k++) fixed[k] = this.#byteAt(k);
+    const h = fixedHeader(fixed, 0, n, this.maxPacketSize);
+    if (h < 0) return undefined;
+    const first = fixed[0];
+    const header = h % 8;
+    const total = (h - header) / 8;
     if (this.#buffered < total) return undefined;
     let bytes: Uint8Array;
     let start: number;

@@ -27,3 +27,13 @@ export class MqttProtocolError extends MoteError<MqttFaultCode> {
     return `${this.name} ${this.message} (${reasonName(this.reasonCode)})`;
   }
 }
+
+/** `new MqttProtocolError("malformed-packet", message)`: one call site per rule instead of the code repeated (docs/size.md). */
+export function malformed(message: string): MqttProtocolError {
+  return new MqttProtocolError("malformed-packet", message);
+}
+
+/** `new MqttProtocolError("protocol-error", message)`. */
+export function protocolError(message: string): MqttProtocolError {
+  return new MqttProtocolError("protocol-error", message);
+}

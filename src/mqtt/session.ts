@@ -698,7 +698,7 @@ export class MqttSession {
   // ------------------------------------------------------------ outgoing publish
 
   #publish(m: OutgoingMessage, ref: unknown, now: number): void {
-    if (this.state === "ending" || this.state === "ended") throw new MoteError("ended", "the client is ending");
+    this.#assertNotEnding();
     assertTopicName(m.topic);
     const qos = m.qos;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MoteError("invalid-qos", `QoS ${qos}`);
@@ -875,7 +875,7 @@ export class MqttSession {
   // ------------------------------------------------------------ subscriptions
 
   #subscribe(subs: Subscription[], properties: Properties | undefined, ref: unknown, now: number): void {
-    if (this.state === "ending" || this.state === "ended") throw new MoteError("ended", "the client is ending");
+    this.#assertNotEnding();
     if (subs.length === 0) throw new MoteError("invalid-filter", "no subscriptions");
     for (const s of subs) {
       assertTopicFilter(s.filter);
@@ -895,7 +895,7 @@ export class MqttSession {
   }
 
   #unsubscribe(filters: string[], properties: Properties | undefined, ref: unknown, now: number): void {
-    if (this.state === "ending" || this.state === "ended") throw new MoteError("ended", "the client is ending");
+    this.#assertNotEnding();
     if (filters.length === 0) throw new MoteError("invalid-filter", "no filters");
     for (const f of filters) assertTopicFilter(f);
     const id = this.#allocateRequestId();
@@ -904,6 +904,10 @@ export class MqttSession {
     if (properties && this.version === 5) r.properties = properties;
     this.#requests.set(id, r);
     this.#sendRequest(r, now);
+  }
+
+  #assertNotEnding(): void {
+    if (this.state === "ending" || this.state === "ended") throw new MoteError("ended", "the client is ending");
   }
 
   #allocateRequestId(): number {

@@ -5,7 +5,7 @@
  * packet's bytes and throws MqttProtocolError on anything out of rule.
  */
 import { decodeUtf8, utf8Length, writeUtf8 } from "../util/utf8.js";
-import { MqttProtocolError } from "./errors.js";
+import { malformed } from "./errors.js";
 import { MoteError } from "../errors.js";
 
 /** MQTT 5 §1.5.5: the largest Variable Byte Integer (4 bytes). */
@@ -79,7 +79,7 @@ export class Reader {
     return this.end - this.pos;
   }
   #need(n: number, what: string): void {
-    if (this.pos + n > this.end) throw new MqttProtocolError("malformed-packet", `truncated ${what}`);
+    if (this.pos + n > this.end) throw malformed(`truncated ${what}`);
   }
   u8(what = "byte"): number {
     this.#need(1, what);
@@ -108,19 +108,19 @@ export class Reader {
       value += (b & 0x7f) * mult;
       if ((b & 0x80) === 0) {
         // §1.5.5 asks for the minimum number of bytes; a trailing 0x00 byte is an overlong form.
-        if (i > 0 && b === 0) throw new MqttProtocolError("malformed-packet", `non-minimal ${what}`);
+        if (i > 0 && b === 0) throw malformed(`non-minimal ${what}`);
         return value;
       }
       mult *= 128;
     }
-    throw new MqttProtocolError("malformed-packet", `${what} longer than 4 bytes`);
+    throw malformed(`${what} longer than 4 bytes`);
   }
   /** MQTT 5 §1.5.4: well-formed UTF-8, no U+0000, no surrogates. */
   utf8(what = "string"): string {
     const n = this.u16(what);
     this.#need(n, what);
     const r = decodeUtf8(this.bytes, this.pos, this.pos + n, false);
-    if (typeof r !== "string") throw new MqttProtocolError("malformed-packet", `${what}: ${r.fault} UTF-8`);
+    if (typeof r !== "string") throw malformed(`${what}: ${r.fault} UTF-8`);
     this.pos += n;
     return r;
   }

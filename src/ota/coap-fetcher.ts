@@ -8,10 +8,12 @@
  * before `from` and reports the rest like an HTTP 206 from `from` to the
  * descriptor's size. A server that cannot start mid-resource (it answers
  * another block: the client reports `block-mismatch`) is remembered, and
- * later attempts start at block
- * 0 reported like a server that ignored Range (200): the updater discards
- * what it already has, so the image is never appended at a wrong offset.
- * Each block is handed to the updater in pieces no larger than its `room()`. Response codes map to the HTTP-like `class*100 + detail`
+ * later attempts start at block 0 reported like a server that ignored Range
+ * (200): the updater discards what it already has, so the image is never
+ * appended at a wrong offset. (libcoap is not such a server: it resumes, with
+ * the same client or a new one.)
+ * Each block is handed to the updater in pieces no larger than its `room()`.
+ * Response codes map to the HTTP-like `class*100 + detail`
  * (2.05 -> 205 is reported as 200; 4.04 -> 404; 5.03 -> 503) so the updater's
  * status rules apply unchanged.
  */

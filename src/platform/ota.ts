@@ -87,8 +87,10 @@ export function platformOtaTarget(): OtaTarget {
     if (kind === "mod") return (xs ??= openFlash(MOD_PARTITION));
     // The next update slot follows the running one, which only changes at a reboot.
     if (firmware === undefined) {
+      // Moddable's flash module opens app slots only as "nextota"/"running",
+      // never by label (it looks labels up among data partitions).
       const label = boot.nextUpdatePartition();
-      firmware = { label, flash: openFlash(label) };
+      firmware = { label, flash: openFlash("nextota") };
     }
     return firmware.flash;
   };

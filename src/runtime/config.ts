@@ -253,8 +253,10 @@ function uriList(key: string, value: unknown): string[] {
     throw new ConfigError("invalid-value", key, `at most ${MAX_OBSERVE_URIS} URIs`);
   const out: string[] = [];
   for (const u of list) {
-    // RFC 7252 §6.1: coap-URI = "coap:" "//" host [ ":" port ] path-abempty [ "?" query ]
-    if (typeof u !== "string" || u.length > 256 || !/^coaps?:\/\/[^\s/?#]+(\/[^\s#]*)?$/.test(u))
+    // RFC 7252 §6.1: coap-URI = "coap:" "//" host [ ":" port ] path-abempty [ "?" query ].
+    // No ',' or white space inside one: they separate the entries of the stored
+    // string, and a value accepted once must read back the same at the next boot.
+    if (typeof u !== "string" || u.length > 256 || !/^coaps?:\/\/[^\s,/?#]+(\/[^\s,#]*)?$/.test(u))
       throw new ConfigError("invalid-value", key, `not a coap:// URI: ${String(u).slice(0, 40)}`);
     out.push(u);
   }

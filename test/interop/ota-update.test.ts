@@ -335,7 +335,7 @@ describe("the esp32/ota twin (Moddable's OTA class shape)", () => {
     expect(boot.image).toEqual(V2);
     expect(() => ota.write(new ArrayBuffer(1))).toThrow(/bad state/);
     const cancelled = new OTA();
-    cancelled.write(V1.buffer);
+    cancelled.write(V1.slice().buffer as ArrayBuffer);
     cancelled.cancel();
     expect(() => cancelled.complete()).toThrow(/bad state/);
   });

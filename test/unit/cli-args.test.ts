@@ -69,3 +69,12 @@ describe("the CLI argument parser", () => {
     expect(() => parseEngine(true)).toThrow(UsageError);
   });
 });
+
+describe("option names that shadow Object.prototype members (fuzz finding F3)", () => {
+  test("a repeatable option named toString collects its values instead of crashing", () => {
+    expect(parseArgs(["--toString", "a", "--toString", "b"], { toString: { value: true, repeat: true } }).options.toString).toEqual(["a", "b"]);
+  });
+  test("an unknown option named like a prototype member is a usage error", () => {
+    expect(() => parseArgs(["--constructor"], {})).toThrow(/unknown option --constructor/);
+  });
+});

@@ -127,3 +127,14 @@ describe("parseBrokerUrl", () => {
       expect(codeOf(() => parseBrokerUrl(bad))).toBe("invalid-value");
   });
 });
+
+describe("coapObserve round trip (fuzz finding F2)", () => {
+  test("a list entry holding a comma is refused, because the stored form would split it at the next boot", () => {
+    expect(() => normalizeConfigValue("coapObserve", ["coap://h/a,b"])).toThrow(/not a coap:\/\/ URI/);
+  });
+  test("every accepted list reads back identically from its stored string", () => {
+    const accepted = normalizeConfigValue("coapObserve", ["coap://h/a", "coap://[::1]:5683/b?x=1"]) as string[];
+    const stored = toStoredValue("coapObserve", accepted);
+    expect(normalizeConfigValue("coapObserve", stored)).toEqual(accepted);
+  });
+});
