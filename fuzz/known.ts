@@ -16,12 +16,6 @@ export interface KnownFinding {
 
 export const KNOWN: readonly KnownFinding[] = Object.freeze([
   {
-    id: "F1-mqtt-url-urierror",
-    target: "urls",
-    summary: "parseMqttUrl lets decodeURIComponent's URIError escape for a bad %-escape in user:password",
-    matches: (f) => f.kind === "crash" && f.message.startsWith("URIError"),
-  },
-  {
     id: "F2-coap-observe-comma",
     target: "config",
     summary: "coapObserve list entries holding ',' are accepted but split differently when reloaded from preferences",

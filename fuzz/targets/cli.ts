@@ -57,10 +57,8 @@ function randomSpecs(rng: Rng): OptionSpecs {
   const specs: Record<string, { short?: string; value?: boolean; repeat?: boolean }> = {};
   const n = rng.size(6);
   for (let k = 0; k < n; k++) {
-    // Names that are Object.prototype members ("toString", "constructor") are left out: parseArgs keeps
-    // options in a plain object, and a repeatable spec with such a name crashes (reported, repro in
-    // test/fuzz/campaign.test.ts); no real spec table uses one.
-    const name = rng.pick(["a", "bb", "host", "x-y", "value", ""]);
+    // Object.prototype member names included on purpose (finding F3, fixed: options is a null-prototype object).
+    const name = rng.pick(["a", "bb", "host", "x-y", "value", "", "toString", "constructor", "__proto__"]);
     specs[name] = { short: rng.bool() ? rng.pick(["a", "b", "h", "-", "1"]) : undefined, value: rng.bool(), repeat: rng.bool(0.3) };
   }
   return specs;

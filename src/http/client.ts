@@ -73,6 +73,7 @@ export function httpGet(transport: HttpTransport, params: HttpGetParams, handler
   }
   let finished = false;
   let socket: HttpSocket | undefined;
+  /** Bytes announced and not read yet: a hint for the read size. */
   let available = 0;
   let headSeen = false;
   let writeBudget = 0;
@@ -156,16 +157,20 @@ export function httpGet(transport: HttpTransport, params: HttpGetParams, handler
   }
 
   function drain(): void {
-    // Read only what the receiver can take; loop until the socket is empty or the receiver is full.
-    for (let guard = 0; socket !== undefined && available > 0 && !finished && guard < 100_000; guard++) {
-      const limit = headSeen ? (handlers.room ? handlers.room() : available) : (params.headReadBytes ?? 1024);
-      if (limit <= 0) return;
-      const data = socket.read(Math.min(available, limit));
+    // Read only what the receiver can take; loop until the socket is empty or the
+    // receiver is full. The announced count sizes the reads while it lasts, but it
+    // is only a hint (platform/tcp.ts: it can be stale), so the loop ends when
+    // read() says none, not when the count runs out.
+    for (let guard = 0; socket !== undefined && !finished && guard < 100_000; guard++) {
+      const limit = headSeen ? (handlers.room ? handlers.room() : undefined) : (params.headReadBytes ?? 1024);
+      if (limit !== undefined && limit <= 0) return;
+      const want = available > 0 ? (limit === undefined ? available : Math.min(available, limit)) : limit;
+      const data = socket.read(want);
       if (data === undefined || data.length === 0) {
         available = 0;
         return;
       }
-      available -= data.length;
+      available = available > data.length ? available - data.length : 0;
       feed({ type: "bytes", data });
     }
   }

@@ -55,6 +55,12 @@ export const DEFAULT_MAX_PACKET_SIZE = 16_384;
 
 /** Exact number of bytes `encodePacket(packet, version)` writes. */
 export function packetSize(packet: MqttPacket, version: ProtocolVersion): number {
+  const rem = remainingLength(packet, version, serverSentLength);
+  return 1 + varintLength(rem) + rem;
+}
+
+/** `packetSize` for the packets a client sends (store.ts). */
+export function clientPacketSize(packet: MqttPacket, version: ProtocolVersion): number {
   const rem = remainingLength(packet, version);
   return 1 + varintLength(rem) + rem;
 }
@@ -74,7 +80,27 @@ export function publishSize(p: PublishPacket, version: ProtocolVersion): number 
  * the 268,435,455-byte limit of §1.5.5) throws MoteError.
  */
 export function encodePacket(packet: MqttPacket, version: ProtocolVersion, out?: Uint8Array, offset = 0): Uint8Array {
-  const rem = remainingLength(packet, version);
+  return encodeWith(packet, version, out, offset, serverSentLength, writeServerSent);
+}
+
+/**
+ * `encodePacket` for the packets a client sends: the encoders of CONNACK,
+ * SUBACK, UNSUBACK and PINGRESP stay out of a client's bundle (docs/size.md);
+ * given one of those it throws MoteError "invalid-packet".
+ */
+export function encodeClientPacket(packet: MqttPacket, version: ProtocolVersion, out?: Uint8Array, offset = 0): Uint8Array {
+  return encodeWith(packet, version, out, offset, undefined, undefined);
+}
+
+function encodeWith(
+  packet: MqttPacket,
+  version: ProtocolVersion,
+  out: Uint8Array | undefined,
+  offset: number,
+  serverSentSize: typeof serverSentLength | undefined,
+  serverSentWrite: typeof writeServerSent | undefined,
+): Uint8Array {
+  const rem = remainingLength(packet, version, serverSentSize);
   const total = 1 + varintLength(rem) + rem;
   if (out === undefined) {
     out = new Uint8Array(total);
@@ -82,7 +108,7 @@ export function encodePacket(packet: MqttPacket, version: ProtocolVersion, out?:
   } else if (offset + total > out.length) {
     throw new MoteError("overflow", `packet of ${total} bytes does not fit`);
   }
-  const end = writePacket(packet, version, rem, out, offset);
+  const end = writePacket(packet, version, rem, out, offset, serverSentWrite);
   if (end !== offset + total) throw new MoteError("internal", `size pass ${total} != written ${end - offset}`);
   return offset === 0 && end === out.length ? out : out.subarray(offset, end);
 }
@@ -104,7 +130,7 @@ function checkQoS(q: number): QoS {
   return q;
 }
 
-function remainingLength(p: MqttPacket, v: ProtocolVersion): number {
+function remainingLength(p: MqttPacket, v: ProtocolVersion, serverSent?: typeof serverSentLength): number {
   let n = 0;
   switch (p.type) {
     case "connect": {
@@ -123,10 +149,6 @@ function remainingLength(p: MqttPacket, v: ProtocolVersion): number {
       if (!(p.keepAlive >= 0 && p.keepAlive <= 0xffff)) throw new MoteError("invalid-keepalive", `${p.keepAlive}`);
       break;
     }
-    case "connack":
-      n = 2;
-      if (v === 5) n += propsSize(p.properties);
-      break;
     case "publish":
       n = stringSize(p.topic) + p.payload.length;
       if (checkQoS(p.qos) > 0) {
@@ -153,11 +175,6 @@ function remainingLength(p: MqttPacket, v: ProtocolVersion): number {
       if (v === 5) n += propsSize(p.properties);
       for (const s of p.subscriptions) n += stringSize(s.filter) + 1;
       break;
-    case "suback":
-      checkPacketId(p.packetId);
-      n = 2 + p.reasonCodes.length;
-      if (v === 5) n += propsSize(p.properties);
-      break;
     case "unsubscribe":
       checkPacketId(p.packetId);
       if (p.filters.length === 0) throw new MoteError("invalid-unsubscribe", "no topic filters (§3.10.3)");
@@ -165,13 +182,7 @@ function remainingLength(p: MqttPacket, v: ProtocolVersion): number {
       if (v === 5) n += propsSize(p.properties);
       for (const f of p.filters) n += stringSize(f);
       break;
-    case "unsuback":
-      checkPacketId(p.packetId);
-      n = 2;
-      if (v === 5) n += propsSize(p.properties) + p.reasonCodes.length;
-      break;
     case "pingreq":
-    case "pingresp":
       n = 0;
       break;
     case "disconnect":
@@ -185,17 +196,48 @@ function remainingLength(p: MqttPacket, v: ProtocolVersion): number {
       }
       break;
     default:
-      throw new MoteError("invalid-packet", `unknown packet type ${(p as { type: string }).type}`);
+      if (serverSent === undefined) throw unknownType(p);
+      n = serverSent(p, v);
   }
   if (n > MAX_VARINT) throw new MoteError("packet-too-large", `${n} bytes > ${MAX_VARINT} (§1.5.5)`);
   return n;
+}
+
+/** Remaining length of the packets only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP). */
+function serverSentLength(p: MqttPacket, v: ProtocolVersion): number {
+  let n = 0;
+  switch (p.type) {
+    case "connack":
+      n = 2;
+      if (v === 5) n += propsSize(p.properties);
+      break;
+    case "suback":
+      checkPacketId(p.packetId);
+      n = 2 + p.reasonCodes.length;
+      if (v === 5) n += propsSize(p.properties);
+      break;
+    case "unsuback":
+      checkPacketId(p.packetId);
+      n = 2;
+      if (v === 5) n += propsSize(p.properties) + p.reasonCodes.length;
+      break;
+    case "pingresp":
+      break;
+    default:
+      throw unknownType(p);
+  }
+  return n;
+}
+
+function unknownType(p: MqttPacket): MoteError {
+  return new MoteError("invalid-packet", `unknown packet type ${(p as { type: string }).type}`);
 }
 
 function writeProps(p: Properties | undefined, out: Uint8Array, o: number): number {
   return writeProperties(p, propertiesBodySize(p), out, o);
 }
 
-function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8Array, o: number): number {
+function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8Array, o: number, serverSent?: typeof writeServerSent): number {
   switch (p.type) {
     case "connect": {
       out[o++] = 0x10;
@@ -225,13 +267,6 @@ function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8A
       if (p.password !== undefined) o = writeBinary(p.password, out, o);
       return o;
     }
-    case "connack":
-      out[o++] = 0x20;
-      o = writeVarint(rem, out, o);
-      out[o++] = p.sessionPresent ? 1 : 0;
-      out[o++] = p.reasonCode;
-      if (v === 5) o = writeProps(p.properties, out, o);
-      return o;
     case "publish":
       out[o++] = 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0);
       o = writeVarint(rem, out, o);
@@ -269,19 +304,46 @@ function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8A
         out[o++] = opts;
       }
       return o;
-    case "suback":
-      out[o++] = 0x90;
-      o = writeVarint(rem, out, o);
-      o = writeU16(p.packetId, out, o);
-      if (v === 5) o = writeProps(p.properties, out, o);
-      for (const c of p.reasonCodes) out[o++] = c;
-      return o;
     case "unsubscribe":
       out[o++] = 0xa2; // §3.10.1 reserved flags 0010
       o = writeVarint(rem, out, o);
       o = writeU16(p.packetId, out, o);
       if (v === 5) o = writeProps(p.properties, out, o);
       for (const f of p.filters) o = writeString(f, out, o);
+      return o;
+    case "pingreq":
+      out[o++] = 0xc0;
+      out[o++] = 0;
+      return o;
+    case "disconnect":
+    case "auth":
+      out[o++] = p.type === "disconnect" ? 0xe0 : 0xf0;
+      o = writeVarint(rem, out, o);
+      if (rem > 0) out[o++] = p.reasonCode;
+      if (rem > 1) o = writeProps(p.properties, out, o);
+      return o;
+    default:
+      // remainingLength refused these types unless `serverSent` was given
+      return serverSent!(p, v, rem, out, o);
+  }
+}
+
+/** Writes the packets only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP). */
+function writeServerSent(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8Array, o: number): number {
+  switch (p.type) {
+    case "connack":
+      out[o++] = 0x20;
+      o = writeVarint(rem, out, o);
+      out[o++] = p.sessionPresent ? 1 : 0;
+      out[o++] = p.reasonCode;
+      if (v === 5) o = writeProps(p.properties, out, o);
+      return o;
+    case "suback":
+      out[o++] = 0x90;
+      o = writeVarint(rem, out, o);
+      o = writeU16(p.packetId, out, o);
+      if (v === 5) o = writeProps(p.properties, out, o);
+      for (const c of p.reasonCodes) out[o++] = c;
       return o;
     case "unsuback":
       out[o++] = 0xb0;
@@ -292,21 +354,12 @@ function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8A
         for (const c of p.reasonCodes) out[o++] = c;
       }
       return o;
-    case "pingreq":
-      out[o++] = 0xc0;
-      out[o++] = 0;
-      return o;
     case "pingresp":
       out[o++] = 0xd0;
       out[o++] = 0;
       return o;
-    case "disconnect":
-    case "auth":
-      out[o++] = p.type === "disconnect" ? 0xe0 : 0xf0;
-      o = writeVarint(rem, out, o);
-      if (rem > 0) out[o++] = p.reasonCode;
-      if (rem > 1) o = writeProps(p.properties, out, o);
-      return o;
+    default:
+      throw unknownType(p);
   }
 }
 
@@ -323,6 +376,40 @@ export function decodeBody(
   end: number,
   version: ProtocolVersion,
   reader?: Reader,
+): MqttPacket {
+  return decodeBodyWith(first, bytes, start, end, version, reader, decodeServerBound);
+}
+
+/**
+ * `decodeBody` for a client: CONNECT, SUBSCRIBE and UNSUBSCRIBE only ever
+ * travel to a server, so from a server they are a Protocol Error (MQTT 5
+ * §4.13; the session closed on them before as well) and their decoders stay
+ * out of a client's bundle (docs/size.md).
+ */
+export function decodeClientBody(
+  first: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  version: ProtocolVersion,
+  reader?: Reader,
+): MqttPacket {
+  return decodeBodyWith(first, bytes, start, end, version, reader, undefined);
+}
+
+/** Type 1, 8 or 10: the packets a client sends and a server decodes. */
+function decodeServerBound(r: Reader, type: number, version: ProtocolVersion): MqttPacket {
+  return type === 1 ? decodeConnect(r) : type === 8 ? decodeSubscribe(r, version) : decodeUnsubscribe(r, version);
+}
+
+function decodeBodyWith(
+  first: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  version: ProtocolVersion,
+  reader: Reader | undefined,
+  serverBound: typeof decodeServerBound | undefined,
 ): MqttPacket {
   const type = first >> 4;
   const flags = first & 0x0f;
@@ -342,7 +429,10 @@ export function decodeBody(
   }
   switch (type) {
     case 1:
-      packet = decodeConnect(r);
+    case 8:
+    case 10:
+      if (serverBound === undefined) throw protocolError(`${type === 1 ? "CONNECT" : type === 8 ? "SUBSCRIBE" : "UNSUBSCRIBE"} from a server`);
+      packet = serverBound(r, type, version);
       break;
     case 2:
       packet = decodeConnack(r, version);
@@ -356,14 +446,8 @@ export function decodeBody(
     case 7:
       packet = decodeAck(r, type, version);
       break;
-    case 8:
-      packet = decodeSubscribe(r, version);
-      break;
     case 9:
       packet = decodeSuback(r, version);
-      break;
-    case 10:
-      packet = decodeUnsubscribe(r, version);
       break;
     case 11:
       packet = decodeUnsuback(r, version);
@@ -598,12 +682,27 @@ export function decodePacket(
   offset = 0,
   maxPacketSize = MAX_VARINT + 5,
 ): Decoded | undefined {
+  return decodePacketWith(decodeBody, bytes, version, offset, maxPacketSize);
+}
+
+/** `decodePacket` with `decodeClientBody`: what a client reads back (store.ts reads stored PUBLISHes). */
+export function decodeClientPacket(bytes: Uint8Array, version: ProtocolVersion, offset = 0): Decoded | undefined {
+  return decodePacketWith(decodeClientBody, bytes, version, offset, MAX_VARINT + 5);
+}
+
+function decodePacketWith(
+  decode: typeof decodeBody,
+  bytes: Uint8Array,
+  version: ProtocolVersion,
+  offset: number,
+  maxPacketSize: number,
+): Decoded | undefined {
   const h = fixedHeader(bytes, offset, bytes.length - offset, maxPacketSize);
   if (h < 0) return undefined;
   const header = h % 8;
   const total = (h - header) / 8;
   if (bytes.length - offset < total) return undefined;
-  const packet = decodeBody(bytes[offset], bytes, offset + header, offset + total, version);
+  const packet = decode(bytes[offset], bytes, offset + header, offset + total, version);
   return { packet, used: total };
 }
 
@@ -620,7 +719,7 @@ export interface DecoderOptions {
  * and not yet taken; the caller drains with `next()` after each push.
  * After an error it stays failed: every later `next()` returns that error.
  */
-export class MqttDecoder {
+class PacketStream {
   version: ProtocolVersion;
   readonly maxPacketSize: number;
   #chunks: Uint8Array[] = [];
@@ -628,9 +727,10 @@ export class MqttDecoder {
   #buffered = 0;
   #failed: MqttProtocolError | undefined;
   readonly #reader = new Reader(EMPTY, 0, 0);
-  readonly #head = new Uint8Array(5); // the fixed header, copied out of the queued pieces
+  readonly #decode: typeof decodeBody;
 
-  constructor(options: DecoderOptions = {}) {
+  constructor(options: DecoderOptions, decode: typeof decodeBody) {
+    this.#decode = decode;
     this.version = options.version ?? 5;
     this.maxPacketSize = options.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
     if (!(this.maxPacketSize >= 2)) throw new MoteError("invalid-option", "maxPacketSize");
@@ -682,12 +782,19 @@ export class MqttDecoder {
   }
 
   #next(): MqttPacket | undefined {
+    if (this.#buffered < 2) return undefined;
+    // the fixed header (≤ 5 bytes) where it lies in the first piece; copied out only when it spans pieces
     const n = Math.min(5, this.#buffered);
-    const fixed = this.#head;
-    for (let k = 0; k < n; k++) fixed[k] = this.#byteAt(k);
-    const h = fixedHeader(fixed, 0, n, this.maxPacketSize);
+    let fixed = this.#chunks[0];
+    let at = this.#offset;
+    if (fixed.length - at < n) {
+      fixed = new Uint8Array(n);
+      at = 0;
+      for (let k = 0; k < n; k++) fixed[k] = this.#byteAt(k);
+    }
+    const h = fixedHeader(fixed, at, n, this.maxPacketSize);
     if (h < 0) return undefined;
-    const first = fixed[0];
+    const first = fixed[at];
     const header = h % 8;
     const total = (h - header) / 8;
     if (this.#buffered < total) return undefined;
@@ -722,11 +829,25 @@ export class MqttDecoder {
     this.#buffered -= total;
     const r = this.#reader;
     try {
-      const packet = decodeBody(first, bytes, start + header, start + total, first >> 4 === 1 ? 5 : this.version, r);
+      const packet = this.#decode(first, bytes, start + header, start + total, first >> 4 === 1 ? 5 : this.version, r);
       if (packet.type === "connect") this.version = packet.protocolVersion;
       return packet;
     } finally {
       r.bytes = EMPTY; // hold no reference to the caller's bytes
     }
+  }
+}
+
+/** The streaming decoder for any packet (a broker, tests, tools). */
+export class MqttDecoder extends PacketStream {
+  constructor(options: DecoderOptions = {}) {
+    super(options, decodeBody);
+  }
+}
+
+/** The streaming decoder of a client session: `decodeClientBody` (no CONNECT / SUBSCRIBE / UNSUBSCRIBE decoders). */
+export class ClientDecoder extends PacketStream {
+  constructor(options: DecoderOptions = {}) {
+    super(options, decodeClientBody);
   }
 }

@@ -20,7 +20,7 @@
  */
 import { MoteError } from "../errors.js";
 import { decodeUtf8, encodeUtf8 } from "../util/utf8.js";
-import { encodePacket, decodePacket, packetSize } from "./codec.js";
+import { clientPacketSize, decodeClientPacket, encodeClientPacket } from "./codec.js";
 import type { PublishPacket } from "./packets.js";
 import type { SessionSnapshot } from "./session.js";
 
@@ -162,11 +162,11 @@ function seqNewer(a: number, b: number): boolean {
 function encodeSnapshot(s: SessionSnapshot, limit: number): Uint8Array {
   const id = encodeUtf8(s.clientId);
   let size = 2 + id.length + 2 + 2 * s.incoming.length + 2 + 2;
-  for (const o of s.outgoing) size += 1 + packetSize(o.packet, 5);
+  for (const o of s.outgoing) size += 1 + clientPacketSize(o.packet, 5);
   if (size > limit) throw new MoteError("store-full", `in-flight session state ${size} bytes > ${limit}`);
   let queued = 0;
   for (const q of s.queued) {
-    const n = packetSize(withId(q), 5);
+    const n = clientPacketSize(withId(q), 5);
     if (size + n > limit) break;
     size += n;
     queued++;
@@ -187,11 +187,11 @@ function encodeSnapshot(s: SessionSnapshot, limit: number): Uint8Array {
   o += 2;
   for (const f of s.outgoing) {
     out[o++] = f.released ? 1 : 0;
-    o += encodePacket(f.packet, 5, out, o).length;
+    o += encodeClientPacket(f.packet, 5, out, o).length;
   }
   dv.setUint16(o, queued);
   o += 2;
-  for (let i = 0; i < queued; i++) o += encodePacket(withId(s.queued[i]), 5, out, o).length;
+  for (let i = 0; i < queued; i++) o += encodeClientPacket(withId(s.queued[i]), 5, out, o).length;
   return out;
 }
 
@@ -213,14 +213,14 @@ function decodeSnapshot(body: Uint8Array): SessionSnapshot | undefined {
     const outgoing: SessionSnapshot["outgoing"] = [];
     for (let n = dv.getUint16((o += 2) - 2); n > 0; n--) {
       const released = body[o++] === 1;
-      const d = decodePacket(body, 5, o);
+      const d = decodeClientPacket(body, 5, o);
       if (d === undefined || d.packet.type !== "publish") return undefined;
       outgoing.push({ packet: copyPublish(d.packet), released });
       o += d.used;
     }
     const queued: PublishPacket[] = [];
     for (let n = dv.getUint16((o += 2) - 2); n > 0; n--) {
-      const d = decodePacket(body, 5, o);
+      const d = decodeClientPacket(body, 5, o);
       if (d === undefined || d.packet.type !== "publish") return undefined;
       const p = copyPublish(d.packet);
       delete p.packetId;

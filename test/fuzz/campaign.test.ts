@@ -124,12 +124,13 @@ describe("fuzz engine", () => {
 
 /**
  * Findings of this campaign, reported to their owners (docs/reliability.md).
- * Each `test.fails` states the EXPECTED behaviour and fails today; when the
- * fix lands it starts passing, vitest reports the `.fails` mark as wrong, and
- * the mark (and the fuzz/known.ts entry) is removed.
+ * Each test states the EXPECTED behaviour. A `test.fails` one fails today;
+ * when the fix lands it starts passing, vitest reports the `.fails` mark as
+ * wrong, and the mark (and the fuzz/known.ts entry) is removed — as for F1
+ * and F3, which are now plain regression tests.
  */
-describe("findings (reported; expected behaviour, failing until fixed)", () => {
-  test.fails("F1: parseMqttUrl gives MoteError(invalid-url), not URIError, for a bad %-escape in the user name", () => {
+describe("findings (reported; expected behaviour; .fails until fixed)", () => {
+  test("F1 (fixed): parseMqttUrl gives MoteError(invalid-url), not URIError, for a bad %-escape in the user name", () => {
     let caught: unknown;
     try {
       parseMqttUrl("mqtt://%zz@h");
@@ -146,7 +147,7 @@ describe("findings (reported; expected behaviour, failing until fixed)", () => {
     expect(normalizeConfigValue("coapObserve", stored)).toEqual(value);
   });
 
-  test.fails("F3: parseArgs with a repeatable option named like an Object.prototype member collects its values", () => {
+  test("F3 (fixed): parseArgs with a repeatable option named like an Object.prototype member collects its values", () => {
     expect(parseArgs(["--toString", "--toString"], { toString: { repeat: true } }).options.toString).toEqual(["true", "true"]);
   });
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeImage, nodeOtaCrypto, rawPublicKey, signDescriptor } from "../../cli/ota-sign.js";
 import { configureFlash } from "../../host-shim/node/flash.js";
-import TCP from "../../host-shim/node/tcp.js";
+import { connectTcp } from "../../src/platform/tcp.js";
 import { httpGet, type HttpTransport } from "../../src/http/client.js";
 import { httpFetcher, OtaAgent, type OtaAgentEvent, type OtaAgentOptions } from "../../src/ota/agent.js";
 import { encodeDescriptor, type Descriptor, type UpdateKind } from "../../src/ota/descriptor.js";
@@ -52,26 +52,11 @@ export function publish(dir: string, name: string, image: Uint8Array, fields: { 
   return d;
 }
 
-/** HttpTransport over the Node twins, with real timers. */
+/** HttpTransport over the platform TCP wrapper and the Node twins, with real timers. */
 export function nodeTransport(): HttpTransport {
   return {
-    connect(options) {
-      const tcp = new TCP({
-        address: options.address,
-        port: options.port,
-        onReadable: (count: number) => options.onReadable(count),
-        onWritable: (count: number) => options.onWritable(count),
-        onError: (error?: Error) => {
-          const m = /^(\w+):/.exec(error?.message ?? "");
-          options.onError(m?.[1] ?? "closed", error?.message);
-        },
-      });
-      return {
-        read: (count?: number) => new Uint8Array(tcp.read(count) as ArrayBuffer),
-        write: (data: Uint8Array) => void tcp.write(data),
-        close: () => tcp.close(),
-      };
-    },
+    // The platform wrapper over the Node twin, as on the device (src/ota/device.ts).
+    connect: (options) => connectTcp(options),
     resolve(host, callback) {
       setImmediate(() => callback(host === "localhost" ? "127.0.0.1" : host));
     },

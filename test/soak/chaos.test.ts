@@ -24,7 +24,7 @@ describe("chaos soak (short)", () => {
       const lines: string[] = [];
       const r = await runMqttChaos({
         count: 400,
-        rate: 100,
+        rate: 80,
         brokerRestarts: 1,
         wifiDrops: 1,
         powerCuts: 1,
