@@ -14,11 +14,11 @@
  * `<stateDir>/preferences/`, written atomically), so `--state` folders are
  * interchangeable. Flash/OTA stay with the process-wide twins.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configureHardware } from "../node/hardware.js";
 import NodeNet from "../node/net.js";
 import type { SimHardware } from "./device.js";
+import { createPreferenceStore } from "../node/preference.js";
 
 export interface WifiNetwork {
   ssid: string;
@@ -131,7 +131,8 @@ export function createHardware(options: { stateDir: string; mac: string; air: Ai
     resolve: NodeNet.resolve,
   };
 
-  const Preference = preferenceStore(join(stateDir, "preferences"));
+  const preferenceDir = join(stateDir, "preferences");
+  const Preference = createPreferenceStore(() => preferenceDir);
 
   return {
     mac,
@@ -155,66 +156,6 @@ export function createHardware(options: { stateDir: string; mac: string; air: Ai
       for (const t of timers) clearTimeout(t);
       timers.clear();
       monitors.clear();
-    },
-  };
-}
-
-type Stored = string | number | boolean | { bytes: string };
-
-/** Moddable's `preference` API over JSON files in `dir` (the Node twin's format). */
-function preferenceStore(dir: string) {
-  const file = (domain: string) => {
-    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(domain) || domain.startsWith(".")) throw new Error("invalid domain");
-    mkdirSync(dir, { recursive: true });
-    return join(dir, `${domain}.json`);
-  };
-  const load = (domain: string): Record<string, Stored> => {
-    const path = file(domain);
-    if (!existsSync(path)) return {};
-    try {
-      return JSON.parse(readFileSync(path, "utf8")) as Record<string, Stored>;
-    } catch {
-      return {};
-    }
-  };
-  const save = (domain: string, values: Record<string, Stored>) => {
-    const path = file(domain);
-    const temp = `${path}.${process.pid}.tmp`;
-    writeFileSync(temp, JSON.stringify(values));
-    renameSync(temp, path);
-  };
-  const checkKey = (key: string) => {
-    if (typeof key !== "string" || key.length === 0 || key.length > 15) throw new Error("invalid key");
-  };
-  return {
-    get(domain: string, key: string): string | number | boolean | ArrayBuffer | undefined {
-      checkKey(key);
-      const v = load(domain)[key];
-      if (v === undefined) return undefined;
-      if (typeof v === "object") return new Uint8Array(Buffer.from(v.bytes, "base64")).buffer;
-      return v;
-    },
-    set(domain: string, key: string, value: string | number | boolean | ArrayBuffer | ArrayBufferView): void {
-      checkKey(key);
-      let stored: Stored;
-      if (value instanceof ArrayBuffer) stored = { bytes: Buffer.from(new Uint8Array(value)).toString("base64") };
-      else if (ArrayBuffer.isView(value))
-        stored = { bytes: Buffer.from(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)).toString("base64") };
-      else if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") stored = value;
-      else throw new Error("invalid value");
-      const values = load(domain);
-      values[key] = stored;
-      save(domain, values);
-    },
-    delete(domain: string, key: string): void {
-      checkKey(key);
-      const values = load(domain);
-      if (!(key in values)) return;
-      delete values[key];
-      save(domain, values);
-    },
-    keys(domain: string): string[] {
-      return Object.keys(load(domain));
     },
   };
 }
