@@ -163,6 +163,8 @@ export interface RunResult {
   findings: Finding[];
   /** Outcome label -> count (e.g. "ok:publish", "error:malformed-packet"). */
   outcomes: Record<string, number>;
+  /** Heap still in use after a gc at the end minus at the start (long runs; needs --expose-gc). */
+  heapGrowthBytes?: number;
 }
 
 function describeError(e: unknown): string {

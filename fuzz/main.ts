@@ -19,6 +19,8 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { type Finding, type RunResult, replay, replayCommand, runTarget } from "./engine.js";
 import { KNOWN } from "./known.js";
 import { TARGETS, targetByName } from "./targets/index.js";
@@ -38,6 +40,11 @@ if (!isMainThread) {
   const job = workerData.job as Job;
   const progress = new Int32Array(workerData.progress as SharedArrayBuffer);
   const target = targetByName(job.target)!;
+  // Unbounded allocation shows as heap that stays after a gc: measured around the whole run.
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as (() => void) | undefined;
+  gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
   const result = runTarget(target, {
     seed: job.seed,
     inputs: job.inputs,
@@ -48,6 +55,8 @@ if (!isMainThread) {
     reportEvery: 50_000,
     onProgress: (done, ms) => parentPort!.postMessage({ type: "progress", done, ms } satisfies WorkerMessage),
   });
+  gc?.();
+  result.heapGrowthBytes = gc ? process.memoryUsage().heapUsed - heapBefore : undefined;
   parentPort!.postMessage({ type: "result", result } satisfies WorkerMessage);
 }
 
@@ -113,6 +122,7 @@ async function runGuarded(self: string, job: Job, hangMs: number, log: (s: strin
       total.inputs += r.inputs;
       total.ms += r.ms;
       total.findings.push(...r.findings);
+      total.heapGrowthBytes = r.heapGrowthBytes;
       for (const [k, n] of Object.entries(r.outcomes)) total.outcomes[k] = (total.outcomes[k] ?? 0) + n;
       break;
     }
@@ -184,9 +194,9 @@ export async function main(argv: string[]): Promise<number> {
         results.push(r);
         const crashes = r.findings.filter((f) => f.kind !== "slow").length;
         const known = Object.entries(r.outcomes).filter(([k]) => k.startsWith("known:")).reduce((a, [, v]) => a + v, 0);
-        if (json) console.log(JSON.stringify({ target: r.target, seed, inputs: r.inputs, inputs_per_s: Math.round(r.inputsPerSecond), crashes, known_hits: known, slow: r.findings.length - crashes, ms: Math.round(r.ms), command: `npm run fuzz -- --inputs ${inputs} --target ${n} --seed ${seed}`, outcomes: r.outcomes }));
+        if (json) console.log(JSON.stringify({ target: r.target, seed, inputs: r.inputs, inputs_per_s: Math.round(r.inputsPerSecond), crashes, known_hits: known, slow: r.findings.length - crashes, heap_growth_kb: r.heapGrowthBytes === undefined ? null : Math.round(r.heapGrowthBytes / 1024), ms: Math.round(r.ms), command: `npm run fuzz -- --inputs ${inputs} --target ${n} --seed ${seed}`, outcomes: r.outcomes }));
         else {
-          console.log(`${r.target.padEnd(16)} ${r.inputs.toLocaleString("en-US").padStart(11)} inputs  ${Math.round(r.inputsPerSecond).toLocaleString("en-US").padStart(9)}/s  crashes ${crashes}  slow ${r.findings.length - crashes}${known ? `  known-finding hits ${known}` : ""}`);
+          console.log(`${r.target.padEnd(16)} ${r.inputs.toLocaleString("en-US").padStart(11)} inputs  ${Math.round(r.inputsPerSecond).toLocaleString("en-US").padStart(9)}/s  crashes ${crashes}  slow ${r.findings.length - crashes}${r.heapGrowthBytes !== undefined ? `  heap after gc ${r.heapGrowthBytes >= 0 ? "+" : ""}${Math.round(r.heapGrowthBytes / 1024)} KB` : ""}${known ? `  known-finding hits ${known}` : ""}`);
           for (const f of r.findings) printFinding(f);
         }
       }

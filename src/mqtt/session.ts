@@ -208,21 +208,24 @@ export class MqttSession {
   clientId: string;
   readonly version: ProtocolVersion;
 
-  // resolved options (private fields, not an options object: their names minify)
-  readonly #keepAlive: number;
-  readonly #pingTimeoutMs: number | undefined;
-  readonly #connectTimeoutMs: number;
-  readonly #maxInflight: number;
-  readonly #receiveMaximum: number;
-  readonly #maxPacketSize: number;
-  readonly #topicAliasMaximum: number;
-  readonly #outgoingTopicAliases: number;
-  readonly #queueMaxMessages: number;
-  readonly #queueMaxBytes: number;
-  readonly #queuePolicy: QueuePolicy;
-  readonly #maxSubscriptions: number;
-  readonly #endTimeoutMs: number;
-  readonly #persistent: boolean;
+  readonly #o: Required<
+    Pick<
+      SessionOptions,
+      | "keepAlive"
+      | "connectTimeoutMs"
+      | "maxInflight"
+      | "receiveMaximum"
+      | "maxPacketSize"
+      | "topicAliasMaximum"
+      | "outgoingTopicAliases"
+      | "queueMaxMessages"
+      | "queueMaxBytes"
+      | "queuePolicy"
+      | "maxSubscriptions"
+      | "endTimeoutMs"
+      | "persistent"
+    >
+  > & { pingTimeoutMs: number | undefined };
   readonly #options: SessionOptions;
   readonly #decoder: ClientDecoder;
   #clean: boolean;
@@ -262,24 +265,26 @@ export class MqttSession {
     this.#clean = options.clean ?? true;
     const keepAlive = options.keepAlive ?? 60;
     if (!(keepAlive >= 0 && keepAlive <= 65_535)) throw new MoteError("invalid-option", "keepAlive 0..65535 s");
-    this.#keepAlive = keepAlive;
-    this.#pingTimeoutMs = options.pingTimeoutMs;
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
-    this.#maxInflight = positive(options.maxInflight ?? 16, "maxInflight", 65_535);
-    this.#receiveMaximum = positive(options.receiveMaximum ?? 64, "receiveMaximum", 65_535);
-    this.#maxPacketSize = positive(options.maxPacketSize ?? 16_384, "maxPacketSize", 268_435_460);
-    this.#topicAliasMaximum = options.topicAliasMaximum ?? 16;
-    this.#outgoingTopicAliases = options.outgoingTopicAliases ?? 16;
-    this.#queueMaxMessages = positive(options.queueMaxMessages ?? 100, "queueMaxMessages", 1e6);
-    this.#queueMaxBytes = positive(options.queueMaxBytes ?? 65_536, "queueMaxBytes", 1e9);
-    this.#queuePolicy = options.queuePolicy ?? "drop-oldest-qos0";
-    this.#maxSubscriptions = positive(options.maxSubscriptions ?? 64, "maxSubscriptions", 65_535);
-    this.#endTimeoutMs = options.endTimeoutMs ?? 10_000;
-    this.#persistent = options.persistent ?? !this.#clean;
+    this.#o = {
+      keepAlive,
+      pingTimeoutMs: options.pingTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
+      maxInflight: positive(options.maxInflight ?? 16, "maxInflight", 65_535),
+      receiveMaximum: positive(options.receiveMaximum ?? 64, "receiveMaximum", 65_535),
+      maxPacketSize: positive(options.maxPacketSize ?? 16_384, "maxPacketSize", 268_435_460),
+      topicAliasMaximum: options.topicAliasMaximum ?? 16,
+      outgoingTopicAliases: options.outgoingTopicAliases ?? 16,
+      queueMaxMessages: positive(options.queueMaxMessages ?? 100, "queueMaxMessages", 1e6),
+      queueMaxBytes: positive(options.queueMaxBytes ?? 65_536, "queueMaxBytes", 1e9),
+      queuePolicy: options.queuePolicy ?? "drop-oldest-qos0",
+      maxSubscriptions: positive(options.maxSubscriptions ?? 64, "maxSubscriptions", 65_535),
+      endTimeoutMs: options.endTimeoutMs ?? 10_000,
+      persistent: options.persistent ?? !this.#clean,
+    };
     if (this.version === 4 && this.clientId === "" && !this.#clean) {
       throw new MoteError("invalid-option", "3.1.1 needs a client id for a persistent session (§3.1.3.1)");
     }
-    this.#decoder = new ClientDecoder({ version: this.version, maxPacketSize: this.#maxPacketSize });
+    this.#decoder = new ClientDecoder({ version: this.version, maxPacketSize: this.#o.maxPacketSize });
   }
 
   // ------------------------------------------------------------ public surface
@@ -318,7 +323,7 @@ export class MqttSession {
     }
     if (this.#dirty) {
       this.#dirty = false;
-      if (this.#persistent) out.push({ type: "persist" });
+      if (this.#o.persistent) out.push({ type: "persist" });
     }
     return out;
   }
@@ -352,7 +357,7 @@ export class MqttSession {
   }
   /** The in-flight window in force: min(maxInflight, server Receive Maximum). */
   get window(): number {
-    return Math.min(this.#maxInflight, this.#window);
+    return Math.min(this.#o.maxInflight, this.#window);
   }
 
   /** The state worth keeping across a reboot (see SessionSnapshot). */
@@ -377,11 +382,11 @@ export class MqttSession {
     }
     for (const m of s.queued) {
       const bytes = messageBytes(m.topic, m.payload);
-      if (this.#queue.length >= this.#queueMaxMessages || this.#queueBytes + bytes > this.#queueMaxBytes) break;
+      if (this.#queue.length >= this.#o.queueMaxMessages || this.#queueBytes + bytes > this.#o.queueMaxBytes) break;
       this.#queue.push({ message: m, ref: undefined, bytes });
       this.#queueBytes += bytes;
     }
-    for (const id of s.incoming) if (this.#incoming.size < this.#receiveMaximum) this.#incoming.add(id);
+    for (const id of s.incoming) if (this.#incoming.size < this.#o.receiveMaximum) this.#incoming.add(id);
     // the state was kept, so the server may hold the session too (§4.1)
     if (this.#inflight.size || this.#incoming.size) this.#clean = false;
   }
@@ -404,7 +409,7 @@ export class MqttSession {
       protocolVersion: this.version,
       clientId: this.clientId,
       clean: this.#clean,
-      keepAlive: this.#keepAlive,
+      keepAlive: this.#o.keepAlive,
     };
     if (o.username !== undefined) connect.username = o.username;
     if (o.password !== undefined) connect.password = typeof o.password === "string" ? encodeUtf8(o.password) : o.password;
@@ -420,9 +425,9 @@ export class MqttSession {
       const p: Properties = { ...o.connectProperties };
       const expiry = o.sessionExpiry ?? ((o.clean ?? true) ? 0 : 86_400);
       if (expiry > 0) p.sessionExpiryInterval = expiry;
-      if (this.#receiveMaximum !== 65_535) p.receiveMaximum = this.#receiveMaximum;
-      p.maximumPacketSize = this.#maxPacketSize;
-      if (this.#topicAliasMaximum > 0) p.topicAliasMaximum = this.#topicAliasMaximum;
+      if (this.#o.receiveMaximum !== 65_535) p.receiveMaximum = this.#o.receiveMaximum;
+      p.maximumPacketSize = this.#o.maxPacketSize;
+      if (this.#o.topicAliasMaximum > 0) p.topicAliasMaximum = this.#o.topicAliasMaximum;
       if (o.authenticationMethod !== undefined) {
         p.authenticationMethod = o.authenticationMethod;
         if (o.authenticationData !== undefined) p.authenticationData = o.authenticationData;
@@ -432,7 +437,7 @@ export class MqttSession {
     this.#decoder.reset();
     this.#decoder.version = this.version;
     this.state = "connecting";
-    this.#connectDeadline = now + this.#connectTimeoutMs;
+    this.#connectDeadline = now + this.#o.connectTimeoutMs;
     this.#pingDeadline = undefined;
     this.#send(connect, now);
   }
@@ -463,7 +468,7 @@ export class MqttSession {
 
   /** At the end: a persistent session keeps its QoS 1/2 messages for a later client (the store); callers learn "ended". */
   #failOnEnd(): void {
-    if (!this.#persistent) return this.#failAll("ended");
+    if (!this.#o.persistent) return this.#failAll("ended");
     const keep: Queued[] = [];
     for (const q of this.#queue) {
       if (q.message.qos === 0) this.#fail(q.ref, "ended");
@@ -516,7 +521,7 @@ export class MqttSession {
     }
     if (this.#keepAliveMs > 0 && now >= this.#lastSent + this.#keepAliveMs) {
       this.#send({ type: "pingreq" }, now);
-      this.#pingDeadline = now + (this.#pingTimeoutMs ?? Math.min(10_000, this.#keepAliveMs));
+      this.#pingDeadline = now + (this.#o.pingTimeoutMs ?? Math.min(10_000, this.#keepAliveMs));
     }
   }
 
@@ -617,8 +622,8 @@ export class MqttSession {
     this.#serverMaxPacket = props.maximumPacketSize ?? 268_435_460;
     this.#serverMaxQoS = (props.maximumQoS ?? 2) as QoS;
     this.#retainAvailable = props.retainAvailable ?? true;
-    this.#aliasOutMax = Math.min(props.topicAliasMaximum ?? 0, this.#outgoingTopicAliases);
-    this.#keepAliveMs = (props.serverKeepAlive ?? this.#keepAlive) * 1000; // §3.2.2.3.14
+    this.#aliasOutMax = Math.min(props.topicAliasMaximum ?? 0, this.#o.outgoingTopicAliases);
+    this.#keepAliveMs = (props.serverKeepAlive ?? this.#o.keepAlive) * 1000; // §3.2.2.3.14
     if (props.assignedClientIdentifier !== undefined) {
       this.clientId = props.assignedClientIdentifier; // §3.2.2.3.7
       this.#dirty = true;
@@ -641,7 +646,7 @@ export class MqttSession {
       }
     }
     // later reconnects resume this session
-    if (this.#persistent || (this.#options.sessionExpiry ?? 0) > 0) this.#clean = false;
+    if (this.#o.persistent || (this.#options.sessionExpiry ?? 0) > 0) this.#clean = false;
     this.#actions.push({ type: "connected", sessionPresent, connack: p });
     // resubscribe when the server lost the session; pending requests go out as well
     if (!sessionPresent) {
@@ -727,10 +732,11 @@ export class MqttSession {
 
   #enqueue(message: PublishPacket, ref: unknown): void {
     const bytes = messageBytes(message.topic, message.payload);
-    if (bytes > this.#queueMaxBytes) return this.#fail(ref, "queue-full", undefined, "message larger than the queue");
-    while (this.#queue.length >= this.#queueMaxMessages || this.#queueBytes + bytes > this.#queueMaxBytes) {
+    const o = this.#o;
+    if (bytes > o.queueMaxBytes) return this.#fail(ref, "queue-full", undefined, "message larger than the queue");
+    while (this.#queue.length >= o.queueMaxMessages || this.#queueBytes + bytes > o.queueMaxBytes) {
       // policy when full: drop the oldest QoS 0 message, else refuse the new one
-      const i = this.#queuePolicy === "drop-oldest-qos0" ? this.#queue.findIndex((q) => q.message.qos === 0) : -1;
+      const i = o.queuePolicy === "drop-oldest-qos0" ? this.#queue.findIndex((q) => q.message.qos === 0) : -1;
       if (i < 0) return this.#fail(ref, "queue-full");
       const [dropped] = this.#queue.splice(i, 1);
       this.#queueBytes -= dropped.bytes;
@@ -836,7 +842,7 @@ export class MqttSession {
     const alias = p.properties?.topicAlias;
     if (alias !== undefined) {
       // §3.3.2.3.4: alias 0 or above our Topic Alias Maximum is a protocol error (0x94)
-      if (alias > this.#topicAliasMaximum) return this.#fault("topic-alias-invalid", `topic alias ${alias}`, now);
+      if (alias > this.#o.topicAliasMaximum) return this.#fault("topic-alias-invalid", `topic alias ${alias}`, now);
       if (p.topic.length > 0) this.#aliasIn.set(alias, p.topic);
       else {
         const t = this.#aliasIn.get(alias);
@@ -856,8 +862,8 @@ export class MqttSession {
     }
     // QoS 2, §4.3.3 method B: deliver once, hold the id until PUBREL
     if (!this.#incoming.has(id)) {
-      if (this.#incoming.size >= this.#receiveMaximum) {
-        return this.#fault("receive-maximum-exceeded", `more than ${this.#receiveMaximum} QoS 2 messages held`, now); // §4.9
+      if (this.#incoming.size >= this.#o.receiveMaximum) {
+        return this.#fault("receive-maximum-exceeded", `more than ${this.#o.receiveMaximum} QoS 2 messages held`, now); // §4.9
       }
       this.#incoming.add(id);
       this.#dirty = true;
@@ -877,8 +883,8 @@ export class MqttSession {
     }
     let added = 0;
     for (const s of subs) if (!this.#subscriptions.has(s.filter)) added++;
-    if (this.#subscriptions.size + added > this.#maxSubscriptions) {
-      throw new MoteError("too-many-subscriptions", `more than ${this.#maxSubscriptions} filters`);
+    if (this.#subscriptions.size + added > this.#o.maxSubscriptions) {
+      throw new MoteError("too-many-subscriptions", `more than ${this.#o.maxSubscriptions} filters`);
     }
     const id = this.#allocateRequestId();
     for (const s of subs) this.#subscriptions.set(s.filter, properties ? { subscription: s, properties } : { subscription: s });
@@ -905,8 +911,8 @@ export class MqttSession {
   }
 
   #allocateRequestId(): number {
-    if (this.#requests.size >= this.#maxSubscriptions) {
-      throw new MoteError("too-many-requests", `more than ${this.#maxSubscriptions} subscribe/unsubscribe requests pending`);
+    if (this.#requests.size >= this.#o.maxSubscriptions) {
+      throw new MoteError("too-many-requests", `more than ${this.#o.maxSubscriptions} subscribe/unsubscribe requests pending`);
     }
     const id = this.#allocateId();
     if (id === undefined) throw new MoteError("no-packet-id", "all packet identifiers in use");
@@ -935,7 +941,7 @@ export class MqttSession {
     this.#endReason = reasonCode;
     this.state = "ending";
     if (force) return this.#finishEnd(now, { code: "client-disconnect" });
-    this.#endDeadline = now + this.#endTimeoutMs;
+    this.#endDeadline = now + this.#o.endTimeoutMs;
     this.#maybeFinishEnd(now);
   }
   #endReason = 0;

@@ -16,7 +16,7 @@ import { TARGETS, targetByName } from "../../fuzz/targets/index.js";
 import { UsageError, parseArgs } from "../../cli/args.js";
 import { MoteError } from "../../src/errors.js";
 import { parseMqttUrl } from "../../src/mqtt/client.js";
-import { normalizeConfigValue, toStoredValue } from "../../src/runtime/config.js";
+import { ConfigError, normalizeConfigValue, toStoredValue } from "../../src/runtime/config.js";
 
 const SEED = 20261124;
 /** Inputs per target; the slowest target (mqtt) runs ~10k inputs/s on one core. */
@@ -126,8 +126,9 @@ describe("fuzz engine", () => {
  * Findings of this campaign, reported to their owners (docs/reliability.md).
  * Each test states the EXPECTED behaviour. A `test.fails` one fails today;
  * when the fix lands it starts passing, vitest reports the `.fails` mark as
- * wrong, and the mark (and the fuzz/known.ts entry) is removed — as for F1
- * and F3, which are now plain regression tests.
+ * wrong, and the mark (and the fuzz/known.ts entry) is removed — as for F1,
+ * F2 and F3, which are now plain regression tests (F5, a soak finding, is in
+ * test/soak/device-program.test.ts).
  */
 describe("findings (reported; expected behaviour; .fails until fixed)", () => {
   test("F1 (fixed): parseMqttUrl gives MoteError(invalid-url), not URIError, for a bad %-escape in the user name", () => {
@@ -141,10 +142,18 @@ describe("findings (reported; expected behaviour; .fails until fixed)", () => {
     expect((caught as MoteError).code).toBe("invalid-url");
   });
 
-  test.fails("F2: a coapObserve list accepted once is accepted again from its stored form at the next boot", () => {
-    const value = normalizeConfigValue("coapObserve", ["coap://h/a,b"]);
-    const stored = toStoredValue("coapObserve", value);
-    expect(normalizeConfigValue("coapObserve", stored)).toEqual(value);
+  test("F2 (fixed): a coapObserve entry holding ',' is refused, or else reads back the same from its stored form at the next boot", () => {
+    for (const list of [["coap://h/a,b"], ["coap://h/a", "coap://h/b,c", "coap://h/d"]]) {
+      let value;
+      try {
+        value = normalizeConfigValue("coapObserve", list);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        continue;
+      }
+      const stored = toStoredValue("coapObserve", value);
+      expect(normalizeConfigValue("coapObserve", stored)).toEqual(value);
+    }
   });
 
   test("F3 (fixed): parseArgs with a repeatable option named like an Object.prototype member collects its values", () => {
