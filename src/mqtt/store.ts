@@ -23,6 +23,7 @@ import { decodeUtf8, encodeUtf8 } from "../util/utf8.js";
 import { clientPacketSize, decodeClientPacket, encodeClientPacket } from "./codec.js";
 import type { PublishPacket } from "./packets.js";
 import type { SessionSnapshot } from "./session.js";
+import { crc32 } from "../util/crc32.js";
 
 /** Where a session is kept. `load` returns undefined when nothing valid is stored. */
 export interface SessionStore {
@@ -237,12 +238,3 @@ function copyPublish(p: PublishPacket): PublishPacket {
   return { ...p, payload: p.payload.slice() };
 }
 
-/** CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320). */
-export function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) {
-    c ^= data[i];
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
-}

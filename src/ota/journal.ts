@@ -9,6 +9,7 @@
  * simulated bootloader and the mod crash counter use.
  */
 import { MoteError } from "../errors.js";
+import { crc32 } from "../util/crc32.js";
 
 export interface JournalFlash {
   readonly blockSize: number;
@@ -19,24 +20,6 @@ export interface JournalFlash {
 
 const MAGIC = 0x4d4f544a; // "MOTJ"
 const HEADER = 12;
-
-/** CRC-32 lookup table, built once at module load (no mutable module state: XS preload freezes it). */
-const CRC_TABLE: Uint32Array = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** CRC-32 (IEEE 802.3, reflected, as zlib). */
-export function crc32(data: Uint8Array, start = 0, end = data.length): number {
-  let crc = 0xffffffff;
-  for (let i = start; i < end; i++) crc = CRC_TABLE[(crc ^ data[i]) & 255] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 export class Journal {
   readonly #flash: JournalFlash;

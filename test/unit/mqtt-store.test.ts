@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { PreferenceSessionStore, MemorySessionStore, crc32, type PreferenceApi } from "../../src/mqtt/store.js";
+import { PreferenceSessionStore, MemorySessionStore, type PreferenceApi } from "../../src/mqtt/store.js";
+import { crc32 } from "../../src/util/crc32.js";
 import { MqttSession, type SessionSnapshot } from "../../src/mqtt/session.js";
 import { MoteError } from "../../src/errors.js";
 import type { PublishPacket } from "../../src/mqtt/packets.js";

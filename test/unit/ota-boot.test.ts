@@ -15,7 +15,8 @@ import {
   type BootRecord,
   type SlotRecord,
 } from "../../src/ota/boot.js";
-import { crc32, Journal } from "../../src/ota/journal.js";
+import { Journal } from "../../src/ota/journal.js";
+import { crc32 } from "../../src/util/crc32.js";
 import { MemFlash } from "./ota-fakes.js";
 
 const digest = (n: number) => new Uint8Array(32).fill(n);
