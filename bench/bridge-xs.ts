@@ -16,5 +16,5 @@ g.localLoop = () => {
   return x;
 };
 
-import { sendBytes } from "./tcp-send.js";
+import { sendBytes } from "./tcp-send-entry.js";
 g.sendBytes = sendBytes;

@@ -7,7 +7,7 @@
 import net from "node:net";
 import { bundleForXs, startXs } from "../host-shim/xs/engine.js";
 import { measure, measureInXs, type Emit } from "./lib.js";
-import { sendBytes } from "./tcp-send.js";
+import { sendBytes } from "./tcp-send-entry.js";
 
 const echo = { default: { inc: (n: number) => n + 1, sink: (d: Uint8Array) => d.byteLength } };
 

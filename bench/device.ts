@@ -13,7 +13,9 @@ import type { Emit } from "./lib.js";
 const ENTRIES: [metric: string, files: string[]][] = [
   ["device_bundle", ["src/app/main.ts", "src/index.ts"]],
   ["feature_mqtt", ["src/mqtt/index.ts"]],
+  ["feature_mqtt_core", ["src/mqtt/core.ts"]],
   ["feature_coap", ["src/coap/index.ts"]],
+  ["feature_coap_client", ["src/coap/client-only.ts"]],
   ["feature_net", ["src/net/index.ts"]],
   ["feature_ota", ["src/ota/index.ts"]],
 ];
@@ -52,7 +54,7 @@ export async function run(emit: Emit): Promise<void> {
     if (file === undefined) continue;
     const size = await sizeOf(file);
     const entry = file.slice(root.length + 1);
-    const peer = metric === "feature_mqtt" ? mqttPeer : undefined;
+    const peer = metric === "feature_mqtt" || metric === "feature_mqtt_core" ? mqttPeer : undefined;
     for (const kind of ["minified", "gzip"] as const) {
       emit({
         metric: `${metric}_${kind}`,

@@ -76,7 +76,7 @@ function transport(): HttpTransport {
 
 /** The simulated board's slots, written directly (the platform facade needs `mote/ota-boot`, which bench bundles do not alias). */
 function simTarget(): OtaTarget {
-  const open = (kind: string) => new flashTwin.default(kind === "mod" ? "xs" : otaTwin.nextUpdatePartition());
+  const open = (kind: string) => new flashTwin.default(kind === "mod" ? "xs" : "nextota"); // as Moddable names the slot
   return {
     geometry: (kind) => {
       const f = open(kind);

@@ -16,9 +16,12 @@
  * - `buffered` never exceeds the bytes pushed, and is 0 after an error;
  * - decoded payload bytes never exceed input bytes (no amplification);
  * - every decoded packet re-encodes (encodePacket) and decodes back to an
- *   equal packet (MQTT 5 §2 / 3.1.1 §2: one packet, one meaning).
+ *   equal packet (MQTT 5 §2 / 3.1.1 §2: one packet, one meaning);
+ * - the client session's `ClientDecoder` (no CONNECT/SUBSCRIBE/UNSUBSCRIBE
+ *   decoders) gives the same packets and ending, except that it refuses
+ *   those three types, which only travel to a server, with an MqttProtocolError.
  */
-import { DEFAULT_MAX_PACKET_SIZE, MqttDecoder, decodePacket, encodePacket } from "../../src/mqtt/codec.js";
+import { ClientDecoder, DEFAULT_MAX_PACKET_SIZE, MqttDecoder, decodePacket, encodePacket } from "../../src/mqtt/codec.js";
 import { MqttProtocolError } from "../../src/mqtt/errors.js";
 import type { MqttPacket, Properties, ProtocolVersion, QoS, UserProperty } from "../../src/mqtt/packets.js";
 import { FuzzFailure, assert, deepEqual, hex, showValue, type FuzzTarget, type Rng } from "../engine.js";
@@ -337,15 +340,50 @@ export function generateMqtt(rng: Rng): MqttInput {
 
 type Ending = { kind: "need-more" } | { kind: "error"; code: string };
 
+/** Feeds `input` in its chunking to a streaming decoder: the packets, the ending, bytes used by the packets. */
+function stream(d: MqttDecoder | ClientDecoder, input: MqttInput): { packets: MqttPacket[]; ending: Ending } {
+  const got: MqttPacket[] = [];
+  let pushed = 0;
+  let prev = 0;
+  let calls = 0;
+  for (const end of input.chunks) {
+    d.push(input.bytes.subarray(prev, end));
+    pushed += end - prev;
+    prev = end;
+    assert(d.buffered <= pushed, `buffered ${d.buffered} > pushed ${pushed}`);
+    for (;;) {
+      assert(++calls <= input.bytes.length + input.chunks.length + 2, "decoder.next() did not settle");
+      let r;
+      try {
+        r = d.next();
+      } catch (e) {
+        throw expectTyped(e, "decoder.next threw instead of returning the error");
+      }
+      if (r === undefined) break;
+      if (r instanceof MqttProtocolError) {
+        assert(d.buffered === 0, "decoder keeps bytes after an error");
+        assert(d.next() === r, "decoder error is not sticky");
+        return { packets: got, ending: { kind: "error", code: r.code } };
+      }
+      got.push(r);
+    }
+  }
+  return { packets: got, ending: { kind: "need-more" } };
+}
+
+/** Packet types only a server decodes (MQTT 5 §2.1.2 direction column). */
+const TO_SERVER_ONLY = new Set([1, 8, 10]);
+
 function expectTyped(e: unknown, where: string): MqttProtocolError {
   if (e instanceof MqttProtocolError) return e;
   throw e instanceof Error ? e : new Error(`${where}: non-Error thrown ${String(e)}`);
 }
 
 /** One-shot reference: decodePacket in a loop, version switching after CONNECT like the decoder. */
-function decodeAll(input: MqttInput): { packets: MqttPacket[]; versions: ProtocolVersion[]; ending: Ending } {
+function decodeAll(input: MqttInput): { packets: MqttPacket[]; versions: ProtocolVersion[]; used: number[]; ending: Ending } {
   const packets: MqttPacket[] = [];
   const versions: ProtocolVersion[] = [];
+  const used: number[] = [];
   let v = input.version;
   let offset = 0;
   for (let guard = 0; guard <= input.bytes.length; guard++) {
@@ -353,11 +391,12 @@ function decodeAll(input: MqttInput): { packets: MqttPacket[]; versions: Protoco
     try {
       d = decodePacket(input.bytes, v, offset, input.maxPacketSize);
     } catch (e) {
-      return { packets, versions, ending: { kind: "error", code: expectTyped(e, "decodePacket").code } };
+      return { packets, versions, used, ending: { kind: "error", code: expectTyped(e, "decodePacket").code } };
     }
-    if (d === undefined) return { packets, versions, ending: { kind: "need-more" } };
+    if (d === undefined) return { packets, versions, used, ending: { kind: "need-more" } };
     assert(d.used >= 2 && offset + d.used <= input.bytes.length, `decodePacket used ${d.used} bytes at ${offset}`);
     packets.push(d.packet);
+    used.push(d.used);
     versions.push(d.packet.type === "connect" ? d.packet.protocolVersion : v);
     if (d.packet.type === "connect") v = d.packet.protocolVersion;
     offset += d.used;
@@ -379,40 +418,24 @@ export const mqttTarget: FuzzTarget<MqttInput> = {
   check(input) {
     const reference = decodeAll(input);
     // streaming, in the input's chunking
-    const d = new MqttDecoder({ version: input.version, maxPacketSize: input.maxPacketSize });
-    const got: MqttPacket[] = [];
-    let ending: Ending = { kind: "need-more" };
-    let pushed = 0;
-    let prev = 0;
-    let calls = 0;
-    outer: for (const end of input.chunks) {
-      d.push(input.bytes.subarray(prev, end));
-      pushed += end - prev;
-      prev = end;
-      assert(d.buffered <= pushed, `buffered ${d.buffered} > pushed ${pushed}`);
-      for (;;) {
-        assert(++calls <= input.bytes.length + input.chunks.length + 2, "decoder.next() did not settle");
-        let r;
-        try {
-          r = d.next();
-        } catch (e) {
-          throw expectTyped(e, "MqttDecoder.next threw instead of returning the error");
-        }
-        if (r === undefined) break;
-        if (r instanceof MqttProtocolError) {
-          ending = { kind: "error", code: r.code };
-          assert(d.buffered === 0, "decoder keeps bytes after an error");
-          assert(d.next() === r, "decoder error is not sticky");
-          break outer;
-        }
-        got.push(r);
-      }
-    }
+    const { packets: got, ending } = stream(new MqttDecoder({ version: input.version, maxPacketSize: input.maxPacketSize }), input);
     assert(got.length === reference.packets.length, `streaming gave ${got.length} packets, one-shot ${reference.packets.length}`);
     for (let k = 0; k < got.length; k++) {
       assert(deepEqual(got[k], reference.packets[k]), `packet ${k} differs between chunkings: ${showValue(got[k])} vs ${showValue(reference.packets[k])}`);
     }
     assert(deepEqual(ending, reference.ending), `ending differs: streaming ${showValue(ending)} vs one-shot ${showValue(reference.ending)}`);
+    // the client session's decoder: the same, up to a packet that only travels to a server
+    const client = stream(new ClientDecoder({ version: input.version, maxPacketSize: input.maxPacketSize }), input);
+    let offset = 0;
+    for (let k = 0; k < client.packets.length; k++) {
+      assert(k < got.length && deepEqual(client.packets[k], got[k]), `ClientDecoder packet ${k} differs from MqttDecoder's`);
+      offset += reference.used[k];
+    }
+    const refusedType = client.ending.kind === "error" && offset < input.bytes.length && TO_SERVER_ONLY.has(input.bytes[offset] >> 4);
+    if (!refusedType) {
+      assert(client.packets.length === got.length, `ClientDecoder gave ${client.packets.length} packets, MqttDecoder ${got.length}`);
+      assert(deepEqual(client.ending, ending), `ClientDecoder ending ${showValue(client.ending)} vs ${showValue(ending)}`);
+    }
     let payload = 0;
     for (const p of got) payload += payloadBytes(p);
     assert(payload <= input.bytes.length, "decoded payloads larger than the input");

@@ -16,7 +16,8 @@
 import { encodePacket } from "../../src/mqtt/codec.js";
 import type { PublishPacket, QoS } from "../../src/mqtt/packets.js";
 import type { SessionSnapshot } from "../../src/mqtt/session.js";
-import { PreferenceSessionStore, crc32, type PreferenceApi } from "../../src/mqtt/store.js";
+import { PreferenceSessionStore, type PreferenceApi } from "../../src/mqtt/store.js";
+import { crc32 } from "../../src/util/crc32.js";
 import { assert, deepEqual, hex, showValue, type FuzzTarget, type Rng } from "../engine.js";
 import { mutateBytes } from "../mutators.js";
 
