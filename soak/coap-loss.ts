@@ -23,6 +23,7 @@
 import { Method, Option, ResponseCode, encodeUint, optionUint, pathOptions, type CoapMessage } from "../src/coap/codec.js";
 import { CoapEndpoint, type EndpointAction, type Peer } from "../src/coap/endpoint.js";
 import { decodeUtf8, encodeUtf8 } from "../src/util/utf8.js";
+import { seededRandom as mulberry } from "../src/util/prng.js";
 
 export interface CoapLossOptions {
   requests: number;
@@ -56,16 +57,6 @@ export interface CoapLossResult {
   latencyP99: number;
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return 0;

@@ -27,6 +27,7 @@ import { startSimulation, type Simulation } from "../host-shim/sim/simulation.js
 import { bundleForXs } from "../host-shim/xs/engine.js";
 import { startMosquitto, type Mosquitto } from "../test/helpers/mosquitto.js";
 import { percentile } from "./coap-loss.js";
+import { seededRandom as mulberry } from "../src/util/prng.js";
 
 export type FaultKind = "broker-restart" | "wifi-drop" | "power-cut" | "flood";
 
@@ -88,16 +89,6 @@ export interface ChaosResult {
   complete: boolean;
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

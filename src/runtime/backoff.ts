@@ -12,6 +12,7 @@
  * tests are deterministic.
  */
 import { MoteError } from "../errors.js";
+export { seededRandom } from "../util/prng.js";
 
 export interface BackoffOptions {
   /** First ceiling, ms. Default 1000. */
@@ -95,14 +96,3 @@ function check(name: string, value: number, min: number): number {
   return value;
 }
 
-/** A small deterministic PRNG (mulberry32) for tests and for seeding from platform random bytes. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

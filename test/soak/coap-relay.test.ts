@@ -12,21 +12,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { UdpFaultProxy } from "../../host-shim/sim/faults.js";
 import { CoapClient, CoapRequestError, type ObserveHandle } from "../../src/coap/client.js";
 import { freeUdpPort, testHost } from "../helpers/libcoap.js";
+import { seededRandom as mulberry } from "../../src/util/prng.js";
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const coap = require("coap") as typeof import("coap");
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let server: ReturnType<typeof coap.createServer>;
 let relay: UdpFaultProxy;

@@ -20,20 +20,11 @@ import {
   type CoapOption,
   type CoapType,
 } from "../../src/coap/codec.js";
+import { seededRandom as rng } from "../../src/util/prng.js";
 
 const require = createRequire(import.meta.url);
 const packet = require("coap-packet") as typeof import("coap-packet");
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const hex = (s: string) => Uint8Array.from(s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)));
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const text = (s: string) => new TextEncoder().encode(s);

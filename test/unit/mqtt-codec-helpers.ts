@@ -1,17 +1,7 @@
 /** Shared by the MQTT codec tests: a seeded PRNG, random packets, and the mapping to mqtt-packet's object shape. */
 import type { MqttPacket, Properties, ProtocolVersion, QoS } from "../../src/mqtt/packets.js";
+export { seededRandom as prng } from "../../src/util/prng.js";
 
-/** mulberry32: small seeded PRNG so failures replay. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Gen {
   constructor(readonly rnd: () => number) {}
