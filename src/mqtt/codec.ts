@@ -497,10 +497,7 @@ function decodeConnect(r: Reader): ConnectPacket {
   if (v === 4 && hasPass && !hasUser) throw malformed("password without user name");
   const keepAlive = r.u16("keep alive");
   const p: ConnectPacket = { type: "connect", protocolVersion: v, clientId: "", clean: (flags & 0x02) !== 0, keepAlive };
-  if (v === 5) {
-    const props = readProperties(r, 1);
-    if (props) p.properties = props;
-  }
+  readV5Properties(r, v, 1, p);
   p.clientId = r.utf8("client identifier");
   if (willFlag) {
     const props = v === 5 ? readProperties(r, WILL_CONTEXT) : undefined;
@@ -537,10 +534,7 @@ function decodePublish(r: Reader, flags: number, v: ProtocolVersion): PublishPac
   }
   const p: PublishPacket = { type: "publish", topic, payload: EMPTY, qos: qos as QoS, retain: (flags & 1) === 1, dup };
   if (qos > 0) p.packetId = packetId(r);
-  if (v === 5) {
-    const props = readProperties(r, 3);
-    if (props) p.properties = props;
-  }
+  readV5Properties(r, v, 3, p);
   if (topic.length === 0 && p.properties?.topicAlias === undefined) {
     throw new MqttProtocolError(v === 5 ? "protocol-error" : "topic-name-invalid", "empty topic name"); // §3.3.2.1
   }
@@ -564,12 +558,16 @@ function decodeAck(r: Reader, type: number, v: ProtocolVersion): AckPacket {
   return p;
 }
 
+/** MQTT 5 packets carry properties after their fixed fields (§2.2.2); 3.1.1 packets none. */
+function readV5Properties(r: Reader, v: ProtocolVersion, type: number, p: { properties?: Properties }): void {
+  if (v !== 5) return;
+  const props = readProperties(r, type);
+  if (props) p.properties = props;
+}
+
 function decodeSubscribe(r: Reader, v: ProtocolVersion): SubscribePacket {
   const p: SubscribePacket = { type: "subscribe", packetId: packetId(r), subscriptions: [] };
-  if (v === 5) {
-    const props = readProperties(r, 8);
-    if (props) p.properties = props;
-  }
+  readV5Properties(r, v, 8, p);
   if (r.remaining() === 0) throw protocolError("SUBSCRIBE without filters"); // §3.8.3
   while (r.remaining() > 0) {
     const filter = r.utf8("topic filter");
@@ -592,10 +590,7 @@ function decodeSubscribe(r: Reader, v: ProtocolVersion): SubscribePacket {
 
 function decodeSuback(r: Reader, v: ProtocolVersion): SubackPacket {
   const p: SubackPacket = { type: "suback", packetId: packetId(r), reasonCodes: [] };
-  if (v === 5) {
-    const props = readProperties(r, 9);
-    if (props) p.properties = props;
-  }
+  readV5Properties(r, v, 9, p);
   while (r.remaining() > 0) {
     const c = r.u8();
     // 3.1.1 §3.9.3: only 0x00, 0x01, 0x02, 0x80 are allowed
@@ -607,10 +602,7 @@ function decodeSuback(r: Reader, v: ProtocolVersion): SubackPacket {
 
 function decodeUnsubscribe(r: Reader, v: ProtocolVersion): UnsubscribePacket {
   const p: UnsubscribePacket = { type: "unsubscribe", packetId: packetId(r), filters: [] };
-  if (v === 5) {
-    const props = readProperties(r, 10);
-    if (props) p.properties = props;
-  }
+  readV5Properties(r, v, 10, p);
   if (r.remaining() === 0) throw protocolError("UNSUBSCRIBE without filters"); // §3.10.3
   while (r.remaining() > 0) p.filters.push(r.utf8("topic filter"));
   return p;
