@@ -10,8 +10,10 @@
  *               created when WiFi first has an address. Its will is the retained
  *               `P/ID/status = offline`; on every connect it subscribes `P/ID/cmd/#`
  *               and publishes the retained `online` (MQTT 3.1.1 §3.1.2.5 will).
- *   telemetry   every `telemetryMs` a QoS 1 JSON record; offline it waits in the
- *               link's queue, so a broker restart loses none.
+ *   telemetry   every `telemetryMs` a QoS 1 JSON record numbered (`boot`, `seq`);
+ *               offline it waits in the link's session, which the link keeps in
+ *               the preferences, so neither a broker restart nor a power cut
+ *               loses it; a record the link refuses (full) leaves a gap in `seq`.
  *   coap:<uri>  one observe relation per configured URI (RFC 7641), forwarded
  *               to `P/ID/coap/<path>`.
  * A part's failure never stops another: a dead CoAP server does not touch MQTT.
@@ -63,6 +65,13 @@ export interface DeviceAppOptions {
   sensor?: SensorSource;
   /** Version of the running program (shown in status and telemetry). */
   version?: string;
+  /**
+   * Boot number, counted in the preferences once per boot by the program
+   * (program.ts). Published with each telemetry record: `seq` restarts at 1
+   * each boot, so (`boot`, `seq`) names a record and a gap in `seq` within a
+   * boot is a record lost (docs/device-program.md, "Reboots and power cuts").
+   */
+  boot?: number;
   /** Reconnect backoff of every part (defaults: 1 s base, 60 s cap, 30 s stable). */
   backoff?: Partial<BackoffOptions>;
   /** Bound on CoAP observations started by commands. Default 4; beyond it the command is refused. */
@@ -375,7 +384,8 @@ export class DeviceApp {
       }
     }
     const record = {
-      seq: ++this.#seq,
+      boot: this.#o.boot,
+      seq: ++this.#seq, // taken even when refused below: the gap shows the loss
       version: this.#o.version,
       uptimeMs: now - this.#bootAt,
       freeHeap: this.#o.system.freeMemory(),

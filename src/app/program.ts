@@ -16,6 +16,7 @@ import { mqttConnector, type MqttAdapterOptions } from "./adapters/mqtt.js";
 import { coapPort } from "./adapters/coap.js";
 import type { OtaPort, SensorSource } from "./ports.js";
 import { buildTimeValues } from "../platform/config.js";
+import { deletePreference, getPreference, setPreference } from "../platform/preferences.js";
 import type { Config } from "../runtime/config.js";
 
 export interface DeviceOptions {
@@ -39,7 +40,34 @@ export interface DeviceOptions {
   reboot?(reason: string): void;
   /** Reconnect backoff of the parts. */
   backoff?: Partial<BackoffOptions>;
+  /**
+   * MQTT link options. Default: the session kept in the preferences (domain
+   * "mote-mqtt", adapters/mqtt.ts); `session: false` keeps it in RAM only
+   * (fewer flash writes, but a power cut loses what waits).
+   */
   mqtt?: MqttAdapterOptions;
+}
+
+/** Preference domain and key of the boot counter (one write per boot). */
+export const BOOT_DOMAIN = "mote-app";
+const BOOT_KEY = "boot";
+
+const platformPrefs = Object.freeze({ getPreference, setPreference, deletePreference });
+
+/**
+ * Counts this boot: the stored number + 1 (1 after 2^31 - 1), written once.
+ * A preference store that fails (NVS full) gives no number, never a failed boot.
+ */
+export function countBoot(prefs: Pick<typeof platformPrefs, "getPreference" | "setPreference"> = platformPrefs): number | undefined {
+  try {
+    const last = prefs.getPreference(BOOT_DOMAIN, BOOT_KEY);
+    const boot = typeof last === "number" && last >= 1 && last < 0x7fff_ffff ? last + 1 : 1;
+    prefs.setPreference(BOOT_DOMAIN, BOOT_KEY, boot);
+    return boot;
+  } catch (e) {
+    platformHost.log("error", `app: boot counter unavailable (${e instanceof Error ? e.message : String(e)})`);
+    return undefined;
+  }
 }
 
 /** A demo reading (a slow sine around 21 °C): replace with a real sensor. */
@@ -84,7 +112,7 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
     config,
     problems: problems.map((p) => p.message),
     wifi: { connect: connectWifi, info: wifiInfo },
-    mqtt: mqttConnector(options.mqtt),
+    mqtt: mqttConnector({ ...options.mqtt, session: options.mqtt?.session ?? { prefs: platformPrefs } }),
     coap,
     ota,
     onLink,
@@ -98,6 +126,7 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
     },
     sensor: options.sensor ?? demoSensor,
     version,
+    boot: countBoot(),
     backoff: options.backoff,
   });
   app.start();

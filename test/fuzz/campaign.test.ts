@@ -127,8 +127,8 @@ describe("fuzz engine", () => {
  * Each test states the EXPECTED behaviour. A `test.fails` one fails today;
  * when the fix lands it starts passing, vitest reports the `.fails` mark as
  * wrong, and the mark (and the fuzz/known.ts entry) is removed — as for F1,
- * F2 and F3, which are now plain regression tests (F5, a soak finding, is in
- * test/soak/device-program.test.ts).
+ * F2 and F3, which are now plain regression tests (F5, a soak finding, fixed,
+ * has its regression test in test/soak/device-program.test.ts).
  */
 describe("findings (reported; expected behaviour; .fails until fixed)", () => {
   test("F1 (fixed): parseMqttUrl gives MoteError(invalid-url), not URIError, for a bad %-escape in the user name", () => {

@@ -85,6 +85,19 @@ describe("device program: telemetry", () => {
     expect(rig.app.status().queueDepth).toBe(3);
     expect(rig.app.status().counters.msgsDropped).toBe(7);
   });
+
+  test("records carry the boot number; a record the link refuses leaves a gap in seq", () => {
+    const rig = startRig({}, { linkLimit: 2, extra: { boot: 7 } });
+    online(rig);
+    rig.host.advance(1000); // seq 1 sent
+    rig.link().drop();
+    rig.host.advance(4000); // seq 2, 3 queued; 4, 5 refused
+    rig.link().connect(true);
+    rig.host.advance(1000); // seq 6
+    const records = rig.link().json(`${T}/telemetry`) as { boot: number; seq: number }[];
+    expect(records.map((r) => r.boot)).toEqual([7, 7, 7, 7]);
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 6]);
+  });
 });
 
 describe("device program: WiFi faults", () => {
