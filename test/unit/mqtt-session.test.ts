@@ -288,7 +288,7 @@ describe("reconnecting", () => {
       { type: "publish", topic: "q1", payload: text("x"), qos: 1, retain: false, dup: true, packetId: 1 },
       { type: "pubrel", packetId: 2, reasonCode: 0 },
     ]);
-    expect(s.handle(bytes({ type: "pubcomp", packetId: 2, reasonCode: 0 }), 7)).toEqual([{ type: "published", ref: "q2:x", reasonCode: 0 }, { type: "persist" }]);
+    expect(s.handle(bytes({ type: "pubcomp", packetId: 2, reasonCode: 0 }), 7)).toEqual([{ type: "published", ref: "q2:x", reasonCode: 0 }]);
   });
 
   test("without the session present, subscriptions are re-made and in-flight PUBLISH goes again as new", () => {
@@ -502,5 +502,22 @@ describe("snapshot and restore", () => {
     const { s } = connected({ clean: false });
     expect(kinds(s.handle(pub("a", 1), 1))).toEqual(["publish", "persist"]);
     expect(kinds(s.handle(pub("a", 0), 2))).toEqual(["publish", "published"]);
+  });
+
+  test("a completed QoS 1 message is not saved on its own: one flash write per message, not two", () => {
+    const { s } = connected({ clean: false });
+    expect(kinds(s.handle(pub("a", 1), 1))).toEqual(["publish", "persist"]);
+    expect(kinds(s.handle(bytes({ type: "puback", packetId: 1, reasonCode: 0 }), 2))).toEqual(["published"]);
+    // the next change saves a session without it
+    expect(kinds(s.handle(pub("b", 1), 3))).toEqual(["publish", "persist"]);
+    expect(s.snapshot().outgoing.map((m) => m.packet.topic)).toEqual(["b"]);
+  });
+
+  test("after a reboot a QoS 2 PUBREL answered with PUBCOMP 0x92 (id not found) completes the message (MQTT 5 §3.7.2.1)", () => {
+    const { s } = connected({ clean: false });
+    s.handle(pub("q2", 2), 1);
+    s.handle(bytes({ type: "pubrec", packetId: 1, reasonCode: 0 }), 2);
+    expect(kinds(s.handle(bytes({ type: "pubcomp", packetId: 1, reasonCode: 0x92 }), 3))).toEqual(["published"]);
+    expect(s.inflightCount).toBe(0);
   });
 });
