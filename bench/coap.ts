@@ -15,6 +15,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundleForXs, projectRoot, startXs } from "../host-shim/xs/engine.js";
 import { CoapClient } from "../src/coap/client.js";
+import { decodeMessage, encodeBlock, encodeMessage, Option } from "../src/coap/codec.js";
+import { encodeUtf8 } from "../src/util/utf8.js";
 import { platformHost } from "../src/coap/host.js";
 import { round, type Emit } from "./lib.js";
 
@@ -69,6 +71,36 @@ async function moteDownload(client: CoapClient, url: string): Promise<number> {
   await client.download(url, (d) => (bytes += d.length));
   const ms = performance.now() - start;
   if (bytes !== SIZE) throw new Error(`mote downloaded ${bytes} bytes`);
+  return ms;
+}
+
+/** 1 MiB as 1,024 sequential Block2 GETs on a bare node:dgram socket (the event-loop floor). */
+async function bareDgramDownload(url: string): Promise<number> {
+  const { createSocket } = await import("node:dgram");
+  const [, , hostPort, ...path] = url.split("/");
+  const [host, port] = [hostPort.split(":")[0], Number(hostPort.split(":")[1])];
+  const sock = createSocket("udp4");
+  await new Promise<void>((resolve) => sock.bind(0, "127.0.0.1", () => resolve()));
+  const uriPath = path.map((p) => ({ number: Option.UriPath, value: encodeUtf8(p) }));
+  let bytes = 0;
+  const start = performance.now();
+  for (let num = 0; num < SIZE / 1024; num++) {
+    const request = encodeMessage({
+      type: "CON",
+      code: 1,
+      messageId: num & 0xffff,
+      token: new Uint8Array([num & 255, num >> 8]),
+      options: [...uriPath, { number: Option.Block2, value: encodeBlock({ num, more: false, szx: 6 }) }],
+      payload: new Uint8Array(0),
+    });
+    bytes += await new Promise<number>((resolve) => {
+      sock.once("message", (m) => resolve(decodeMessage(new Uint8Array(m)).payload.length));
+      sock.send(request, port, host);
+    });
+  }
+  const ms = performance.now() - start;
+  sock.close();
+  if (bytes !== SIZE) throw new Error(`bare loop got ${bytes} bytes`);
   return ms;
 }
 
@@ -129,6 +161,22 @@ export async function run(emit: Emit): Promise<void> {
       rounds: moteMs.length,
       mote_min: round(Math.min(...moteMs)),
       peer_min: round(Math.min(...peerMs)),
+    });
+
+    // The floor Node itself sets: the same 1,024 Block2 requests from a bare node:dgram
+    // loop (no CoAP stack: encode, send, wait for the answer, next). A C client like
+    // libcoap's is not bound by Node's event loop; this figure shows how much of the
+    // gap to it is mote's (ratio > 1: mote is faster than the bare loop).
+    const floorMs: number[] = [];
+    for (let i = 0; i < 5; i++) floorMs.push(await bareDgramDownload(url));
+    emit({
+      metric: "download_1MB_block2_vs_bare_node_udp",
+      unit: "ms",
+      mote: round(m),
+      peer: "bare node:dgram request loop",
+      peer_value: round(median(floorMs)),
+      ratio: round(median(floorMs) / m),
+      engine: "node",
     });
 
     // Sequential GET round trips vs node-coap's client (same server, same resource).
