@@ -117,6 +117,7 @@ export default class TCP {
   #error: Error | undefined;
   #errorDelivered = false;
   #closed = false;
+  #corked = false;
   #triggered = 0;
   #scheduled = false;
   #onReadable: TcpOptions["onReadable"];
@@ -269,6 +270,16 @@ export default class TCP {
     const bytes =
       data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (bytes.byteLength > this.#writable()) throw new Error("would block");
+    // Writes made in one turn go out together (one writev), as lwip coalesces
+    // tcp_write calls into segments; without it every small packet is a syscall.
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        if (!socket.destroyed) socket.uncork();
+      });
+    }
     socket.write(Buffer.from(bytes), () => this.#trigger(WRITABLE)); // Buffer.from copies
     if (socket.writableLength > stats.maxSendHeld) stats.maxSendHeld = socket.writableLength;
     return this.#writable();
