@@ -255,7 +255,11 @@ export class DeviceApp {
 
   #networkUp(): void {
     const ctx = this.#mqttCtx;
-    if (ctx !== undefined && ctx.alive && this.#link === undefined && this.#o.config.broker !== undefined) this.#openLink(ctx);
+    if (ctx === undefined || !ctx.alive || this.#o.config.broker === undefined) return;
+    // A link kept through the outage may be deep in its backoff (its tries
+    // failed while there was no network): it connects now instead.
+    if (this.#link === undefined) this.#openLink(ctx);
+    else this.#link.networkUp();
   }
 
   #openLink(ctx: PartContext): void {

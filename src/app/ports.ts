@@ -58,6 +58,8 @@ export interface MqttLink {
   subscribe(filter: string, qos: 0 | 1): void;
   /** Messages waiting to be sent or acknowledged. */
   readonly queueDepth: number;
+  /** The network came back: stop waiting out the reconnect backoff and connect now. */
+  networkUp(): void;
   /** Disconnect (sending DISCONNECT when connected: no will) and release everything. */
   end(): void;
 }

@@ -498,6 +498,20 @@ export class MqttClient {
     this.#scheduleReconnect();
   }
 
+  /**
+   * The network is back (the device got an IP again): a client waiting out its
+   * reconnect backoff starts over and connects now — the failures that grew the
+   * delay were the network's, not the broker's. No effect while connected,
+   * connecting, ended, or with reconnect off.
+   */
+  reconnectNow(): void {
+    if (this.#ended || this.#reconnectTimer === undefined) return;
+    clearTimer(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#attempt = 0;
+    this.#open();
+  }
+
   #scheduleReconnect(): void {
     const r = this.#options.reconnect;
     if (r === false || this.#reconnectTimer !== undefined) return;

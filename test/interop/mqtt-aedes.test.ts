@@ -221,3 +221,28 @@ describe("reconnecting and dead links (real sockets)", () => {
     await new Promise<void>((r) => fake.close(() => r()));
   });
 });
+
+describe("when the network comes back", () => {
+  test("reconnectNow() ends a long backoff wait at once and starts the backoff over", async () => {
+    const c = ours({ clientId: "rn", reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
+    await connected(c);
+    // Full jitter may draw a short wait; drop again (at most 5 times) until the
+    // client has scheduled one long enough to tell "now" from "when due".
+    for (let tries = 0; ; tries++) {
+      const waiting = once(c, "reconnect");
+      (broker as unknown as { clients: Record<string, { conn: Socket }> }).clients["rn"].conn.destroy();
+      const { attempt, delayMs } = (await waiting) as { attempt: number; delayMs: number };
+      expect(attempt).toBe(1); // reconnectNow() started the backoff over each time
+      const reconnected = once(c, "connect", 65_000);
+      const started = Date.now();
+      c.reconnectNow();
+      await reconnected;
+      if (delayMs >= 5_000 || tries === 4) {
+        expect(delayMs).toBeGreaterThanOrEqual(5_000);
+        expect(Date.now() - started).toBeLessThan(delayMs);
+        break;
+      }
+    }
+    await c.end();
+  }, 30_000);
+});

@@ -114,6 +114,8 @@ describe("device program: WiFi faults", () => {
     rig.wifi.up();
     expect(rig.links.length).toBe(1);
     expect(rig.app.status().wifi.state).toBe("up");
+    // the kept link is told at once, so it does not wait out a backoff grown while the network was gone
+    expect(rig.link().networkUps).toBe(1);
   });
 
   test("a wrong password shows a clear reason and retries slower and slower, never in a tight loop", () => {

@@ -53,6 +53,11 @@ export class FakeLink implements MqttLink {
   subscribe(filter: string): void {
     this.subscriptions.push(filter);
   }
+  /** Times the device told the link that the network came back. */
+  networkUps = 0;
+  networkUp(): void {
+    this.networkUps++;
+  }
   end(): void {
     this.ended = true;
     this.online = false;

@@ -135,6 +135,9 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
           lastError = e?.code ?? "subscribe-failed";
         });
       },
+      networkUp() {
+        client.reconnectNow();
+      },
       end() {
         void client.end({ force: true });
       },
