@@ -5,10 +5,10 @@
 // run(emit)`. With --json every figure is one line:
 //   {"bench":"mqtt","metric":...,"unit":...,"mote":...,"peer":...,"peer_value":...,"ratio":...}
 // Without a group, every bench/*.ts except lib.ts runs.
-import { build } from "esbuild";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { importForNode } from "../scripts/node-bundle.mjs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -23,12 +23,6 @@ if (groups.length === 0) groups = all;
 // `npm run bench -- --json | head` closes our stdout early: that is fine.
 process.stdout.on("error", (e) => process.exit(e.code === "EPIPE" ? 0 : 1));
 
-const outDir = join(root, "bench", "out");
-mkdirSync(outDir, { recursive: true });
-
-// The shared esbuild plugins (TypeScript) are bundled once by the build script's loader.
-const { loadPlugins } = await import(pathToFileURL(join(root, "scripts", "build.mjs")).href);
-const plugins = await loadPlugins();
 
 const fmt = (v) => (typeof v === "number" ? (Math.abs(v) >= 100 ? Math.round(v).toLocaleString("en-US") : String(Number(v.toPrecision(3)))) : v ?? "-");
 
@@ -40,20 +34,8 @@ for (const group of groups) {
     failed++;
     continue;
   }
-  const out = join(outDir, `${group}.mjs`);
   try {
-    await build({
-      entryPoints: [file],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      packages: "external",
-      outfile: out,
-      logLevel: "warning",
-      plugins: [plugins.nodeTwinsPlugin(root)],
-    });
-    const mod = await import(pathToFileURL(out).href + `?t=${Date.now()}`);
+    const mod = await importForNode(`bench/${group}.ts`, `bench/out/${group}.mjs`);
     if (typeof mod.run !== "function") throw new Error(`bench/${group}.ts exports no run(emit)`);
     if (!json) console.log(`\n## ${group}`);
     await mod.run((figure) => {
