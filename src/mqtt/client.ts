@@ -164,6 +164,10 @@ export class MqttClient {
   #outBytes = 0;
   #closeAfterFlush = false;
   #reconnectTimer: TimerHandle | undefined;
+  /** Deadline of the transport phase (DNS + TCP/TLS) of the current attempt. */
+  #transportTimer: TimerHandle | undefined;
+  /** Bumped by every attempt: callbacks of a replaced attempt are ignored. */
+  #openAttempt = 0;
   #attempt = 0;
   #connectedAt: number | undefined;
   #ended = false;
@@ -442,10 +446,23 @@ export class MqttClient {
 
   #open(): void {
     const t = this.#target;
+    const attempt = ++this.#openAttempt;
     this.#opened = false;
     this.#budget = 0;
     this.#closeAfterFlush = false;
+    // The session's connect timeout starts at CONNECT; this one covers DNS and the
+    // TCP/TLS handshake before it. A host socket that neither connects nor fails
+    // (a lost SYN, an error the host never reports) must not leave the client
+    // waiting for ever: the attempt is given up and the backoff goes on.
+    clearTimer(this.#transportTimer);
+    this.#transportTimer = setTimer(() => {
+      this.#transportTimer = undefined;
+      if (attempt !== this.#openAttempt || this.#opened || this.#ended) return;
+      this.#openAttempt++; // a DNS answer still on its way is for a dead attempt
+      this.#down("timeout", "no connection to the broker within connectTimeoutMs");
+    }, this.#options.connectTimeoutMs ?? 30_000);
     resolveHost(t.host, (address, error) => {
+      if (attempt !== this.#openAttempt) return;
       if (this.#ended) return this.#finish();
       if (address === undefined) return this.#down(error ?? "dns", `cannot resolve ${t.host}`);
       const handlers: StreamHandlers = {
@@ -453,6 +470,8 @@ export class MqttClient {
           this.#budget = count;
           if (!this.#opened) {
             this.#opened = true;
+            clearTimer(this.#transportTimer);
+            this.#transportTimer = undefined;
             if (this.session.state === "disconnected") this.#feed({ type: "open" });
             else this.#flush();
           } else this.#flush();
@@ -480,6 +499,8 @@ export class MqttClient {
 
   /** The socket failed or the peer closed it. */
   #down(code: SocketErrorCode, message?: string): void {
+    clearTimer(this.#transportTimer);
+    this.#transportTimer = undefined;
     const s = this.#socket;
     this.#socket = undefined;
     s?.close();
@@ -530,6 +551,8 @@ export class MqttClient {
   }
 
   #finish(): void {
+    clearTimer(this.#transportTimer);
+    this.#transportTimer = undefined;
     this.#alarm.arm(undefined);
     this.#alarm.close();
     clearTimer(this.#reconnectTimer);

@@ -2,7 +2,7 @@
  * XS tier: faults mid-run. WiFi drops and broker restarts; the device reconnects,
  * resubscribes, and every QoS 1 telemetry record taken while offline arrives.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import type { Simulation } from "../../host-shim/sim/simulation.js";
 import { Observer, gaps, simulate } from "./device-observer.js";
 
@@ -10,13 +10,27 @@ let sim: Simulation;
 let observer: Observer;
 let base: string;
 
+// The device's own log, printed when a test fails, so a fault in CI can be read.
+const deviceLog: string[] = [];
+
 beforeAll(async () => {
-  sim = await simulate({ telemetryMs: 250, observeSensor: false });
+  sim = await simulate({
+    telemetryMs: 250,
+    observeSensor: false,
+    onLog: (_device, line) => {
+      deviceLog.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
+      if (deviceLog.length > 400) deviceLog.shift();
+    },
+  });
   observer = await Observer.connect(sim.brokerUrl, "#");
   const [s] = await sim.waitFor((s) => s[0].device?.healthy === true, 20_000);
   base = `mote/${s.device!.id}`;
   await observer.until(() => observer.on(`${base}/telemetry`).length >= 2, "telemetry");
 }, 40_000);
+
+afterEach((ctx) => {
+  if (ctx.task.result?.state === "fail") console.error(`device log (last ${Math.min(deviceLog.length, 120)} lines):\n${deviceLog.slice(-120).join("\n")}`);
+});
 
 afterAll(async () => {
   await observer?.close();
