@@ -8,12 +8,9 @@
  */
 import type { StoredValue } from "../runtime/config.js";
 
-export type WifiDisconnectReason = "wrong-password" | "no-ap" | "lost-link" | "closed" | "unknown";
-export type WifiEvent =
-  | { type: "connecting" }
-  | { type: "connected" }
-  | { type: "got-ip"; address: string }
-  | { type: "disconnected"; reason: WifiDisconnectReason };
+// The platform's own event types: the port speaks them, so they are one definition.
+export type { WifiDisconnectReason, WifiEvent } from "../platform/wifi.js";
+import type { WifiEvent } from "../platform/wifi.js";
 
 export interface WifiPort {
   connect(options: { ssid: string; password?: string; onEvent(event: WifiEvent): void }): { close(): void };
