@@ -9,11 +9,24 @@
  *   Decoders that meet bytes they cannot accept return/throw a subclass with
  *   a protocol-specific code (MqttProtocolError, CoapFormatError, OtaError).
  */
+/**
+ * Gives an error class its `name` on its prototype. Moddable freezes the
+ * built-in prototypes when it preloads, so `this.name = "…"` in a constructor
+ * throws there ("set name: not writable": an inherited read-only property
+ * blocks assignment); defining the property on the subclass's own prototype
+ * is allowed, costs no per-instance slot, and reads the same everywhere.
+ */
+export function nameError(cls: { prototype: Error }, name: string): void {
+  Object.defineProperty(cls.prototype, "name", { value: name, writable: true, configurable: true });
+}
+
 export class MoteError<C extends string = string> extends Error {
+  static {
+    nameError(this, "MoteError");
+  }
   readonly code: C;
   constructor(code: C, message?: string) {
     super(message === undefined ? code : `${code}: ${message}`);
     this.code = code;
-    this.name = "MoteError";
   }
 }

@@ -11,7 +11,7 @@
  *   P/ID/error       a command that could not be run: {cmd, code, message}
  * Pure: parsing never throws; a bad command comes back as a `CommandError`.
  */
-import { MoteError } from "../errors.js";
+import { MoteError, nameError } from "../errors.js";
 import { decodeText } from "./text.js";
 
 export type CommandErrorCode =
@@ -23,11 +23,13 @@ export type CommandErrorCode =
 
 /** A command the device cannot run, with a literal code; published on P/ID/error. */
 export class CommandError extends MoteError<CommandErrorCode> {
+  static {
+    nameError(this, "CommandError");
+  }
   readonly command: string;
   constructor(code: CommandErrorCode, command: string, message: string) {
     super(code, message);
     this.command = command;
-    this.name = "CommandError";
   }
 }
 

@@ -7,7 +7,7 @@
  * A response with a 4.xx/5.xx code is not an error: it resolves, with `ok`
  * false, because the caller may want its payload.
  */
-import { MoteError } from "../errors.js";
+import { MoteError, nameError } from "../errors.js";
 import { decodeUtf8, encodeUtf8 } from "../util/utf8.js";
 import {
   Method,
@@ -30,10 +30,12 @@ export type CoapRequestErrorCode = ExchangeFailure | "dns" | "closed";
 
 /** A request that did not get a usable response (network or peer fault). */
 export class CoapRequestError extends Error {
+  static {
+    nameError(this, "CoapRequestError");
+  }
   readonly code: CoapRequestErrorCode;
   constructor(code: CoapRequestErrorCode, message?: string) {
     super(message === undefined ? code : `${code}: ${message}`);
-    this.name = "CoapRequestError";
     this.code = code;
   }
 }

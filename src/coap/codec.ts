@@ -16,6 +16,7 @@
  *   endpoint can answer a malformed CON with RST (§4.2) or a request that has
  *   an unrecognised critical option with 4.02 Bad Option (§5.4.1).
  */
+import { nameError } from "../errors.js";
 import { decodeUtf8, encodeUtf8, utf8Length } from "../util/utf8.js";
 
 /** Message types (§3: T field). */
@@ -65,13 +66,15 @@ export interface CoapHeader {
 
 /** A datagram that is not an acceptable CoAP message (peer fault). */
 export class CoapFormatError extends Error {
+  static {
+    nameError(this, "CoapFormatError");
+  }
   readonly code: CoapFormatErrorCode;
   readonly header: CoapHeader | undefined;
   /** For option faults: the offending option number. */
   readonly option: number | undefined;
   constructor(code: CoapFormatErrorCode, message?: string, header?: CoapHeader, option?: number) {
     super(message === undefined ? code : `${code}: ${message}`);
-    this.name = "CoapFormatError";
     this.code = code;
     this.header = header;
     this.option = option;

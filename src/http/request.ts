@@ -16,11 +16,11 @@ export interface GetRequest {
   readonly headers?: ReadonlyArray<readonly [string, string]>;
 }
 
-const SAFE = /^[\t -~]*$/;
+const SAFE = (): RegExp => /^[\t -~]*$/; // made per call: a RegExp must not be preloaded (docs/moddable.md)
 
 export function encodeGetRequest(request: GetRequest): Uint8Array {
   const { url } = request;
-  if (!SAFE.test(url.target) || url.target.includes(" ")) throw new MoteError("bad-url", "request target has unsafe characters");
+  if (!SAFE().test(url.target) || url.target.includes(" ")) throw new MoteError("bad-url", "request target has unsafe characters");
   const host = url.host.includes(":") ? `[${url.host}]` : url.host;
   const defaultPort = url.scheme === "https" ? 443 : 80;
   let text = `${request.method ?? "GET"} ${url.target} HTTP/1.1\r\nHost: ${host}${url.port === defaultPort ? "" : `:${url.port}`}\r\n`;
@@ -29,7 +29,7 @@ export function encodeGetRequest(request: GetRequest): Uint8Array {
     text += `Range: bytes=${request.rangeStart}-\r\n`;
   }
   for (const [k, v] of request.headers ?? []) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) || !SAFE.test(v) || /[\r\n]/.test(v)) throw new MoteError("bad-header", k);
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k) || !SAFE().test(v) || /[\r\n]/.test(v)) throw new MoteError("bad-header", k);
     text += `${k}: ${v}\r\n`;
   }
   text += "User-Agent: mote\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n";

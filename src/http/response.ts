@@ -71,7 +71,7 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const TOKEN = (): RegExp => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // made per call: a RegExp must not be preloaded (docs/moddable.md)
 
 export function parseContentRange(value: string): ContentRange | undefined {
   const m = /^bytes (\d{1,15})-(\d{1,15})\/(\d{1,15}|\*)$/.exec(value.trim());
@@ -247,7 +247,7 @@ export class HttpResponseParser {
       const colon = line.indexOf(":");
       if (colon <= 0) return this.#fail("bad-header", line.slice(0, 64)); // obs-fold is refused too (§5.2)
       const name = line.slice(0, colon).toLowerCase();
-      if (!TOKEN.test(name)) return this.#fail("bad-header", name.slice(0, 64));
+      if (!TOKEN().test(name)) return this.#fail("bad-header", name.slice(0, 64));
       const value = line.slice(colon + 1).trim();
       headers.push([name, value]);
       if (name === "content-length") {

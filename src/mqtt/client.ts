@@ -12,7 +12,7 @@
  * in-flight messages; events: connect, reconnect, offline, close, error,
  * message.
  */
-import { MoteError } from "../errors.js";
+import { MoteError, nameError } from "../errors.js";
 import { now } from "../platform/clock.js";
 import { Alarm, clearTimer, setTimer, type TimerHandle } from "../platform/timer.js";
 import { connectTcp, type SocketErrorCode, type StreamHandlers, type StreamSocket } from "../platform/tcp.js";
@@ -85,21 +85,25 @@ export type MessageHandler = (topic: string, payload: Uint8Array, packet: Publis
 
 /** A publish/subscribe that did not complete: queue full, refused by the server, client ended... */
 export class MqttRequestError extends MoteError<FailureCode> {
+  static {
+    nameError(this, "MqttRequestError");
+  }
   readonly reasonCode: number | undefined;
   constructor(f: Failure) {
     super(f.code, f.message);
-    this.name = "MqttRequestError";
     this.reasonCode = f.reasonCode;
   }
 }
 
 /** Why a connection ended, as the "error" event carries it. */
 export class MqttConnectionError extends MoteError<CloseReason["code"] | SocketErrorCode> {
+  static {
+    nameError(this, "MqttConnectionError");
+  }
   readonly reasonCode: number | undefined;
   readonly serverReference: string | undefined;
   constructor(code: CloseReason["code"] | SocketErrorCode, message?: string, reasonCode?: number, serverReference?: string) {
     super(code, message);
-    this.name = "MqttConnectionError";
     this.reasonCode = reasonCode;
     this.serverReference = serverReference;
   }

@@ -1,4 +1,4 @@
-import { MoteError } from "../errors.js";
+import { MoteError, nameError } from "../errors.js";
 import { reasonCodeOf, reasonName } from "./reason-codes.js";
 
 /** Why bytes from the peer were refused: each is the kebab-case name of its v5 reason code (reason-codes.ts). */
@@ -17,10 +17,12 @@ export type MqttFaultCode =
  * just closes the connection (MQTT 3.1.1 §4.8).
  */
 export class MqttProtocolError extends MoteError<MqttFaultCode> {
+  static {
+    nameError(this, "MqttProtocolError");
+  }
   readonly reasonCode: number;
   constructor(code: MqttFaultCode, message: string) {
     super(code, message);
-    this.name = "MqttProtocolError";
     this.reasonCode = reasonCodeOf(code)!;
   }
   override toString(): string {

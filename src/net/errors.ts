@@ -7,7 +7,7 @@
  * when writing past the queue limit, `closed` when writing after the end).
  * It extends MoteError so code that switches on `error.code` handles both.
  */
-import { MoteError } from "../errors.js";
+import { MoteError, nameError } from "../errors.js";
 import type { SocketErrorCode } from "../platform/tcp.js";
 
 export type NetErrorCode =
@@ -23,9 +23,11 @@ export type NetErrorCode =
   | "error";
 
 export class NetError extends MoteError<NetErrorCode> {
+  static {
+    nameError(this, "NetError");
+  }
   constructor(code: NetErrorCode, message?: string) {
     super(code, message);
-    this.name = "NetError";
   }
 }
 

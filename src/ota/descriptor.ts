@@ -73,11 +73,11 @@ export const MAX_URL_LENGTH = 512;
 const MEMBERS = Object.freeze([
   "board", "created", "format", "kind", "minVersion", "sha256", "signature", "size", "urls", "version",
 ]);
-const BOARD = /^[A-Za-z0-9._/-]{1,64}$/;
-const CREATED = /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$/;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-const URL_FORM = /^(https?|coaps?):\/\/[!-~]+$/;
-const BASE64_SIG = /^[A-Za-z0-9+/]{86}==$/;
+const BOARD = (): RegExp => /^[A-Za-z0-9._/-]{1,64}$/; // made per call: a RegExp must not be preloaded (docs/moddable.md)
+const CREATED = (): RegExp => /^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$/; // made per call: a RegExp must not be preloaded (docs/moddable.md)
+const SHA256_HEX = (): RegExp => /^[0-9a-f]{64}$/; // made per call: a RegExp must not be preloaded (docs/moddable.md)
+const URL_FORM = (): RegExp => /^(https?|coaps?):\/\/[!-~]+$/; // made per call: a RegExp must not be preloaded (docs/moddable.md)
+const BASE64_SIG = (): RegExp => /^[A-Za-z0-9+/]{86}==$/; // made per call: a RegExp must not be preloaded (docs/moddable.md)
 
 function bad(message: string): OtaError {
   return new OtaError("bad-descriptor", message);
@@ -136,22 +136,22 @@ export function validateDescriptor(value: unknown): Descriptor {
   for (const key of Object.keys(o)) if (!MEMBERS.includes(key)) throw bad(`unknown member "${key.slice(0, 32)}"`);
   if (o.format !== 1) throw bad("format must be 1");
   if (o.kind !== "firmware" && o.kind !== "mod") throw bad('kind must be "firmware" or "mod"');
-  if (typeof o.board !== "string" || !BOARD.test(o.board)) throw bad("board");
+  if (typeof o.board !== "string" || !BOARD().test(o.board)) throw bad("board");
   if (typeof o.version !== "string" || parseSemVer(o.version) === undefined) throw bad("version is not semver");
   if (o.minVersion !== undefined) {
     if (typeof o.minVersion !== "string" || parseSemVer(o.minVersion) === undefined) throw bad("minVersion is not semver");
     if (compareVersions(o.minVersion, o.version)! > 0) throw bad("minVersion above version");
   }
   if (typeof o.size !== "number" || !Number.isInteger(o.size) || o.size < 1 || o.size > MAX_IMAGE_SIZE) throw bad("size");
-  if (typeof o.sha256 !== "string" || !SHA256_HEX.test(o.sha256)) throw bad("sha256 must be 64 lowercase hex digits");
+  if (typeof o.sha256 !== "string" || !SHA256_HEX().test(o.sha256)) throw bad("sha256 must be 64 lowercase hex digits");
   if (o.urls !== undefined) {
     if (!Array.isArray(o.urls) || o.urls.length < 1 || o.urls.length > MAX_URLS) throw bad(`urls must hold 1..${MAX_URLS} entries`);
     for (const u of o.urls) {
-      if (typeof u !== "string" || u.length > MAX_URL_LENGTH || !URL_FORM.test(u)) throw bad("url");
+      if (typeof u !== "string" || u.length > MAX_URL_LENGTH || !URL_FORM().test(u)) throw bad("url");
     }
   }
-  if (typeof o.created !== "string" || !CREATED.test(o.created)) throw bad("created must be YYYY-MM-DDTHH:MM:SSZ");
-  if (typeof o.signature !== "string" || !BASE64_SIG.test(o.signature) || decodeBase64(o.signature) === undefined) {
+  if (typeof o.created !== "string" || !CREATED().test(o.created)) throw bad("created must be YYYY-MM-DDTHH:MM:SSZ");
+  if (typeof o.signature !== "string" || !BASE64_SIG().test(o.signature) || decodeBase64(o.signature) === undefined) {
     throw bad("signature must be base64 of 64 bytes");
   }
   const d: Descriptor = {

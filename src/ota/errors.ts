@@ -8,7 +8,7 @@
  * returns them inside a `{ type: "fail" }` action (STYLE.md habit 4). Caller
  * misuse (wrong state, bad option) throws `MoteError` instead.
  */
-import { MoteError } from "../errors.js";
+import { MoteError, nameError } from "../errors.js";
 
 export type OtaErrorCode =
   | "bad-descriptor" // does not parse, a field is missing / malformed / out of bounds
@@ -35,8 +35,10 @@ export type OtaErrorCode =
   | "cancelled";
 
 export class OtaError extends MoteError<OtaErrorCode> {
+  static {
+    nameError(this, "OtaError");
+  }
   constructor(code: OtaErrorCode, message?: string) {
     super(code, message);
-    this.name = "OtaError";
   }
 }

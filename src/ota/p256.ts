@@ -15,15 +15,33 @@
  * ("add-2007-bl") from the Explicit-Formulas Database.
  */
 
-const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
-const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
-const GX = 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n;
-const GY = 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n;
+/**
+ * The curve's constants, made at the first verify. A BigInt created while
+ * Moddable preloads a module makes its linker (xsl 8.2.3) write past its
+ * BigInt table, so none exists at module level (docs/moddable.md).
+ */
+interface Curve {
+  readonly P: bigint;
+  readonly N: bigint;
+  readonly B: bigint;
+  readonly GX: bigint;
+  readonly GY: bigint;
+  readonly INFINITY: Jacobian;
+}
+let curve: Curve | undefined;
+function p256(): Curve {
+  return (curve ??= {
+    P: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
+    N: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+    B: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn,
+    GX: 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n,
+    GY: 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n,
+    INFINITY: [1n, 1n, 0n],
+  });
+}
 
 /** A point in Jacobian coordinates (X/Z², Y/Z³); Z = 0 is the point at infinity. */
 type Jacobian = readonly [bigint, bigint, bigint];
-const INFINITY: Jacobian = [1n, 1n, 0n];
 
 function mod(x: bigint, m: bigint): bigint {
   const r = x % m;
@@ -48,6 +66,7 @@ function modInverse(x: bigint, m: bigint): bigint {
 }
 
 function double(p1: Jacobian): Jacobian {
+  const { P, INFINITY } = p256();
   const [x1, y1, z1] = p1;
   if (z1 === 0n || y1 === 0n) return INFINITY;
   const delta = (z1 * z1) % P;
@@ -65,6 +84,7 @@ function add(p1: Jacobian, p2: Jacobian): Jacobian {
   const [x2, y2, z2] = p2;
   if (z1 === 0n) return p2;
   if (z2 === 0n) return p1;
+  const { P, INFINITY } = p256();
   const z1z1 = (z1 * z1) % P;
   const z2z2 = (z2 * z2) % P;
   const u1 = (x1 * z2z2) % P;
@@ -85,6 +105,7 @@ function add(p1: Jacobian, p2: Jacobian): Jacobian {
 
 /** u1·G + u2·Q by Shamir's trick (one shared doubling chain). */
 function mulAdd(u1: bigint, q: Jacobian, u2: bigint): Jacobian {
+  const { GX, GY, INFINITY } = p256();
   const g: Jacobian = [GX, GY, 1n];
   const gq = add(g, q);
   let acc = INFINITY;
@@ -110,6 +131,7 @@ export function isValidP256PublicKey(publicKey: Uint8Array): boolean {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 65 || publicKey[0] !== 4) return false;
   const x = toBigInt(publicKey, 1, 33);
   const y = toBigInt(publicKey, 33, 65);
+  const { P, B } = p256();
   if (x >= P || y >= P) return false;
   const rhs = mod(x * x * x - 3n * x + B, P);
   return (y * y) % P === rhs; // cofactor 1: on the curve implies order n
@@ -126,6 +148,7 @@ export function verifyP256(publicKey: Uint8Array, digest: Uint8Array, signature:
   if (!isValidP256PublicKey(publicKey)) return false;
   const r = toBigInt(signature, 0, 32);
   const s = toBigInt(signature, 32, 64);
+  const { P, N } = p256();
   if (r <= 0n || r >= N || s <= 0n || s >= N) return false; // §6.4.2 step 1
   const e = toBigInt(digest, 0, 32); // 256-bit hash, 256-bit n: no truncation
   const w = modInverse(s, N);

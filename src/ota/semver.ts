@@ -15,8 +15,8 @@ export interface SemVer {
 
 export const MAX_VERSION_LENGTH = 64;
 
-const NUMERIC = /^(0|[1-9][0-9]*)$/;
-const IDENT = /^[0-9A-Za-z-]+$/;
+const NUMERIC = (): RegExp => /^(0|[1-9][0-9]*)$/; // made per call: a RegExp must not be preloaded (docs/moddable.md)
+const IDENT = (): RegExp => /^[0-9A-Za-z-]+$/; // made per call: a RegExp must not be preloaded (docs/moddable.md)
 
 /** Parses `text` (no leading "v"), or returns undefined. */
 export function parseSemVer(text: string): SemVer | undefined {
@@ -27,7 +27,7 @@ export function parseSemVer(text: string): SemVer | undefined {
   if (plus >= 0) {
     build = rest.slice(plus + 1).split(".");
     rest = rest.slice(0, plus);
-    if (!build.every((b) => IDENT.test(b))) return undefined; // §10
+    if (!build.every((b) => IDENT().test(b))) return undefined; // §10
   }
   let prerelease: string[] = [];
   const dash = rest.indexOf("-");
@@ -35,10 +35,10 @@ export function parseSemVer(text: string): SemVer | undefined {
     prerelease = rest.slice(dash + 1).split(".");
     rest = rest.slice(0, dash);
     // §9: non-empty identifiers, numeric ones without leading zeros
-    if (!prerelease.every((p) => IDENT.test(p) && (!/^[0-9]+$/.test(p) || NUMERIC.test(p)))) return undefined;
+    if (!prerelease.every((p) => IDENT().test(p) && (!/^[0-9]+$/.test(p) || NUMERIC().test(p)))) return undefined;
   }
   const core = rest.split(".");
-  if (core.length !== 3 || !core.every((c) => NUMERIC.test(c))) return undefined; // §2
+  if (core.length !== 3 || !core.every((c) => NUMERIC().test(c))) return undefined; // §2
   const [major, minor, patch] = core.map(Number);
   if (![major, minor, patch].every(Number.isSafeInteger)) return undefined;
   return { major, minor, patch, prerelease, build };

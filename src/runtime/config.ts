@@ -14,17 +14,19 @@
  * `ConfigError` in `problems` and the default applies (a device that cannot
  * boot cannot be repaired over the air).
  */
-import { MoteError } from "../errors.js";
+import { MoteError, nameError } from "../errors.js";
 
 export type ConfigErrorCode = "invalid-value" | "unknown-key" | "read-only";
 
 /** Caller misuse of the configuration: a bad value or an unknown key. */
 export class ConfigError extends MoteError<ConfigErrorCode> {
+  static {
+    nameError(this, "ConfigError");
+  }
   readonly key: string;
   constructor(code: ConfigErrorCode, key: string, message: string) {
     super(code, `${key}: ${message}`);
     this.key = key;
-    this.name = "ConfigError";
   }
 }
 

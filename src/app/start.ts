@@ -1,0 +1,23 @@
+/**
+ * The device program as a function: `start()` boots the default program —
+ * with mote's OTA agent for `cmd/ota` when an OTA key is configured
+ * (src/app/ota.ts) and the platform restart for reboots (esp_restart on the
+ * board) — and publishes a status function the simulator reads
+ * (`globalThis.moteStatus()`: WiFi, MQTT state, messages in/out, queue depth).
+ *
+ * Nothing here runs when the module is evaluated, so Moddable can preload it
+ * (and everything it imports) into flash at build time: `mcconfig` evaluates
+ * preloaded modules on the build machine, where no timer, socket or radio
+ * exists. Moddable's entry module (dist/device/main.js) calls `start()` at
+ * boot; the simulator's script (src/app/main.ts) does the same.
+ */
+import { startDevice } from "./program.js";
+import { platformOta } from "./ota.js";
+import { restart } from "../platform/ota.js";
+import type { DeviceStatus } from "../runtime/health.js";
+
+export function start(): { status(): DeviceStatus } {
+  const app = startDevice({ otaFactory: platformOta, reboot: (reason) => restart(reason) });
+  (globalThis as unknown as { moteStatus: () => DeviceStatus }).moteStatus = () => app.status();
+  return app;
+}
