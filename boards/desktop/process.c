@@ -1,9 +1,24 @@
-/* mote/process for Moddable's desktop targets: exit(status) ends the process, files
-   flushed first. boards/desktop/ota-boot.js restarts with status 75, which the runner
-   (test/helpers/moddable.ts) takes as a reboot; the CLI tasks' main exits with theirs. */
+/* mote/process for Moddable's desktop targets.
+   - exit(status) ends the process, files flushed first. boards/desktop/ota-boot.js
+     restarts with status 75, which the runner (host-shim/moddable/run.ts) takes as a
+     reboot; the CLI tasks' main exits with the task's status.
+   - XS's Math.random on lin/mac/win is the C library's rand(), which Moddable never
+     seeds (xs/platforms/lin_xs.c), so every process would draw the same numbers: the
+     same MQTT client ids (the broker then drops one of two clients), CoAP tokens and
+     message ids. On the ESP32 it is the hardware RNG. Seeding here, when the host
+     loads mc.so, makes each process (each boot) draw its own. */
 #include "xsmc.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+__attribute__((constructor)) static void moteSeedRandom(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	srand((unsigned)(now.tv_sec ^ now.tv_nsec ^ ((unsigned)getpid() << 16)));
+}
 
 void xs_mote_exit(xsMachine *the)
 {
