@@ -6,18 +6,22 @@
      seeds (xs/platforms/lin_xs.c), so every process would draw the same numbers: the
      same MQTT client ids (the broker then drops one of two clients), CoAP tokens and
      message ids. On the ESP32 it is the hardware RNG. Seeding here, when the host
-     loads mc.so, makes each process (each boot) draw its own. */
+     loads mc.so, makes each process (each boot) draw its own.
+   - trace() output goes to stdout, which the C library buffers by blocks when it is
+     a pipe: a runner would see a boot's lines only when it ends. Line buffering
+     here, as a serial console shows them. */
 #include "xsmc.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
-__attribute__((constructor)) static void moteSeedRandom(void)
+__attribute__((constructor)) static void moteDesktopInit(void)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	srand((unsigned)(now.tv_sec ^ now.tv_nsec ^ ((unsigned)getpid() << 16)));
+	setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
 void xs_mote_exit(xsMachine *the)

@@ -6,6 +6,7 @@
  * them to in-memory fakes (test/unit/app-harness.ts), so the whole program logic
  * runs broker-free in Node with a fake clock, and the same logic runs in XS.
  */
+import type { XsHeap } from "../platform/memory.js";
 import type { StoredValue } from "../runtime/config.js";
 
 // The platform's own event types: the port speaks them, so they are one definition.
@@ -100,4 +101,6 @@ export interface SystemPort {
   reboot(reason: string): void;
   /** Free heap bytes, where the host tells. */
   freeMemory(): number | undefined;
+  /** The XS machine's slot heap, chunk heap and peak stack in bytes, where the host tells. */
+  xsHeap?(): XsHeap | undefined;
 }

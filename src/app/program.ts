@@ -10,6 +10,7 @@ import { loadConfig, preferenceStore } from "../runtime/load-config.js";
 import { platformHost } from "../runtime/platform-host.js";
 import type { BackoffOptions } from "../runtime/backoff.js";
 import { connectWifi, freeMemory, wifiInfo } from "../platform/wifi.js";
+import { xsHeap } from "../platform/memory.js";
 import { openUdp } from "../platform/udp.js";
 import { resolveHost } from "../platform/dns.js";
 import { mqttConnector, type MqttAdapterOptions } from "./adapters/mqtt.js";
@@ -123,6 +124,7 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
         options.reboot?.(reason);
       },
       freeMemory,
+      xsHeap,
     },
     sensor: options.sensor ?? demoSensor,
     version,
