@@ -103,8 +103,8 @@ export function parsePort(text: string | undefined, what = "PORT"): number {
 }
 
 /** The engine option shared by every network subcommand. */
-export function parseEngine(value: string | boolean | string[] | undefined): "node" | "xs" {
+export function parseEngine(value: string | boolean | string[] | undefined): "node" | "xs" | "moddable" {
   if (value === undefined) return "node";
-  if (value === "node" || value === "xs") return value;
-  throw new UsageError(`--engine must be node or xs, not "${String(value)}"`);
+  if (value === "node" || value === "xs" || value === "moddable") return value;
+  throw new UsageError(`--engine must be node, xs or moddable, not "${String(value)}"`);
 }

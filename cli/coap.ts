@@ -5,14 +5,14 @@
  *
  *   -m method   -e text   -f file (- = stdin)   -t content-format   -A accept
  *   -s seconds (observe)  -b block size  -N (NON)  -T token  -B seconds (timeout)
- *   -o file (write the response payload)   -p port (serve)   --engine node|xs
+ *   -o file (write the response payload)   -p port (serve)   --engine node|xs|moddable
  */
 import { createWriteStream, readFileSync } from "node:fs";
 import { parseArgs, parseEngine, parsePort, UsageError } from "./args.js";
 import { runTask } from "./engine.js";
 
 const USAGE = `usage: mote coap get|post|put|delete|fetch|patch|ipatch URL [-e TEXT | -f FILE] [-t FORMAT] [-A FORMAT]
-                   [-b SIZE] [-N] [-T TOKEN] [-B SECONDS] [-o FILE] [--engine node|xs]
+                   [-b SIZE] [-N] [-T TOKEN] [-B SECONDS] [-o FILE] [--engine node|xs|moddable]
        mote coap URL -m METHOD ...                 (libcoap style)
        mote coap observe URL [-s SECONDS] ...
        mote coap discover coap://HOST[:PORT]

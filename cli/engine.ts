@@ -4,17 +4,26 @@
  *   node  the task runs in this process, TaskIO = process stdin/stdout/stderr;
  *   xs    the task runs inside the XS engine from dist/sim/tools.js, with
  *         TaskIO bridged: out/err go through the host module "mote:task-io",
- *         stdin chunks come back as events.
+ *         stdin chunks come back as events;
+ *   moddable  the task runs on Moddable's own runtime: the CLI tasks built by
+ *         the real mcconfig -p lin (manifest_tools.json, host-shim/moddable/),
+ *         run headless by mchost; output comes back as framed trace lines
+ *         (cli/moddable/main.ts). Standard input, when it is not a terminal,
+ *         is read to its end before the task starts.
  * Resolves with the exit status. A failure (thrown or rejected) prints ONE
  * line naming the error code on stderr and gives status 1.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buildModdable, sharedLibrary } from "../host-shim/moddable/build.js";
+import { runModdable } from "../host-shim/moddable/run.js";
+import { findModdable } from "../host-shim/moddable/sdk.js";
 import { projectRoot, startXs, type XsEngine } from "../host-shim/xs/engine.js";
 import { loadTask } from "./registry.js";
 import type { TaskArgs, TaskIO } from "./tasks/types.js";
 
-export type EngineName = "node" | "xs";
+export type EngineName = "node" | "xs" | "moddable";
 
 export interface Stdio {
   stdin: NodeJS.ReadableStream;
@@ -61,6 +70,7 @@ function pipeInput(stdin: NodeJS.ReadableStream, listener: (data: Uint8Array | n
 export async function runTask(name: string, args: TaskArgs, options: RunTaskOptions): Promise<number> {
   const stdio = options.stdio ?? processStdio();
   try {
+    if (options.engine === "moddable") return await runInModdable(name, args, stdio);
     return options.engine === "xs" ? await runInXs(name, args, stdio, options.toolsBundle) : await runInNode(name, args, stdio);
   } catch (e) {
     stdio.stderr.write(errorLine(e) + "\n");
@@ -123,5 +133,45 @@ async function runInXs(name: string, args: TaskArgs, stdio: Stdio, toolsBundle?:
   } finally {
     for (const stop of stops) stop();
     await xs?.close();
+  }
+}
+
+/** Tasks that read standard input (TaskIO.onInput). */
+const READS_INPUT = new Set(["tcpConnect"]);
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+async function runInModdable(name: string, args: TaskArgs, stdio: Stdio): Promise<number> {
+  const sdk = findModdable();
+  if (typeof sdk === "string") throw Object.assign(new Error(sdk), { code: "unavailable" });
+  const so = existsSync(sharedLibrary("tools")) ? sharedLibrary("tools") : await buildModdable("tools", sdk);
+  const wantsInput = (READS_INPUT.has(name) || args.stdin === true) && !(stdio.stdin as { isTTY?: boolean }).isTTY;
+  const input = wantsInput ? await readAll(stdio.stdin) : undefined;
+  const encoded: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) encoded[k] = v instanceof Uint8Array ? { $hex: Buffer.from(v).toString("hex") } : v;
+  const dir = mkdtempSync(join(tmpdir(), "mote-moddable-task-"));
+  try {
+    writeFileSync(join(dir, "mote-task.json"), JSON.stringify({ task: name, args: encoded, input: input && Buffer.from(input).toString("hex") }));
+    const run = runModdable(so, sdk, {
+      cwd: dir,
+      onLine(line) {
+        if (line.startsWith("mote-out ")) stdio.stdout.write(Buffer.from(line.slice(9), "hex"));
+        else if (line.startsWith("mote-err ")) stdio.stderr.write(line.slice(9) + "\n");
+        else if (process.env.MOTE_LOG || line.startsWith("XS abort")) stdio.stderr.write(`[moddable] ${line}\n`);
+      },
+    });
+    const stop = () => void run.kill();
+    process.once("SIGINT", stop);
+    try {
+      return await run.exited;
+    } finally {
+      process.off("SIGINT", stop);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -26,9 +26,10 @@ export const USAGE = `usage: mote <command> [options]
   mote coap get|post|put|delete|observe|discover|serve ...
   mote ota keygen|pack|verify|serve|deploy ...
   mote sim                                          the device program in the simulator
-Network commands take --engine node|xs (default node): xs runs the same code
-inside the XS engine. Exit status 0 on success; failures print one line.`;
 
+Network commands take --engine node|xs|moddable (default node): xs runs the same
+code inside the XS engine, moddable on Moddable's own runtime (mcconfig -p lin).
+Exit status 0 on success; failures print one line.`;
 export interface MainIO {
   out(text: string): void;
   err(text: string): void;

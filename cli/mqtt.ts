@@ -12,7 +12,7 @@ const USAGE = `usage: mote mqtt pub -t TOPIC (-m MESSAGE | -n | -s) [options]
 options: -h HOST  -p PORT  -q 0|1|2  -r (retain)  -i CLIENT_ID  -u USER  -P PASSWORD
          -k KEEPALIVE  -V 311|5  -c (persistent session)  -L mqtt(s)://user:pass@host:port/topic
          --will-topic T --will-payload P --will-qos Q --will-retain  --cafile FILE  --insecure
-         --engine node|xs`;
+         --engine node|xs|moddable`;
 
 export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;

@@ -5,8 +5,8 @@
 import { parseArgs, parseEngine, parsePort, UsageError } from "./args.js";
 import { runTask } from "./engine.js";
 
-const USAGE = `usage: mote tcp listen PORT [--echo] [--address ADDR] [--engine node|xs]
-       mote tcp connect HOST PORT [--timeout MS] [--engine node|xs]`;
+const USAGE = `usage: mote tcp listen PORT [--echo] [--address ADDR] [--engine node|xs|moddable]
+       mote tcp connect HOST PORT [--timeout MS] [--engine node|xs|moddable]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;

@@ -5,8 +5,8 @@
 import { parseArgs, parseEngine, parsePort, UsageError } from "./args.js";
 import { runTask } from "./engine.js";
 
-const USAGE = `usage: mote udp listen PORT [--address ADDR] [--count N] [--engine node|xs]
-       mote udp send HOST PORT MESSAGE [--engine node|xs]`;
+const USAGE = `usage: mote udp listen PORT [--address ADDR] [--count N] [--engine node|xs|moddable]
+       mote udp send HOST PORT MESSAGE [--engine node|xs|moddable]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
