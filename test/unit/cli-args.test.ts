@@ -65,7 +65,7 @@ describe("the CLI argument parser", () => {
   test("knows the two engines and defaults to node", () => {
     expect(parseEngine(undefined)).toBe("node");
     expect(parseEngine("xs")).toBe("xs");
-    expect(() => parseEngine("v8")).toThrow(/--engine must be node or xs/);
+    expect(() => parseEngine("v8")).toThrow(/--engine must be node, xs or moddable/);
     expect(() => parseEngine(true)).toThrow(UsageError);
   });
 });

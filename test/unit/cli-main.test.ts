@@ -31,7 +31,7 @@ describe("mote dispatch", () => {
     expect(c.err).toEqual(['mote: usage: PORT must be 0-65535, not "99999"\n']);
     const d = capture();
     expect(await main(["udp", "send", "--engine", "jvm", "h", "1", "m"], d.io)).toBe(2);
-    expect(d.err.join("")).toMatch(/^mote: usage: --engine must be node or xs/);
+    expect(d.err.join("")).toMatch(/^mote: usage: --engine must be node, xs or moddable/);
   });
 });
 

@@ -117,7 +117,7 @@ describe("contract: .d.ts <-> ota-boot.js <-> ota-boot.c", () => {
     const fragment = JSON.parse(readFileSync(at("native/ota-boot/manifest.json"), "utf8"));
     expect(fragment.platforms.esp32.modules["mote/ota-boot"]).toBe("./ota-boot");
     expect(fragment.platforms.esp32.preload).toContain("mote/ota-boot");
-    const root = JSON.parse(readFileSync(at("manifest.json"), "utf8"));
+    const root = JSON.parse(readFileSync(at("manifest_host.json"), "utf8"));
     expect(root.platforms.esp32.modules["mote/ota-boot"]).toBe("$(MOTE)/native/ota-boot/ota-boot");
     expect(existsSync(C_FILE) && existsSync(JS_FILE)).toBe(true);
   });
