@@ -13,7 +13,7 @@
  * Resolves with the exit status. A failure (thrown or rejected) prints ONE
  * line naming the error code on stderr and gives status 1.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildModdable, sharedLibrary } from "../host-shim/moddable/build.js";
@@ -148,7 +148,11 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
 async function runInModdable(name: string, args: TaskArgs, stdio: Stdio): Promise<number> {
   const sdk = findModdable();
   if (typeof sdk === "string") throw Object.assign(new Error(sdk), { code: "unavailable" });
-  const so = existsSync(sharedLibrary("tools")) ? sharedLibrary("tools") : await buildModdable("tools", sdk);
+  // Built on first use, and again when dist/ is newer than the build (mcconfig's make is incremental).
+  const built = sharedLibrary("tools");
+  const source = join(projectRoot(), "dist", "moddable-tools", "mote-tools.js");
+  const fresh = existsSync(built) && existsSync(source) && statSync(built).mtimeMs >= statSync(source).mtimeMs;
+  const so = fresh ? built : await buildModdable("tools", sdk);
   const wantsInput = (READS_INPUT.has(name) || args.stdin === true) && !(stdio.stdin as { isTTY?: boolean }).isTTY;
   const input = wantsInput ? await readAll(stdio.stdin) : undefined;
   const encoded: Record<string, unknown> = {};

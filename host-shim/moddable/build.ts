@@ -10,7 +10,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { projectRoot } from "../xs/engine.js";
 import { moddableEnv, type ModdableSdk } from "./sdk.js";
 
@@ -25,9 +25,16 @@ export function buildDir(app: ModdableApp, root = projectRoot()): string {
   return join(root, ".moddable", app);
 }
 
-/** Where mcconfig puts the shared library of an instrumented lin build. */
+/**
+ * Where mcconfig puts the shared library of an instrumented lin build into `out`:
+ * under the name of the folder that holds the manifest (mcconfig's NAME).
+ */
+export function sharedLibraryIn(out: string, manifest: string): string {
+  return join(out, "bin", "lin", "mc", "instrument", basename(dirname(manifest)), "mc.so");
+}
+
 export function sharedLibrary(app: ModdableApp, root = projectRoot()): string {
-  return join(buildDir(app, root), "bin", "lin", "mc", "instrument", "main", "mc.so");
+  return sharedLibraryIn(buildDir(app, root), join(root, MANIFESTS[app].manifest));
 }
 
 async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
@@ -56,10 +63,18 @@ export async function buildModdable(app: ModdableApp, sdk: ModdableSdk, options:
   const root = options.root ?? projectRoot();
   const { manifest, dist } = MANIFESTS[app];
   if (!existsSync(join(root, dist))) throw Object.assign(new Error(`${dist} is missing: run npm run build`), { code: "not-built" });
-  const out = buildDir(app, root);
+  return buildManifest(join(root, manifest), buildDir(app, root), sdk, { ...options, root });
+}
+
+/**
+ * `mcconfig -m -i -t build -p lin -o out manifest` (any manifest: the benchmarks build
+ * Moddable's own examples with it); resolves with the path of mc.so.
+ */
+export async function buildManifest(manifest: string, out: string, sdk: ModdableSdk, options: { root?: string; log?: (line: string) => void } = {}): Promise<string> {
+  const root = options.root ?? projectRoot();
   mkdirSync(out, { recursive: true });
   return withLock(out, async () => {
-    const args = ["-m", "-i", "-t", "build", "-p", "lin", "-o", out, join(root, manifest)];
+    const args = ["-m", "-i", "-t", "build", "-p", "lin", "-o", out, manifest];
     const tail: string[] = [];
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn(join(sdk.bin, "mcconfig"), args, { cwd: root, env: moddableEnv(sdk, root), stdio: ["ignore", "pipe", "pipe"] });
@@ -76,8 +91,8 @@ export async function buildModdable(app: ModdableApp, sdk: ModdableSdk, options:
       child.on("error", reject);
       child.on("close", (c) => resolve(c ?? 1));
     });
-    const so = sharedLibrary(app, root);
-    if (code !== 0 || !existsSync(so)) throw new Error(`mcconfig ${app} failed (status ${code}):\n${tail.join("\n")}`);
+    const so = sharedLibraryIn(out, manifest);
+    if (code !== 0 || !existsSync(so)) throw new Error(`mcconfig ${manifest} failed (status ${code}):\n${tail.join("\n")}`);
     return so;
   });
 }

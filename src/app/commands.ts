@@ -34,7 +34,7 @@ export class CommandError extends MoteError<CommandErrorCode> {
 }
 
 export type Command =
-  | { kind: "ping"; responseTopic: string | undefined; id: unknown }
+  | { kind: "ping"; responseTopic: string | undefined; id: unknown; gc: boolean }
   | { kind: "reboot"; responseTopic: string | undefined }
   | { kind: "config"; responseTopic: string | undefined; values: Record<string, unknown>; reboot: boolean }
   | { kind: "coap"; responseTopic: string | undefined; uri: string; observe: boolean }
@@ -124,7 +124,8 @@ export function parseCommand(
     return new CommandError("bad-payload", name, "response topic must be a topic name without wildcards");
   switch (name) {
     case "ping":
-      return { kind: "ping", responseTopic: reply, id: body.id };
+      if (body.gc !== undefined && typeof body.gc !== "boolean") return new CommandError("bad-payload", name, "gc must be a boolean");
+      return { kind: "ping", responseTopic: reply, id: body.id, gc: body.gc === true };
     case "reboot":
       return { kind: "reboot", responseTopic: reply };
     case "config": {

@@ -450,7 +450,7 @@ export class DeviceApp {
           pong: true,
           id: command.id,
           uptimeMs: this.#host.now() - this.#bootAt,
-          xs: this.#o.system.xsHeap?.(),
+          xs: this.#o.system.xsHeap?.(command.gc),
         });
         return;
       case "reboot":

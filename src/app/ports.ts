@@ -101,6 +101,6 @@ export interface SystemPort {
   reboot(reason: string): void;
   /** Free heap bytes, where the host tells. */
   freeMemory(): number | undefined;
-  /** The XS machine's slot heap, chunk heap and peak stack in bytes, where the host tells. */
-  xsHeap?(): XsHeap | undefined;
+  /** The XS machine's slot heap, chunk heap and peak stack in bytes, where the host tells; `collect` collects garbage first (the live heap). */
+  xsHeap?(collect?: boolean): XsHeap | undefined;
 }

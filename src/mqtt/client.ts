@@ -154,6 +154,9 @@ function decodeUserInfo(text: string, what: string): string {
   }
 }
 
+/** Events a listener may queue from inside one session event (#feed) before they are handled in place. */
+const MAX_LATER = 64;
+
 export class MqttClient {
   readonly session: MqttSession;
   readonly #target: Target;
@@ -178,6 +181,10 @@ export class MqttClient {
   #endWaiters: (() => void)[] = [];
   #nextRef = 1;
   #pending = new Map<number, Pending>();
+  /** True while the session handles an event (see #feed). */
+  #feeding = false;
+  /** Events from listeners that ran inside #feed: handled when it returns, in order. */
+  #later: SessionEvent[] = [];
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -308,10 +315,48 @@ export class MqttClient {
 
   // ------------------------------------------------------------ the loop
 
+  /**
+   * One event into the session, its actions run. Not reentrant: a listener that
+   * publishes or subscribes from inside an action (the "connect" listener always
+   * does) has its event queued and handled when the current one is done, in order —
+   * so the session never handles an event in the middle of another's actions, and
+   * the call stack stays flat (Moddable's default XS stack is 384 slots;
+   * docs/moddable.md). Beyond MAX_LATER queued events, an event is handled at once.
+   */
   #feed(event: SessionEvent): void {
-    const actions = this.session.handle(event, now());
-    this.#run(actions);
+    if (this.#feeding && this.#later.length < MAX_LATER) {
+      this.#later.push(event);
+      return;
+    }
+    const outer = !this.#feeding;
+    this.#feeding = true;
+    try {
+      this.#run(this.session.handle(event, now()));
+      if (outer)
+        for (let next = this.#later.shift(); next !== undefined; next = this.#later.shift()) {
+          try {
+            this.#run(this.session.handle(next, now()));
+          } catch (e) {
+            this.#failLater(next, e);
+          }
+        }
+    } finally {
+      if (outer) {
+        this.#feeding = false;
+        // only if the outer event threw: what it left queued fails rather than hangs
+        const left = this.#later.splice(0);
+        for (const e of left) this.#failLater(e, new MoteError("internal", "not handled: an earlier event failed"));
+      }
+    }
     this.#alarm.arm(this.session.nextDeadline());
+  }
+
+  /** A queued event the session refused by throwing: its request fails as it would have at the call. */
+  #failLater(event: SessionEvent, e: unknown): void {
+    const ref = (event as { ref?: number }).ref;
+    const error = e instanceof Error ? e : new MoteError("internal", String(e));
+    if (ref !== undefined && this.#pending.has(ref)) this.#settle(ref, undefined, error);
+    else this.#emit("error", error instanceof MoteError ? error : new MoteError("internal", String(e)));
   }
 
   #run(actions: SessionAction[]): void {

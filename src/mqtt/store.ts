@@ -58,6 +58,8 @@ export class PreferenceSessionStore implements SessionStore {
   }
   readonly #maxBytes: number;
   readonly #chunk: number;
+  /** The newest valid record's slot and sequence: undefined = not known (read it), null = none. */
+  #newest: { slot: string; seq: number } | null | undefined;
 
   constructor(prefs: PreferenceApi, domain: string, options: PreferenceStoreOptions = {}) {
     if (domain.length === 0 || domain.length > 15) throw new MoteError("invalid-option", "domain must be 1..15 characters (NVS)");
@@ -69,27 +71,30 @@ export class PreferenceSessionStore implements SessionStore {
   }
 
   load(): SessionSnapshot | undefined {
-    let best: { seq: number; body: Uint8Array } | undefined;
+    const best = this.#newestSlot();
+    return best ? decodeSnapshot(best.body) : undefined;
+  }
+
+  /** The newest valid record, read and checked; remembered for the next save. */
+  #newestSlot(): { slot: string; seq: number; body: Uint8Array } | undefined {
+    let best: { slot: string; seq: number; body: Uint8Array } | undefined;
     for (const slot of ["a", "b"]) {
       const r = this.#readSlot(slot);
-      if (r && (best === undefined || seqNewer(r.seq, best.seq))) best = r;
+      if (r && (best === undefined || seqNewer(r.seq, best.seq))) best = { slot, ...r };
     }
-    return best ? decodeSnapshot(best.body) : undefined;
+    this.#newest = best ? { slot: best.slot, seq: best.seq } : null;
+    return best;
   }
 
   save(snapshot: SessionSnapshot): void {
     const body = encodeSnapshot(snapshot, this.#maxBytes - HEADER);
-    // write over the older (or invalid) slot; the newest valid record stays intact
-    const a = this.#readSlot("a");
-    const b = this.#readSlot("b");
-    let slot = "a";
-    let seq = 1;
-    if (a && (!b || seqNewer(a.seq, b.seq))) {
-      slot = "b";
-      seq = (a.seq + 1) >>> 0;
-    } else if (b) {
-      seq = (b.seq + 1) >>> 0;
-    }
+    // write over the older (or invalid) slot; the newest valid record stays intact.
+    // Which one that is comes from the last load or save (one process owns the domain),
+    // so a save reads nothing back: on NVS that is two reads and a CRC less per save.
+    const newest = this.#newest === undefined ? (this.#newestSlot(), this.#newest) : this.#newest;
+    const slot = newest?.slot === "a" ? "b" : "a";
+    const seq = newest ? (newest.seq + 1) >>> 0 : 1;
+    this.#newest = undefined; // unknown until every chunk is written
     const record = new Uint8Array(HEADER + body.length);
     const dv = new DataView(record.buffer);
     dv.setUint32(0, MAGIC);
@@ -100,6 +105,7 @@ export class PreferenceSessionStore implements SessionStore {
     for (let i = 0, k = 0; i < record.length; i += this.#chunk, k++) {
       this.#prefs.setPreference(this.#domain, slot + k, record.slice(i, i + this.#chunk));
     }
+    this.#newest = { slot, seq };
     this.#prefs.setPreference(this.#domain, "p", slot); // a hint; load() trusts sequence + CRC
   }
 
@@ -107,6 +113,7 @@ export class PreferenceSessionStore implements SessionStore {
     const chunks = Math.ceil(this.#maxBytes / this.#chunk);
     for (const slot of ["a", "b"]) for (let k = 0; k < chunks; k++) this.#prefs.deletePreference(this.#domain, slot + k);
     this.#prefs.deletePreference(this.#domain, "p");
+    this.#newest = null;
   }
 
   #readHeader(slot: string): { seq: number; length: number; crc: number } | undefined {

@@ -8,6 +8,7 @@
 /// <reference path="../../node_modules/@moddable/typings/wifi.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/net.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/instrumentation.d.ts" />
+/// <reference path="../../node_modules/@moddable/typings/debug.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/mc/config.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/embedded_io/_common.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/embedded_io/socket/tcp.d.ts" />

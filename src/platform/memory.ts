@@ -5,6 +5,7 @@
  * the simulator's twin knows only the free memory it simulates). Stateless,
  * so the module can be preloaded.
  */
+import Debug from "debug";
 import Instrumentation from "instrumentation";
 
 function read(name: string): number | undefined {
@@ -30,7 +31,9 @@ export interface XsHeap {
   stack: number | undefined;
 }
 
-export function xsHeap(): XsHeap | undefined {
+/** `collect`: run XS's garbage collector first (Moddable's `debug` module), so slots and chunks are what is live. */
+export function xsHeap(collect = false): XsHeap | undefined {
+  if (collect) Debug.gc();
   const slots = read("XS Slot Heap Used");
   const chunks = read("XS Chunk Heap Used");
   if (slots === undefined || chunks === undefined || slots + chunks === 0) return undefined;

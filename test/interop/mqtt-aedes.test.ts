@@ -141,6 +141,29 @@ describe("our client with aedes and MQTT.js (3.1.1)", () => {
   });
 });
 
+describe("listeners that call the client from inside its actions", () => {
+  test("a connect listener's subscribe and publishes are handled after the CONNACK's actions, in order", async () => {
+    const c = ours({ clientId: "reentry" });
+    const got = collect(c, "t/reentry/#");
+    const results: Promise<unknown>[] = [];
+    let heldInListener = -1;
+    c.on("connect", () => {
+      results.push(c.subscribe("t/reentry/#", undefined, { qos: 1 }));
+      results.push(c.publish("t/reentry/1", "one", { qos: 1 }));
+      results.push(c.publish("bad/#", "x", { qos: 1 }).catch((e: { code: string }) => e.code)); // refused when its turn comes
+      results.push(c.publish("t/reentry/2", "two", { qos: 1 }));
+      // not handled yet: the session is still running the CONNACK's actions
+      heldInListener = c.session.inflightCount + c.session.queuedCount;
+    });
+    await connected(c);
+    expect(heldInListener).toBe(0);
+    expect(await Promise.all(results)).toEqual([[1], undefined, "invalid-topic", undefined]);
+    await waitFor(() => got.length === 2);
+    expect(got.map((m) => text(m.payload))).toEqual(["one", "two"]);
+    await c.end();
+  });
+});
+
 describe("a broker that sends a malformed packet", () => {
   test("gives a typed error and a clean close", async () => {
     const fakePort = await freePort();

@@ -179,4 +179,8 @@ describe.skipIf(skip !== undefined)("the device program on Moddable's runtime (m
     expect(json(t).seq).toEqual(expect.any(Number));
     expect(device.exits).toContain(137);
   }, 45_000);
+
+  test("no boot traced an uncaught exception or an XS abort (a read-only preloaded object shows up here first)", () => {
+    expect(device.lines.filter((l) => /^(Exception |XS abort|mchost: abort)/.test(l))).toEqual([]);
+  });
 });

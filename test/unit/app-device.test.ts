@@ -164,6 +164,28 @@ describe("device program: commands", () => {
     expect(rig.app.status().counters).toMatchObject({ msgsIn: 3, commands: 3 });
   });
 
+  test("ping carries the XS heap where the host reports it; gc:true collects first", () => {
+    const asked: (boolean | undefined)[] = [];
+    const rig = online(
+      startRig({}, {
+        extra: {
+          system: {
+            reboot: () => undefined,
+            freeMemory: () => 1,
+            xsHeap: (collect) => (asked.push(collect), { slots: collect ? 100 : 900, chunks: 50, stack: 10 }),
+          },
+        },
+      }),
+    );
+    rig.link().deliver(`${T}/cmd/ping`, '{"id":1}');
+    rig.link().deliver(`${T}/cmd/ping`, '{"id":2,"gc":true}');
+    expect(asked).toEqual([false, true]);
+    expect(rig.link().json(`${T}/pong`)).toEqual([
+      { pong: true, id: 1, uptimeMs: 0, xs: { slots: 900, chunks: 50, stack: 10 } },
+      { pong: true, id: 2, uptimeMs: 0, xs: { slots: 100, chunks: 50, stack: 10 } },
+    ]);
+  });
+
   test("bad commands are answered on the error topic with a code; the device keeps going", () => {
     const rig = online();
     const cases: [string, string | Uint8Array, string][] = [
@@ -172,6 +194,7 @@ describe("device program: commands", () => {
       ["ping", "[1,2]", "bad-payload"],
       ["ping", new Uint8Array([0xff, 0xfe]), "bad-json"],
       ["ping", '{"responseTopic":"a/+/b"}', "bad-payload"],
+      ["ping", '{"gc":1}', "bad-payload"],
       ["ping", "x".repeat(5000), "payload-too-large"],
       ["config", '{"telemetryMs":"fast"}', "invalid-value"],
       ["config", '{"colour":"red"}', "unknown-key"],

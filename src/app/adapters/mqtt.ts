@@ -102,9 +102,16 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       if (e.code !== "store-full") lastError = e.code;
     });
     client.on("offline", () => onEvent({ type: "offline", reason: lastError }));
-    client.on("message", (topic, payload, packet) =>
-      onEvent({ type: "message", topic, payload, responseTopic: packet.properties?.responseTopic }),
-    );
+    // Each message reaches the program in a job of its own, in arrival order, not
+    // inside the client's read: a command may start a CoAP exchange or an update, and
+    // on top of the socket, decoder and session frames that overflowed Moddable's
+    // default XS stack (384 slots; docs/moddable.md). The messages one read decodes
+    // are all a job holds, so this adds no queue of its own.
+    client.on("message", (topic, payload, packet) => {
+      const event: MqttLinkEvent = { type: "message", topic, payload, responseTopic: packet.properties?.responseTopic };
+      // a throwing program is noted as the client notes a throwing listener
+      Promise.resolve(event).then(onEvent).then(undefined, () => (lastError = "listener"));
+    });
     /** Room for one more QoS 1 message: by count, and (with a store) in one store record. */
     const room = (topic: string, payload: Uint8Array): boolean => {
       const held = client.session.snapshot(); // QoS 1/2 in flight + queued: what the store saves
