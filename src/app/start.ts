@@ -13,10 +13,18 @@
  */
 import { startDevice } from "./program.js";
 import { platformOta } from "./ota.js";
-import { restart } from "../platform/ota.js";
+import { firmwareStatus, restart } from "../platform/ota.js";
 import type { DeviceStatus } from "../runtime/health.js";
 
 export function start(): { status(): DeviceStatus } {
+  // The boot's slot decision first of all, as a bootloader makes it before the app
+  // runs: on the ESP32 a read; boards/desktop/ota-boot.js applies the rollback rules
+  // when it is first asked, so a boot that fails before anything else asks still counts.
+  try {
+    firmwareStatus();
+  } catch {
+    // a host without slots (no ota-boot): nothing to decide
+  }
   const app = startDevice({ otaFactory: platformOta, reboot: (reason) => restart(reason) });
   (globalThis as unknown as { moteStatus: () => DeviceStatus }).moteStatus = () => app.status();
   return app;
