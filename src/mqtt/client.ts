@@ -354,9 +354,8 @@ export class MqttClient {
   /** A queued event the session refused by throwing: its request fails as it would have at the call. */
   #failLater(event: SessionEvent, e: unknown): void {
     const ref = (event as { ref?: number }).ref;
-    const error = e instanceof Error ? e : new MoteError("internal", String(e));
-    if (ref !== undefined && this.#pending.has(ref)) this.#settle(ref, undefined, error);
-    else this.#emit("error", error instanceof MoteError ? error : new MoteError("internal", String(e)));
+    if (ref !== undefined && this.#pending.has(ref)) this.#settle(ref, undefined, e instanceof Error ? e : new MoteError("internal", String(e)));
+    else this.#emit("error", e instanceof MoteError ? e : new MoteError("internal", String(e)));
   }
 
   #run(actions: SessionAction[]): void {

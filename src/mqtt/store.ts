@@ -91,7 +91,7 @@ export class PreferenceSessionStore implements SessionStore {
     // write over the older (or invalid) slot; the newest valid record stays intact.
     // Which one that is comes from the last load or save (one process owns the domain),
     // so a save reads nothing back: on NVS that is two reads and a CRC less per save.
-    const newest = this.#newest === undefined ? (this.#newestSlot(), this.#newest) : this.#newest;
+    const newest = this.#newest !== undefined ? this.#newest : this.#newestSlot();
     const slot = newest?.slot === "a" ? "b" : "a";
     const seq = newest ? (newest.seq + 1) >>> 0 : 1;
     this.#newest = undefined; // unknown until every chunk is written
