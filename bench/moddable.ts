@@ -43,8 +43,6 @@ interface Sample {
   slotsUsed: number;
   slotsAllocated: number;
   stackPeak: number;
-  stackSize: number;
-  gcCount: number;
 }
 
 function parseInstruments(line: string): Sample | undefined {
@@ -53,7 +51,17 @@ function parseInstruments(line: string): Sample | undefined {
   const v = m[1].split(",").map(Number);
   if (v.length < 12) return undefined;
   const x = v.slice(-12);
-  return { chunksUsed: x[0], chunksAllocated: x[1], slotsUsed: x[2], slotsAllocated: x[3], stackPeak: x[4], stackSize: x[5], gcCount: x[6] };
+  return { chunksUsed: x[0], chunksAllocated: x[1], slotsUsed: x[2], slotsAllocated: x[3], stackPeak: x[4] };
+}
+
+/** Slot bytes of this 64-bit host scaled to the ESP32's 16-byte slots, plus chunk bytes (unscaled). */
+const esp32Bytes = (slotBytes: number, chunkBytes: number): number => (slotBytes / SLOT_64) * SLOT_32 + chunkBytes;
+
+/** Polls `cond` every 50 ms for up to `ms`; the caller says what it means when it stays false. */
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return cond();
 }
 
 async function sampleAfter(lines: () => readonly string[], from: number, ms: number): Promise<Sample> {
@@ -119,15 +127,12 @@ export async function run(emit: Emit): Promise<void> {
     const sample = await sampleAfter(() => device!.lines, from, SETTLE_MS);
     if (telemetry === 0) throw new Error("the device published no telemetry");
     await observer.publishAsync(`mote/${id}/cmd/ping`, JSON.stringify({ id: "gc", gc: true }), { qos: 1 });
-    const deadline = Date.now() + 10_000;
-    while (!pongs.some((p) => p.id === "gc") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await until(() => pongs.some((p) => p.id === "gc"), 10_000);
     const pong = pongs.find((p) => p.id === "gc");
     const xs = pong?.xs as { slots: number; chunks: number; stack: number } | undefined;
     if (!xs) throw new Error(`no pong with the XS heap; device said:\n${device.lines.slice(-20).join("\n")}`);
     await observer.publishAsync(`mote/${id}/cmd/coap`, JSON.stringify({ uri: `${coap.url}/time` }), { qos: 1 });
-    const coapDeadline = Date.now() + 10_000;
-    while (coapResults === 0 && Date.now() < coapDeadline) await new Promise((r) => setTimeout(r, 50));
-    if (coapResults === 0) throw new Error(`no CoAP result; device said:\n${device.lines.slice(-20).join("\n")}`);
+    if (!(await until(() => coapResults > 0, 10_000))) throw new Error(`no CoAP result; device said:\n${device.lines.slice(-20).join("\n")}`);
     await new Promise((r) => setTimeout(r, 1500)); // the next "instruments:" line covers the exchange
     const stackPeak = maxStack(device.lines);
     await device.stop();
@@ -137,18 +142,20 @@ export async function run(emit: Emit): Promise<void> {
     const peerSo = await buildManifest(peerSource(sdk, broker.port), join(projectRoot(), ".moddable", "mqttclient"), sdk);
     const peer = runModdable(peerSo, sdk, { cwd: peerDir });
     let peerSample: Sample;
+    let peerStackPeak: number;
     try {
       await peer.waitFor(/SUBACK/, 30_000);
       peerSample = await sampleAfter(() => peer.lines, 0, SETTLE_MS);
-      peerSample.stackPeak = maxStack(peer.lines);
+      peerStackPeak = maxStack(peer.lines);
     } finally {
       await peer.kill();
     }
 
-    const live32 = (xs.slots / SLOT_64) * SLOT_32 + xs.chunks;
-    const allocated = (s: Sample) => (s.slotsAllocated / SLOT_64) * SLOT_32 + s.chunksAllocated;
+    const live32 = esp32Bytes(xs.slots, xs.chunks);
+    const allocated = (s: Sample) => esp32Bytes(s.slotsAllocated, s.chunksAllocated);
+    const used = (s: Sample) => esp32Bytes(s.slotsUsed, s.chunksUsed);
     const common = { engine: "xs" as const, platform: "Moddable 8.2.3 lin, mcconfig -m -i" };
-    emit({ metric: "live_heap_after_boot_esp32", unit: "bytes", mote: live32, budget: BUDGET, within_budget: live32 <= BUDGET, slots_esp32: (xs.slots / SLOT_64) * SLOT_32, chunks: xs.chunks, slots_lin64: xs.slots, ...common });
+    emit({ metric: "live_heap_after_boot_esp32", unit: "bytes", mote: live32, budget: BUDGET, within_budget: live32 <= BUDGET, slots_esp32: esp32Bytes(xs.slots, 0), chunks: xs.chunks, slots_lin64: xs.slots, ...common });
     emit({ metric: "live_slots_after_boot", unit: "slots", mote: xs.slots / SLOT_64, ...common });
     emit({
       metric: "allocated_heap_after_boot_esp32",
@@ -165,10 +172,10 @@ export async function run(emit: Emit): Promise<void> {
     emit({
       metric: "used_heap_5s_after_connect_esp32",
       unit: "bytes",
-      mote: (sample.slotsUsed / SLOT_64) * SLOT_32 + sample.chunksUsed,
+      mote: used(sample),
       peer: "Moddable examples/io/tcp/mqttclient",
-      peer_value: (peerSample.slotsUsed / SLOT_64) * SLOT_32 + peerSample.chunksUsed,
-      ratio: ((peerSample.slotsUsed / SLOT_64) * SLOT_32 + peerSample.chunksUsed) / ((sample.slotsUsed / SLOT_64) * SLOT_32 + sample.chunksUsed),
+      peer_value: used(peerSample),
+      ratio: used(peerSample) / used(sample),
       ...common,
     });
     emit({
@@ -176,8 +183,8 @@ export async function run(emit: Emit): Promise<void> {
       unit: "slots",
       mote: stackPeak / SLOT_64,
       peer: "Moddable examples/io/tcp/mqttclient",
-      peer_value: peerSample.stackPeak / SLOT_64,
-      ratio: peerSample.stackPeak / stackPeak,
+      peer_value: peerStackPeak / SLOT_64,
+      ratio: peerStackPeak / stackPeak,
       stack_size: stackSlots,
       within_stack: stackPeak / SLOT_64 < stackSlots,
       ...common,
