@@ -2,13 +2,16 @@
  * Where the Moddable SDK is on this machine: its tools (mcconfig, xsc, xsl),
  * built for Linux, and `mchost`, the headless runner for `-p lin` builds.
  *
- * Looked for in $MODDABLE (with mchost at $MOTE_MCHOST or $MODDABLE/mchost),
- * else in the folder that the SDK's setup script fills by default
- * (~/.cache/moddable-8.2.3). `.ci/run` runs that script first.
+ * The SDK is looked for in $MODDABLE, else in the folder that the SDK's setup
+ * script fills by default (~/.cache/moddable-8.2.3). The runner is mote's own
+ * (host-shim/moddable/mchost.c, built into .moddable/bin/mchost by
+ * `npm run moddable:host`, and here on first use); $MOTE_MCHOST names another.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { projectRoot } from "../xs/engine.js";
 
 export const SDK_VERSION = "8.2.3";
 
@@ -21,10 +24,31 @@ export interface ModdableSdk {
   readonly mchost: string;
 }
 
+/** mote's headless runner, built against `home` by scripts/build-mchost.mjs when missing or stale. */
+function runner(home: string): string {
+  if (process.env.MOTE_MCHOST) return process.env.MOTE_MCHOST;
+  const root = projectRoot();
+  try {
+    execFileSync(process.execPath, [join(root, "scripts", "build-mchost.mjs")], {
+      env: { ...process.env, MODDABLE: home },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+  } catch (e) {
+    const why = String((e as { stderr?: unknown }).stderr ?? e).trim();
+    throw new Error(why || "scripts/build-mchost.mjs failed");
+  }
+  return join(root, ".moddable", "bin", "mchost");
+}
+
 function at(home: string): ModdableSdk | string {
   const bin = join(home, "build", "bin", "lin", "release");
-  const mchost = process.env.MOTE_MCHOST ?? join(home, "mchost");
   if (!existsSync(join(bin, "mcconfig"))) return `no mcconfig in ${bin}`;
+  let mchost: string;
+  try {
+    mchost = runner(home);
+  } catch (e) {
+    return `mchost: ${(e as Error).message}`;
+  }
   if (!existsSync(mchost)) return `no mchost at ${mchost}`;
   return { home, bin, mchost };
 }
@@ -38,7 +62,7 @@ export function findModdable(): ModdableSdk | string {
     if (typeof found !== "string") return found;
     why = found;
   }
-  return `Moddable SDK ${SDK_VERSION} not set up (${why}; run the SDK's setup script, as .ci/run does, and export MODDABLE)`;
+  return `Moddable SDK ${SDK_VERSION} not set up (${why}; build the SDK's lin tools (README: Moddable's own desktop runtime) and export MODDABLE)`;
 }
 
 /**
