@@ -3,7 +3,8 @@
  * MqttSession and the platform — a TCP or TLS socket (ECMA-419 style:
  * first onWritable = connected, write budget, onError also on clean close),
  * DNS, one Alarm re-armed at session.nextDeadline(), and a reconnect timer
- * with exponential backoff and full jitter.
+ * with exponential backoff and full jitter. When to attempt, give up and wait
+ * is decided by the sans-I/O LinkLifecycle (reconnect.ts); this file runs it.
  *
  * The API: `connect(url | options)` returns a client at once and connects in
  * the background; `publish()` resolves at PUBACK / PUBCOMP (QoS 0: once its
@@ -14,11 +15,12 @@
  */
 import { MoteError, nameError } from "../errors.js";
 import { now } from "../platform/clock.js";
-import { Alarm, clearTimer, setTimer, type TimerHandle } from "../platform/timer.js";
+import { Alarm } from "../platform/timer.js";
 import { connectTcp, type SocketErrorCode, type StreamHandlers, type StreamSocket } from "../platform/tcp.js";
 import { connectTls } from "../platform/tls.js";
 import { resolveHost } from "../platform/dns.js";
 import { randomInt } from "../platform/random.js";
+import { LinkLifecycle, type LinkAction, type LinkEvent } from "./reconnect.js";
 import { encodeUtf8 } from "../util/utf8.js";
 import {
   MqttSession,
@@ -170,13 +172,11 @@ export class MqttClient {
   #out: { data: Uint8Array; done?: () => void }[] = [];
   #outBytes = 0;
   #closeAfterFlush = false;
-  #reconnectTimer: TimerHandle | undefined;
-  /** Deadline of the transport phase (DNS + TCP/TLS) of the current attempt. */
-  #transportTimer: TimerHandle | undefined;
+  /** When to attempt, abandon and wait (reconnect.ts), woken by #linkAlarm. */
+  readonly #link: LinkLifecycle;
+  readonly #linkAlarm: Alarm;
   /** Bumped by every attempt: callbacks of a replaced attempt are ignored. */
   #openAttempt = 0;
-  #attempt = 0;
-  #connectedAt: number | undefined;
   #ended = false;
   #endWaiters: (() => void)[] = [];
   #nextRef = 1;
@@ -203,7 +203,21 @@ export class MqttClient {
     const saved = options.store?.load();
     if (saved) this.session.restore(saved);
     this.#alarm = new Alarm(() => this.#feed({ type: "timer" }));
-    this.#open();
+    const r = options.reconnect;
+    this.#link = new LinkLifecycle({
+      reconnect: r !== false,
+      initialDelayMs: r ? r.initialDelayMs : undefined,
+      maxDelayMs: r ? r.maxDelayMs : undefined,
+      stableAfterMs: r ? r.stableAfterMs : undefined,
+      // The session's connect timeout starts at CONNECT; this one covers DNS and the
+      // TCP/TLS handshake before it. A host socket that neither connects nor fails
+      // (a lost SYN, an error the host never reports) must not leave the client
+      // waiting for ever: the attempt is given up and the backoff goes on.
+      transportTimeoutMs: options.connectTimeoutMs,
+      rng: () => randomInt(0x1_0000_0000) / 0x1_0000_0000,
+    });
+    this.#linkAlarm = new Alarm(() => this.#drive({ type: "timer" }));
+    this.#drive({ type: "start" });
   }
 
   /** True while a CONNACK-accepted connection is up. */
@@ -284,8 +298,7 @@ export class MqttClient {
     const done = new Promise<void>((resolve) => this.#endWaiters.push(resolve));
     if (!this.#ended) {
       this.#ended = true;
-      clearTimer(this.#reconnectTimer);
-      this.#reconnectTimer = undefined;
+      this.#drive({ type: "end" });
       this.#feed({ type: "end", force: options.force ?? false });
       if (this.#socket === undefined) this.#finish();
     } else if (this.#socket === undefined) this.#finish();
@@ -388,7 +401,7 @@ export class MqttClient {
           this.#deliver(a.packet);
           break;
         case "connected":
-          this.#connectedAt = now();
+          this.#drive({ type: "connected" });
           this.#emit("connect", { sessionPresent: a.sessionPresent, connack: a.connack });
           break;
         case "auth": {
@@ -492,47 +505,62 @@ export class MqttClient {
 
   // ------------------------------------------------------------ connection
 
+  /** One event into the link lifecycle, its actions run, its alarm re-armed. */
+  #drive(event: LinkEvent): void {
+    const actions = this.#link.handle(event, now());
+    for (const a of actions) this.#runLink(a);
+    this.#linkAlarm.arm(this.#link.nextDeadline());
+  }
+
+  #runLink(a: LinkAction): void {
+    switch (a.type) {
+      case "open":
+        this.#open();
+        break;
+      case "abandon":
+        this.#openAttempt++; // a DNS answer or socket event still on its way is for a dead attempt
+        if (a.code === "timeout") this.#teardown("timeout", "no connection to the broker within connectTimeoutMs");
+        else this.#teardown(undefined); // the network came back: no fault of this attempt to report
+        break;
+      case "wait":
+        this.#emit("reconnect", { attempt: a.failures, delayMs: a.delayMs });
+        break;
+    }
+  }
+
   #open(): void {
+    if (this.#ended) return;
     const t = this.#target;
     const attempt = ++this.#openAttempt;
     this.#opened = false;
     this.#budget = 0;
     this.#closeAfterFlush = false;
-    // The session's connect timeout starts at CONNECT; this one covers DNS and the
-    // TCP/TLS handshake before it. A host socket that neither connects nor fails
-    // (a lost SYN, an error the host never reports) must not leave the client
-    // waiting for ever: the attempt is given up and the backoff goes on.
-    clearTimer(this.#transportTimer);
-    this.#transportTimer = setTimer(() => {
-      this.#transportTimer = undefined;
-      if (attempt !== this.#openAttempt || this.#opened || this.#ended) return;
-      this.#openAttempt++; // a DNS answer still on its way is for a dead attempt
-      this.#down("timeout", "no connection to the broker within connectTimeoutMs");
-    }, this.#options.connectTimeoutMs ?? 30_000);
     resolveHost(t.host, (address, error) => {
       if (attempt !== this.#openAttempt) return;
       if (this.#ended) return this.#finish();
       if (address === undefined) return this.#down(error ?? "dns", `cannot resolve ${t.host}`);
       const handlers: StreamHandlers = {
         onWritable: (count) => {
+          if (attempt !== this.#openAttempt) return;
           this.#budget = count;
           if (!this.#opened) {
             this.#opened = true;
-            clearTimer(this.#transportTimer);
-            this.#transportTimer = undefined;
+            this.#drive({ type: "transport-up" });
             if (this.session.state === "disconnected") this.#feed({ type: "open" });
             else this.#flush();
           } else this.#flush();
         },
         onReadable: () => {
           const s = this.#socket;
-          if (s === undefined) return;
+          if (s === undefined || attempt !== this.#openAttempt) return;
           // Take all the host holds in one read: the session keeps its own bounded
           // buffer (maxPacket), and the count is only a hint anyway (platform/tcp.ts).
           const data = s.read();
           if (data && data.length) this.#feed({ type: "bytes", data });
         },
-        onError: (code, message) => this.#down(code, message),
+        onError: (code, message) => {
+          if (attempt === this.#openAttempt) this.#down(code, message);
+        },
       };
       const o = this.#options;
       try {
@@ -545,66 +573,62 @@ export class MqttClient {
     });
   }
 
-  /** The socket failed or the peer closed it. */
+  /** The socket failed or the peer closed it: torn down, and the lifecycle decides what next. */
   #down(code: SocketErrorCode, message?: string): void {
-    clearTimer(this.#transportTimer);
-    this.#transportTimer = undefined;
+    if (!this.#teardown(code, message)) return;
+    this.#drive({ type: "lost" });
+  }
+
+  /**
+   * Closes the attempt's socket and tells the session; "error" (unless `code` is
+   * undefined), "offline" and "close" follow. Returns false when the client is
+   * done (ended) and nothing follows.
+   */
+  #teardown(code: SocketErrorCode | undefined, message?: string): boolean {
     const s = this.#socket;
     this.#socket = undefined;
     s?.close();
     const wasUp = this.session.state !== "disconnected" && this.session.state !== "ended";
     this.#run(this.session.handle({ type: "closed" }, now()));
     this.#alarm.arm(this.session.nextDeadline());
-    if (code !== "closed" || !wasUp) this.#emit("error", new MqttConnectionError(code, message));
-    this.#afterClose();
+    if (code !== undefined && (code !== "closed" || !wasUp)) this.#emit("error", new MqttConnectionError(code, message));
+    return this.#closed();
   }
 
+  /** After the session closed its connection (DISCONNECT sent, protocol error, keepalive). */
   #afterClose(): void {
+    if (this.#closed()) this.#drive({ type: "lost" });
+  }
+
+  #closed(): boolean {
     this.#dropOut();
     this.#emit("offline");
     this.#emit("close");
-    if (this.#ended || this.session.state === "ended") return this.#finish();
-    this.#scheduleReconnect();
+    if (this.#ended || this.session.state === "ended") {
+      this.#finish();
+      return false;
+    }
+    return true;
   }
 
   /**
-   * The network is back (the device got an IP again): a client waiting out its
-   * reconnect backoff starts over and connects now — the failures that grew the
-   * delay were the network's, not the broker's. No effect while connected,
-   * connecting, ended, or with reconnect off.
+   * The network is back (the device got an IP again): the failures that grew
+   * the reconnect delay were the network's, not the broker's, so the backoff
+   * starts over and an attempt starts now. An attempt still in flight was begun
+   * without a network (or on the one that went away) and may wait out its whole
+   * deadline: it is abandoned and a fresh one started (reconnect.ts). No effect
+   * while connected, after end(), or with reconnect off once the link was lost.
    */
   reconnectNow(): void {
-    if (this.#ended || this.#reconnectTimer === undefined) return;
-    clearTimer(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
-    this.#attempt = 0;
-    this.#open();
-  }
-
-  #scheduleReconnect(): void {
-    const r = this.#options.reconnect;
-    if (r === false || this.#reconnectTimer !== undefined) return;
-    const stable = r?.stableAfterMs ?? 30_000;
-    if (this.#connectedAt !== undefined && now() - this.#connectedAt >= stable) this.#attempt = 0;
-    this.#connectedAt = undefined;
-    // full jitter: uniform in [0, min(cap, base * 2^attempt)]
-    const cap = Math.min(r?.maxDelayMs ?? 60_000, (r?.initialDelayMs ?? 1000) * 2 ** Math.min(this.#attempt, 30));
-    const delayMs = randomInt(Math.floor(cap) + 1);
-    this.#attempt++;
-    this.#emit("reconnect", { attempt: this.#attempt, delayMs });
-    this.#reconnectTimer = setTimer(() => {
-      this.#reconnectTimer = undefined;
-      if (!this.#ended) this.#open();
-    }, delayMs);
+    if (!this.#ended) this.#drive({ type: "network-up" });
   }
 
   #finish(): void {
-    clearTimer(this.#transportTimer);
-    this.#transportTimer = undefined;
+    this.#drive({ type: "end" });
+    this.#linkAlarm.arm(undefined);
+    this.#linkAlarm.close();
     this.#alarm.arm(undefined);
     this.#alarm.close();
-    clearTimer(this.#reconnectTimer);
-    this.#reconnectTimer = undefined;
     for (const [, p] of this.#pending) p.reject(new MqttRequestError({ code: "ended" }));
     this.#pending.clear();
     const w = this.#endWaiters;

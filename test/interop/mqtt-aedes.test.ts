@@ -4,7 +4,7 @@
  * plus a hand-written fake broker for the malformed-packet case.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { createServer, type Server, type Socket } from "node:net";
+import { connect as netConnect, createServer, type Server, type Socket } from "node:net";
 import { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { connect, type MqttClient } from "../../src/mqtt/index.js";
@@ -268,4 +268,41 @@ describe("when the network comes back", () => {
     }
     await c.end();
   }, 30_000);
+
+  test("reconnectNow() abandons an attempt begun during the outage whose CONNECT was lost, and connects with a fresh one", async () => {
+    // A relay in front of aedes: while "dark" it takes connections and swallows
+    // their bytes (what a CONNECT sent into a dead network meets); lit, it relays.
+    let dark = false;
+    const swallowed: Socket[] = [];
+    const relay = createServer((s) => {
+      s.on("error", () => undefined);
+      if (dark) {
+        s.on("data", () => swallowed.push(s));
+        return;
+      }
+      const up = netConnect({ host: "127.0.0.1", port });
+      up.on("error", () => s.destroy());
+      s.on("close", () => up.destroy());
+      up.on("close", () => s.destroy());
+      s.pipe(up).pipe(s);
+    });
+    const relayPort = await freePort();
+    await new Promise<void>((r) => relay.listen(relayPort, "127.0.0.1", r));
+    // The CONNACK wait is 10 minutes: only reconnectNow() can end it within this test.
+    const c = connect(`mqtt://127.0.0.1:${relayPort}`, { protocolVersion: 4, clientId: "rn-lost", connectTimeoutMs: 600_000, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+    clients.push(c);
+    await connected(c);
+    dark = true;
+    (broker as unknown as { clients: Record<string, { conn: Socket }> }).clients["rn-lost"].conn.destroy();
+    await waitFor(() => swallowed.length > 0); // the next attempt's CONNECT went nowhere
+    expect(c.connected).toBe(false);
+    dark = false;
+    const reconnected = once(c, "connect");
+    c.reconnectNow();
+    await reconnected;
+    expect(c.connected).toBe(true);
+    await c.end();
+    for (const s of swallowed) s.destroy();
+    await new Promise<void>((r) => relay.close(() => r()));
+  });
 });

@@ -1,0 +1,173 @@
+/**
+ * The connection lifecycle of the MQTT client, sans I/O (STYLE.md habit 1):
+ * when to start an attempt, when to give one up, how long to wait between them.
+ * The client (client.ts) owns the socket, DNS and the session; it tells this
+ * core what happened and runs the actions it returns.
+ *
+ * Theory of operation. One state in one field:
+ *   idle        nothing started yet (before "start"), or reconnecting is off and
+ *               the link was lost
+ *   opening     an attempt is in flight: DNS, the TCP/TLS handshake, CONNECT sent
+ *               and CONNACK awaited. Its transport phase (up to the first writable
+ *               socket) has a deadline; the CONNACK wait has the session's own.
+ *   connected   CONNACK accepted
+ *   waiting     between attempts: the backoff delay runs
+ *   ended       end() was called; nothing starts again
+ * Backoff: exponential with full jitter, uniform in [0, min(max, initial·2^n)]
+ * for the n-th consecutive failure; a connection that lasted `stableAfterMs`
+ * starts the count over.
+ *
+ * The network coming back ("network-up", the device got an address again)
+ * means every failure counted so far was the network's, not the broker's: the
+ * count starts over and an attempt starts now. An attempt still in flight then
+ * was begun while there was no network (or on the network that went away): its
+ * SYN or CONNECT may be lost for good, and the host may take its own timeout
+ * (tens of seconds) to say so. It is abandoned and a fresh one started at once,
+ * rather than left to run out its deadline.
+ */
+
+export type LinkState = "idle" | "opening" | "connected" | "waiting" | "ended";
+
+export interface LinkOptions {
+  /** false: a lost link stays down. Default true. */
+  reconnect?: boolean;
+  /** First delay cap, ms (default 1000). */
+  initialDelayMs?: number;
+  /** Largest delay, ms (default 60000). */
+  maxDelayMs?: number;
+  /** A connection that lasted this long resets the backoff, ms (default 30000). */
+  stableAfterMs?: number;
+  /** Deadline of the transport phase (DNS + TCP/TLS) of an attempt, ms (default 30000). */
+  transportTimeoutMs?: number;
+  /** Uniform random number in [0, 1): the jitter. */
+  rng: () => number;
+}
+
+export type LinkEvent =
+  /** The client was created: first attempt. */
+  | { type: "start" }
+  /** The attempt's socket is connected (first onWritable). */
+  | { type: "transport-up" }
+  /** CONNACK accepted. */
+  | { type: "connected" }
+  /** The attempt failed or the connection closed (socket error, peer close, session close). */
+  | { type: "lost" }
+  /** The network is back (the device has an address again). */
+  | { type: "network-up" }
+  | { type: "timer" }
+  | { type: "end" };
+
+export type LinkAction =
+  /** Begin attempt number `attempt` (1 = the first since start). */
+  | { type: "open"; attempt: number }
+  /**
+   * Tear down the attempt in flight now — its socket closed, the session told
+   * the connection closed — without reporting "lost" back: what follows is in
+   * the same action list.
+   */
+  | { type: "abandon"; code: "timeout" | "network-up" }
+  /** The next attempt starts after `delayMs` (the client's "reconnect" event). */
+  | { type: "wait"; failures: number; delayMs: number };
+
+export class LinkLifecycle {
+  readonly #reconnect: boolean;
+  readonly #initial: number;
+  readonly #max: number;
+  readonly #stable: number;
+  readonly #transportTimeout: number;
+  readonly #rng: () => number;
+  #state: LinkState = "idle";
+  /** Consecutive failures since the last reset (stable connection or network-up). */
+  #failures = 0;
+  /** Attempts begun since start. */
+  #attempts = 0;
+  #connectedAt: number | undefined;
+  /** opening: end of the transport phase; waiting: when the next attempt starts. */
+  #deadline: number | undefined;
+
+  constructor(options: LinkOptions) {
+    this.#reconnect = options.reconnect ?? true;
+    this.#initial = options.initialDelayMs ?? 1000;
+    this.#max = options.maxDelayMs ?? 60_000;
+    this.#stable = options.stableAfterMs ?? 30_000;
+    this.#transportTimeout = options.transportTimeoutMs ?? 30_000;
+    this.#rng = options.rng;
+  }
+
+  get state(): LinkState {
+    return this.#state;
+  }
+
+  /** Consecutive failures counted toward the backoff. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  nextDeadline(): number | undefined {
+    return this.#deadline;
+  }
+
+  handle(event: LinkEvent, now: number): LinkAction[] {
+    if (this.#state === "ended") return [];
+    switch (event.type) {
+      case "start":
+        return this.#state === "idle" && this.#attempts === 0 ? [this.#open(now)] : [];
+      case "transport-up":
+        if (this.#state === "opening") this.#deadline = undefined;
+        return [];
+      case "connected":
+        if (this.#state !== "opening") return [];
+        this.#state = "connected";
+        this.#deadline = undefined;
+        this.#connectedAt = now;
+        return [];
+      case "lost":
+        return this.#state === "opening" || this.#state === "connected" ? this.#lost(now) : [];
+      case "network-up":
+        if (this.#state === "waiting") {
+          this.#failures = 0;
+          return [this.#open(now)];
+        }
+        if (this.#state === "opening") {
+          this.#failures = 0;
+          return [{ type: "abandon", code: "network-up" }, this.#open(now)];
+        }
+        return [];
+      case "timer":
+        if (this.#deadline === undefined || now < this.#deadline) return [];
+        if (this.#state === "waiting") return [this.#open(now)];
+        if (this.#state === "opening") return [{ type: "abandon", code: "timeout" }, ...this.#lost(now)];
+        return [];
+      case "end":
+        this.#state = "ended";
+        this.#deadline = undefined;
+        return [];
+    }
+  }
+
+  #open(now: number): LinkAction {
+    this.#state = "opening";
+    this.#connectedAt = undefined;
+    this.#deadline = now + this.#transportTimeout;
+    return { type: "open", attempt: ++this.#attempts };
+  }
+
+  #lost(now: number): LinkAction[] {
+    if (this.#connectedAt !== undefined && now - this.#connectedAt >= this.#stable) this.#failures = 0;
+    this.#connectedAt = undefined;
+    if (!this.#reconnect) {
+      this.#state = "idle";
+      this.#deadline = undefined;
+      return [];
+    }
+    // full jitter: uniform in [0, min(cap, base · 2^n)]
+    const cap = Math.floor(Math.min(this.#max, this.#initial * 2 ** Math.min(this.#failures, 30)));
+    let r = this.#rng();
+    if (!(r >= 0) || r >= 1) r = 0.5; // a broken rng must not give NaN or a negative delay
+    const delayMs = Math.floor(r * (cap + 1));
+    this.#failures++;
+    this.#state = "waiting";
+    this.#deadline = now + delayMs;
+    return [{ type: "wait", failures: this.#failures, delayMs }];
+  }
+}
