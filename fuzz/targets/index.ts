@@ -7,6 +7,7 @@ import { httpTarget } from "./http.js";
 import { linkFormatTarget } from "./linkformat.js";
 import { mqttTarget } from "./mqtt.js";
 import { descriptorTarget, otaCommandTarget, otaKeyTarget, semverTarget } from "./ota.js";
+import { pemTarget } from "./pem.js";
 import { coapEndpointTarget, mqttSessionTarget } from "./sessions.js";
 import { storeTarget } from "./store.js";
 import { urlTarget } from "./urls.js";
@@ -28,6 +29,7 @@ export const TARGETS: readonly FuzzTarget<any>[] = Object.freeze([
   storeTarget,
   mqttSessionTarget,
   coapEndpointTarget,
+  pemTarget,
 ]);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
