@@ -212,7 +212,7 @@ export function derOf(bytes: Uint8Array, labels: readonly string[], what: string
   const blocks = decodePem(bytes);
   if (blocks.length > 1) throw new PemError("pem-too-many", `${what} holds ${blocks.length} PEM blocks; give exactly one`);
   const block = blocks[0];
-  if (!labels.includes(block.label)) throw new PemError("pem-label", `${what} is a PEM ${block.label}, expected ${labels.join(" or ")}`);
+  if (!labels.includes(block.label)) throw new PemError("pem-label", `${what} is a PEM ${block.label}, expected ${labels[0]}`);
   if (!isDerSequence(block.der)) throw new PemError("der-malformed", `${what}: the PEM ${block.label} does not hold one DER SEQUENCE`);
   return block.der;
 }

@@ -146,3 +146,70 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   await m.start();
   return m;
 }
+
+/** undefined when openssl is there (or under CI, where its absence must fail the test); else a printed reason to skip. */
+export function opensslSkipReason(): string | undefined {
+  if (spawnSync("openssl", ["version"]).status === 0 || process.env.CI) return undefined;
+  const reason = "openssl is not installed (apt-get install openssl); skipping TLS tests";
+  console.log(reason);
+  return reason;
+}
+
+/** Paths of the files makeTlsFiles writes. */
+export interface TlsFiles {
+  readonly dir: string;
+  /** The test CA, PEM and DER. */
+  readonly caPem: string;
+  readonly caDer: string;
+  /** A CA that signed nothing the broker sends. */
+  readonly otherCaPem: string;
+  /** Server certificate for 127.0.0.1 and localhost (subjectAltName), signed by the CA, and its key. */
+  readonly serverCert: string;
+  readonly serverKey: string;
+  /** Server certificate for wrong.example / 10.0.0.1 only, signed by the same CA, and its key. */
+  readonly wrongHostCert: string;
+  readonly wrongHostKey: string;
+}
+
+/**
+ * Makes a test CA (RSA 2048, valid 2 days) and server certificates with
+ * openssl into `dir`. Throws with openssl's message when a step fails.
+ */
+export function makeTlsFiles(dir: string): TlsFiles {
+  const openssl = (args: string[]) => {
+    const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${r.stderr}`);
+  };
+  const key = ["-newkey", "rsa:2048", "-nodes"];
+  for (const ca of ["ca", "other-ca"]) openssl(["req", "-x509", ...key, "-keyout", `${ca}.key`, "-out", `${ca}.pem`, "-days", "2", "-subj", `/CN=mote test ${ca}`]);
+  openssl(["x509", "-in", "ca.pem", "-outform", "der", "-out", "ca.der"]);
+  const leaves: [string, string, string][] = [
+    ["server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"],
+    ["wrong-host", "wrong.example", "subjectAltName=IP:10.0.0.1,DNS:wrong.example\n"],
+  ];
+  for (const [name, cn, san] of leaves) {
+    writeFileSync(join(dir, `${name}.ext`), san);
+    openssl(["req", ...key, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
+    openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`]);
+  }
+  return {
+    dir,
+    caPem: join(dir, "ca.pem"),
+    caDer: join(dir, "ca.der"),
+    otherCaPem: join(dir, "other-ca.pem"),
+    serverCert: join(dir, "server.pem"),
+    serverKey: join(dir, "server.key"),
+    wrongHostCert: join(dir, "wrong-host.pem"),
+    wrongHostKey: join(dir, "wrong-host.key"),
+  };
+}
+
+/**
+ * mosquitto configuration lines for a TLS listener on 127.0.0.1:`port` with
+ * `cert`/`key`. `cafile` is set too: mosquitto (OpenSSL) then sends the CA
+ * after the server certificate, as brokers with a chain do; Moddable's TLS
+ * needs the issuer in the chain the server sends (docs/moddable.md).
+ */
+export function tlsListener(port: number, files: TlsFiles, cert: string, key: string): string[] {
+  return [`listener ${port} 127.0.0.1`, `cafile ${files.caPem}`, `certfile ${cert}`, `keyfile ${key}`];
+}

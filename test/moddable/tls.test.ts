@@ -1,0 +1,130 @@
+/**
+ * Moddable tier: MQTT over TLS on Moddable's own runtime. The CLI's tasks,
+ * built by the real `mcconfig -m -i -p lin` (manifest_tools.json), run
+ * through `mote mqtt pub|sub ... --engine moddable` against mosquitto with a
+ * test CA and server certificates made here by openssl, on free ports of
+ * 127.0.0.1. Moddable's TLS stack (modules/crypt/ssl over
+ * examples/io/tcp/tlssocket) does the handshake and the certificate check.
+ *
+ * Proven: with the CA (PEM or DER, --cafile) the connection is made and the
+ * messages go through; without it, with an unrelated CA, or against a
+ * certificate for another host, the connection is refused with a "tls:" line
+ * and exit status 1 before the process's time bound; --insecure connects to
+ * that other-host certificate (the check is off, as documented); a CA file
+ * that is not a certificate is refused with its PemError code.
+ *
+ * The device program takes no CA from its configuration (an mqtts:// broker
+ * is checked against the CA store built into the firmware), so it is not
+ * driven here.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { buildModdable } from "../../host-shim/moddable/build.js";
+import { findModdable, moddableMissing, type ModdableSdk } from "../../host-shim/moddable/sdk.js";
+import { freePort, makeTlsFiles, mosquittoSkipReason, opensslSkipReason, startMosquitto, tlsListener, type Mosquitto, type TlsFiles } from "../helpers/mosquitto.js";
+
+const root = join(__dirname, "..", "..");
+const skip = moddableMissing() ?? mosquittoSkipReason() ?? opensslSkipReason();
+
+interface Run {
+  /** Exit status; null when the time bound killed it. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `mote ARGS --engine moddable`, killed after `timeoutMs` (then code is null). */
+function mote(args: string[], timeoutMs = 60_000): Promise<Run> {
+  const child = spawn(process.execPath, [join(root, "bin", "mote.mjs"), ...args, "--engine", "moddable"], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => (stdout += d));
+  child.stderr!.on("data", (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  return new Promise<Run>((resolve) =>
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+describe.skipIf(skip !== undefined)("MQTT over TLS on Moddable's runtime (mote mqtt ... --engine moddable)", () => {
+  let sdk: ModdableSdk;
+  let broker: Mosquitto;
+  let files: TlsFiles;
+  let dir: string;
+  /** The listener with the certificate for 127.0.0.1 / localhost. */
+  let tlsPort: number;
+  /** The listener with a certificate for wrong.example / 10.0.0.1, same CA. */
+  let wrongHostPort: number;
+
+  beforeAll(async () => {
+    sdk = findModdable() as ModdableSdk;
+    await buildModdable("tools", sdk);
+    dir = mkdtempSync(join(tmpdir(), "mote-lin-tls-"));
+    files = makeTlsFiles(dir);
+    tlsPort = await freePort();
+    wrongHostPort = await freePort();
+    broker = await startMosquitto({
+      extraConfig: [
+        ...tlsListener(tlsPort, files, files.serverCert, files.serverKey),
+        ...tlsListener(wrongHostPort, files, files.wrongHostCert, files.wrongHostKey),
+      ],
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await broker?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const url = (port: number, topic: string, host = "127.0.0.1") => `mqtts://${host}:${port}/${topic}`;
+
+  test("with the CA as PEM, a retained QoS 1 publish goes through; a subscriber with the CA as DER gets it", async () => {
+    const pub = await mote(["mqtt", "pub", "-L", url(tlsPort, "tls/pem"), "--cafile", files.caPem, "-q", "1", "-r", "-m", "over tls"]);
+    expect(pub.code, pub.stderr).toBe(0);
+    const sub = await mote(["mqtt", "sub", "-L", url(tlsPort, "tls/pem"), "--cafile", files.caDer, "-C", "1", "-v"]);
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(sub.stdout).toBe("tls/pem over tls\n");
+  }, 180_000);
+
+  test("the server name is checked as a DNS name too (localhost)", async () => {
+    const pub = await mote(["mqtt", "pub", "-h", "localhost", "-p", String(tlsPort), "--cafile", files.caPem, "-t", "tls/name", "-q", "1", "-m", "by name"]);
+    expect(pub.code, pub.stderr).toBe(0);
+  }, 120_000);
+
+  test("without a CA the built-in store does not know the test CA: refused with a tls line, exit 1", async () => {
+    const r = await mote(["mqtt", "pub", "-L", url(tlsPort, "tls/none"), "-m", "x"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^mote: tls: certificate/m);
+  }, 120_000);
+
+  test("with a CA that did not sign the server's certificate: refused", async () => {
+    const r = await mote(["mqtt", "pub", "-L", url(tlsPort, "tls/other"), "--cafile", files.otherCaPem, "-m", "x"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^mote: tls: certificate/m);
+  }, 120_000);
+
+  test("a certificate for another host, signed by the trusted CA: refused; --insecure connects to it", async () => {
+    const r = await mote(["mqtt", "pub", "-L", url(wrongHostPort, "tls/wrong"), "--cafile", files.caPem, "-m", "x"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^mote: tls: certificate/m);
+    const insecure = await mote(["mqtt", "pub", "-L", url(wrongHostPort, "tls/wrong"), "--insecure", "-q", "1", "-m", "unchecked"]);
+    expect(insecure.code, insecure.stderr).toBe(0);
+  }, 180_000);
+
+  test("a CA file that is a key, not a certificate: refused with its PemError code", async () => {
+    const r = await mote(["mqtt", "pub", "-L", url(tlsPort, "tls/bad"), "--cafile", files.serverKey, "-m", "x"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/pem-label/);
+    const junk = join(dir, "junk.pem");
+    writeFileSync(junk, "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n");
+    const r2 = await mote(["mqtt", "pub", "-L", url(tlsPort, "tls/bad"), "--cafile", junk, "-m", "x"]);
+    expect(r2.code, r2.stderr).toBe(1);
+    expect(r2.stderr).toMatch(/pem-base64/);
+  }, 120_000);
+});
