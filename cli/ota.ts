@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { OtaError } from "../src/ota/errors.js";
+import { TrustError } from "../src/ota/signed.js";
 import { descriptorDigest, descriptorSignatureValid, encodeDescriptor, parseDescriptor } from "../src/ota/descriptor.js";
 import { bytesEqual } from "../src/ota/encoding.js";
 import { parsePublicKey } from "../src/ota/keys.js";
@@ -32,7 +33,11 @@ const USAGE = `usage:
                 [--kind firmware|mod] [--url URL]... [--created T] --out DIR
   mote ota verify DESCRIPTOR.json --key NAME.pub [--image FILE]
   mote ota serve DIR [--port P] [--host H] [--ignore-range] [--drop-after N]
-  mote ota deploy --broker URL (--device ID | --all) [--prefix P] [--timeout S] DESCRIPTOR.json`;
+  mote ota deploy --broker URL (--device ID | --all) [--prefix P] [--timeout S] DESCRIPTOR.json
+  mote ota rotate --key OLD.key --new-pub NEW.pub --counter N [--device ID] [--out FILE]
+                                                  a key rotation for <prefix>/<id>/cmd/signed
+  mote ota sign-config --key NAME.key --counter N [--device ID] (--set KEY=VALUE | --unset KEY)...
+                [--reboot] [--out FILE]          protected configuration for cmd/signed (docs/security.md)`;
 
 
 interface Parsed {
@@ -40,7 +45,7 @@ interface Parsed {
   flags: Map<string, string[]>;
 }
 
-const BOOLEAN_FLAGS = new Set(["ignore-range", "all", "help", "force"]);
+const BOOLEAN_FLAGS = new Set(["ignore-range", "all", "help", "force", "reboot"]);
 
 export function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];
@@ -207,6 +212,10 @@ export async function main(argv: string[], io: OtaCliIO = defaultIO, signal?: Ab
         return verify(p, io);
       case "serve":
         return await serve(p, io, signal);
+      case "rotate":
+        return (await import("./ota-signed.js")).rotate(p, io);
+      case "sign-config":
+        return (await import("./ota-signed.js")).signConfig(p, io);
       case "deploy": {
         const { deploy } = await import("./ota-deploy.js");
         return await deploy(p, io, signal);
@@ -230,7 +239,7 @@ export async function main(argv: string[], io: OtaCliIO = defaultIO, signal?: Ab
     const err = e as NodeJS.ErrnoException;
     if (err.code === "ENOENT") return fail(io, "not-found", err.path ?? err.message);
     if (err.message?.startsWith("bad-key")) return fail(io, "bad-key", err.message);
-    if (e instanceof OtaError) return fail(io, e.code, e.message);
+    if (e instanceof OtaError || e instanceof TrustError) return fail(io, e.code, e.message);
     throw e;
   }
 }

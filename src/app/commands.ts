@@ -4,7 +4,9 @@
  * Topic tree, for prefix P and client id ID:
  *   P/ID/status      "online" | "offline" (retained; "offline" is the will)
  *   P/ID/telemetry   JSON every telemetry period (QoS 1)
- *   P/ID/cmd/<name>  commands to the device: ping, reboot, config, coap, ota
+ *   P/ID/cmd/<name>  commands to the device: ping, reboot, config, coap, ota, signed
+ *                    (`signed`: a key rotation or protected configuration signed
+ *                    with the OTA key, src/ota/signed.ts; docs/security.md)
  *   P/ID/pong        default reply topic of ping
  *   P/ID/reply/<name> replies of the other commands (unless a responseTopic is given)
  *   P/ID/coap/<path> CoAP results and observe notifications
@@ -13,6 +15,7 @@
  */
 import { MoteError, nameError } from "../errors.js";
 import { decodeText } from "./text.js";
+import { parseSignedMessage, TrustError, type SignedMessage } from "../ota/signed.js";
 
 export type CommandErrorCode =
   | "unknown-command"
@@ -38,7 +41,8 @@ export type Command =
   | { kind: "reboot"; responseTopic: string | undefined }
   | { kind: "config"; responseTopic: string | undefined; values: Record<string, unknown>; reboot: boolean }
   | { kind: "coap"; responseTopic: string | undefined; uri: string; observe: boolean }
-  | { kind: "ota"; payload: Uint8Array };
+  | { kind: "ota"; payload: Uint8Array }
+  | { kind: "signed"; responseTopic: string | undefined; message: SignedMessage };
 
 export interface Topics {
   readonly base: string;
@@ -96,6 +100,13 @@ export function parseCommand(
   if (!topic.startsWith(head)) return new CommandError("bad-topic", "", `not a command topic: ${topic.slice(0, 64)}`);
   const name = topic.slice(head.length);
   if (name === "ota") return { kind: "ota", payload };
+  if (name === "signed") {
+    if (responseTopic !== undefined && !isPublishTopic(responseTopic))
+      return new CommandError("bad-payload", name, "response topic must be a topic name without wildcards");
+    const message = parseSignedMessage(payload);
+    if (message instanceof TrustError) return new CommandError("bad-payload", name, message.message);
+    return { kind: "signed", responseTopic, message };
+  }
   if (payload.length > limits.maxPayload)
     return new CommandError("payload-too-large", name, `${payload.length} > ${limits.maxPayload} bytes`);
   if (name !== "ping" && name !== "reboot" && name !== "config" && name !== "coap")

@@ -17,6 +17,17 @@
  *   coap:<uri>  one observe relation per configured URI (RFC 7641), forwarded
  *               to `P/ID/coap/<path>`.
  * A part's failure never stops another: a dead CoAP server does not touch MQTT.
+ *
+ * Commands and security (docs/security.md). A plain `config` command changes
+ * only keys that are not protected (security.ts); protected keys change by a
+ * `signed` command — a message signed with the OTA key in force, its counter
+ * above the last one accepted — whose values go into the trust record
+ * (src/ota/trust-store.ts, two slots: a power cut keeps the old or the new
+ * record). The OTA key changes only by a signed rotation, applied at once to
+ * the OTA agent. Harmful commands (reboot, ota, signed, config that reboots)
+ * draw on a token bucket; cheap refusals (unsigned protected keys, replays)
+ * cost nothing. Every refusal is published with its code on the command's
+ * reply topic and on `P/ID/error`, counted and kept in `status().security`.
  * Everything external is a port (ports.ts), so this file runs in Node tests
  * with fakes and in XS on the device unchanged.
  */
@@ -37,6 +48,18 @@ import { Supervisor, type Part, type PartContext } from "../runtime/supervisor.j
 import { createLogger, describeError, type AlarmLike, type Host, type Logger } from "../runtime/host.js";
 import { isHealthy, zeroCounters, type Counters, type DeviceStatus, type MqttState, type WifiState } from "../runtime/health.js";
 import { CommandError, parseCommand, topicsFor, type Command, type Topics } from "./commands.js";
+import {
+  DEFAULT_RATE_LIMIT,
+  isProtectedKey,
+  isTlsDowngrade,
+  keyId,
+  TokenBucket,
+  type RefusalCode,
+  type TokenBucketOptions,
+} from "./security.js";
+import { checkAddressing, checkSignature, type SignedMessage } from "../ota/signed.js";
+import type { OtaCrypto } from "../ota/descriptor.js";
+import { EMPTY_TRUST, type TrustRecord } from "../ota/trust-store.js";
 import type {
   ConfigStore,
   CoapPort,
@@ -47,6 +70,7 @@ import type {
   OtaPort,
   SensorSource,
   SystemPort,
+  TrustPort,
   WifiEvent,
   WifiPort,
 } from "./ports.js";
@@ -82,6 +106,12 @@ export interface DeviceAppOptions {
   wifiTimeoutMs?: number;
   /** Longest wait for queued messages before a reboot, ms. Default 2000. */
   rebootGraceMs?: number;
+  /** The trust record store (signed messages are refused with "store" without one). */
+  trust?: TrustPort;
+  /** SHA-256 and P-256 verify for signed messages (program.ts passes the platform's). */
+  crypto?: OtaCrypto;
+  /** Bucket of harmful commands (reboot, ota, signed, config with reboot). Default 5 tokens, one per 10 s. */
+  rateLimit?: Partial<TokenBucketOptions>;
 }
 
 const ONLINE = encodeUtf8("online");
@@ -109,10 +139,17 @@ export class DeviceApp {
   /** Set once the program stopped itself for the reboot (the simulator restarts it then). */
   #halted = false;
   #rebootAlarm: AlarmLike | undefined;
+  /** The OTA key in force: configured, or set by the last signed rotation. */
+  #otaKey: Uint8Array | undefined;
+  readonly #bucket: TokenBucket;
+  #refused = 0;
+  #lastRefusal: { cmd: string; code: string } | undefined;
 
   constructor(options: DeviceAppOptions) {
     this.#o = options;
     this.#host = options.host;
+    this.#otaKey = options.config.otaKey;
+    this.#bucket = new TokenBucket({ ...DEFAULT_RATE_LIMIT, ...options.rateLimit }, options.host.now());
     this.#log = createLogger(options.host, "app");
     this.#topics = topicsFor(options.config.prefix, options.config.clientId);
     this.#telemetryMs = options.config.telemetryMs;
@@ -155,6 +192,13 @@ export class DeviceApp {
       counters: { ...this.#counters },
       parts: this.#supervisor.health(),
       problems: this.#o.problems ?? [],
+      security: {
+        otaKey: keyId(this.#otaKey),
+        counter: this.#trustRecord().counter,
+        tokens: this.#bucket.tokens(this.#host.now()),
+        refused: this.#refused,
+        lastRefusal: this.#lastRefusal,
+      },
       reboot: this.#halted ? this.#reboot : undefined,
       healthy: isHealthy(this.#wifiState, this.#mqttState) && this.#reboot === undefined,
     };
@@ -443,6 +487,30 @@ export class DeviceApp {
     this.#publishJson(this.#topics.error, { cmd: command, code, message });
   }
 
+  /**
+   * A command refused for security: counted, logged and published with its
+   * code on the command's reply topic and on the error topic. Messages name
+   * keys and codes, never values.
+   */
+  #refuse(command: string, code: RefusalCode | string, message: string, replyTopic: string): void {
+    this.#refused++;
+    this.#lastRefusal = { cmd: command, code };
+    this.#publishJson(replyTopic, { ok: false, code, message });
+    this.#commandFailed(command, code, `${code}: ${message}`);
+  }
+
+  /** One token of the harmful-command bucket, or a "rate-limited" refusal. */
+  #allow(command: string, replyTopic: string): boolean {
+    const now = this.#host.now();
+    if (this.#bucket.take(now)) return true;
+    this.#refuse(command, "rate-limited", `too many ${command} commands: next in ${this.#bucket.waitMs(now)} ms`, replyTopic);
+    return false;
+  }
+
+  #trustRecord(): TrustRecord {
+    return this.#o.trust?.record ?? EMPTY_TRUST;
+  }
+
   #run(command: Command): void {
     switch (command.kind) {
       case "ping":
@@ -453,12 +521,18 @@ export class DeviceApp {
           xs: this.#o.system.xsHeap?.(command.gc),
         });
         return;
-      case "reboot":
-        this.#publishJson(command.responseTopic ?? this.#topics.reply("reboot"), { rebooting: true });
+      case "reboot": {
+        const reply = command.responseTopic ?? this.#topics.reply("reboot");
+        if (!this.#allow("reboot", reply)) return;
+        this.#publishJson(reply, { rebooting: true });
         this.requestReboot("command");
         return;
+      }
       case "config":
         this.#configure(command.values, command.reboot, command.responseTopic ?? this.#topics.reply("config"));
+        return;
+      case "signed":
+        this.#signed(command.message, command.responseTopic ?? this.#topics.reply("signed"));
         return;
       case "coap":
         this.#coap(command.uri, command.observe, command.responseTopic);
@@ -469,14 +543,35 @@ export class DeviceApp {
     }
   }
 
-  /** Validate everything first, then persist: a refused key changes nothing. */
+  /**
+   * Validate everything first, then persist: a refused key changes nothing.
+   * Protected keys and the OTA key are refused here (docs/security.md): a
+   * TLS downgrade with "tls-downgrade", the OTA key with "trust-anchor", any
+   * other protected key with "signature-required" — before anything is saved
+   * and before a `reboot` in the same message is looked at.
+   */
   #configure(values: Record<string, unknown>, reboot: boolean, replyTopic: string): void {
     const normalized: [ConfigKey, Config[ConfigKey] | undefined][] = [];
+    for (const key of Object.keys(values)) {
+      if (key === "broker" && isTlsDowngrade(this.#o.config.broker, values[key] as string | null | undefined)) {
+        this.#refuse("config", "tls-downgrade", "broker: mqtts cannot change to mqtt", replyTopic);
+        return;
+      }
+      if (key === "otaKey") {
+        this.#refuse("config", "trust-anchor", "otaKey: changes only by a signed rotation (mote ota rotate)", replyTopic);
+        return;
+      }
+      if (isProtectedKey(key)) {
+        this.#refuse("config", "signature-required", `${key}: protected, send it signed (mote ota sign-config)`, replyTopic);
+        return;
+      }
+    }
     for (const key of Object.keys(values)) {
       const v = normalizeConfigValue(key, values[key]); // throws ConfigError
       if (CONFIG_KEYS[key as ConfigKey].readOnly) throw new ConfigError("read-only", key, "cannot be set at run time");
       normalized.push([key as ConfigKey, v]);
     }
+    if (reboot && !this.#allow("config", replyTopic)) return;
     const applied: string[] = [];
     const pendingReboot: string[] = [];
     for (const [key, v] of normalized) {
@@ -491,6 +586,79 @@ export class DeviceApp {
     this.#log.info(`config saved: ${normalized.map(([k]) => k).join(", ")}`);
     this.#publishJson(replyTopic, { ok: true, saved: normalized.map(([k]) => k), applied, pendingReboot });
     if (reboot) this.requestReboot("config");
+  }
+
+  /**
+   * A signed message (src/ota/signed.ts): addressing, replay and content are
+   * checked first (no token, no crypto), then a token is taken and the
+   * signature verified under the key in force, then the new trust record is
+   * saved (two slots) and applied.
+   */
+  #signed(m: SignedMessage, replyTopic: string): void {
+    const refused = checkAddressing(m, { clientId: this.#o.config.clientId, counter: this.#trustRecord().counter, publicKey: this.#otaKey });
+    if (refused !== undefined) {
+      this.#refuse("signed", refused.code, refused.message, replyTopic);
+      return;
+    }
+    const record = this.#trustRecord();
+    let next: TrustRecord;
+    let pendingReboot: string[] = [];
+    if (m.type === "config") {
+      const config: Record<string, string> = { ...record.config };
+      for (const key of Object.keys(m.config)) {
+        const value = m.config[key];
+        if (!isProtectedKey(key)) {
+          this.#refuse("signed", key === "otaKey" ? "trust-anchor" : "not-protected", `${key.slice(0, 32)}: not a protected key`, replyTopic);
+          return;
+        }
+        if (key === "broker" && (value === null || isTlsDowngrade(this.#o.config.broker, value))) {
+          this.#refuse("signed", value === null ? "invalid-value" : "tls-downgrade", value === null ? "broker: cannot be removed" : "broker: mqtts cannot change to mqtt", replyTopic);
+          return;
+        }
+        if (value === null) {
+          delete config[key];
+          continue;
+        }
+        try {
+          normalizeConfigValue(key, value);
+        } catch (e) {
+          if (!(e instanceof ConfigError)) throw e;
+          this.#refuse("signed", e.code, e.message, replyTopic);
+          return;
+        }
+        config[key] = value;
+      }
+      next = { counter: m.counter, otaKey: record.otaKey, config };
+      pendingReboot = Object.keys(m.config);
+    } else next = { counter: m.counter, otaKey: m.otaKey, config: record.config };
+    if (!this.#allow("signed", replyTopic)) return;
+    const badSignature = checkSignature(m, this.#otaKey!, this.#o.crypto ?? noCrypto);
+    if (badSignature !== undefined) {
+      this.#refuse("signed", badSignature.code, badSignature.message, replyTopic);
+      return;
+    }
+    const trust = this.#o.trust;
+    if (trust === undefined) {
+      this.#refuse("signed", "store", "this build keeps no trust record", replyTopic);
+      return;
+    }
+    try {
+      trust.save(next);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      this.#refuse("signed", typeof code === "string" ? code : "store", describeError(e), replyTopic);
+      return;
+    }
+    if (m.type === "rotate-key") {
+      this.#otaKey = m.otaKey;
+      this.#o.ota?.setPublicKey?.(m.otaKey);
+      this.#log.info(`ota key rotated to ${keyId(m.otaKey)} (counter ${m.counter})`);
+      this.#publishJson(replyTopic, { ok: true, type: m.type, counter: m.counter, otaKey: keyId(m.otaKey) });
+      return;
+    }
+    this.#log.info(`signed config saved: ${pendingReboot.join(", ")} (counter ${m.counter})`);
+    this.#publishJson(replyTopic, { ok: true, type: m.type, counter: m.counter, saved: pendingReboot, pendingReboot });
+    if (m.reboot) this.requestReboot("signed config");
   }
 
   #applyLive(key: ConfigKey, value: Config[ConfigKey] | undefined): void {
@@ -532,6 +700,7 @@ export class DeviceApp {
       this.#commandFailed("ota", "ota-unavailable", "this build has no OTA agent");
       return;
     }
+    if (!this.#allow("ota", reply)) return;
     ota.start(payload, (event) => {
       this.#publishJson(reply, event);
       if (event.type === "done" && event.reboot === true) this.requestReboot("ota");
@@ -574,6 +743,12 @@ export class DeviceApp {
     }
   }
 }
+
+/** Without crypto nothing verifies: signed messages are refused "bad-signature". */
+const noCrypto: OtaCrypto = Object.freeze({
+  createSha256: () => ({ write: () => undefined, close: () => new Uint8Array(32) }),
+  verifyP256: () => false,
+});
 
 function coapJson(uri: string, result: CoapResult | { error: string }): Record<string, unknown> {
   if ("error" in result) return { uri, error: result.error };

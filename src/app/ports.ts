@@ -8,6 +8,7 @@
  */
 import type { XsHeap } from "../platform/memory.js";
 import type { StoredValue } from "../runtime/config.js";
+import type { TrustRecord } from "../ota/trust-store.js";
 
 // The platform's own event types: the port speaks them, so they are one definition.
 export type { WifiDisconnectReason, WifiEvent } from "../platform/wifi.js";
@@ -81,6 +82,15 @@ export interface CoapPort {
 export interface OtaPort {
   /** Start an update from a `cmd/ota` payload; progress and result through `onEvent`. */
   start(payload: Uint8Array, onEvent: (event: { type: "progress" | "done" | "error"; detail: string; reboot?: boolean }) => void): void;
+  /** Updates are checked against this key from now on (a signed key rotation). */
+  setPublicKey?(publicKey: Uint8Array): void;
+}
+
+/** The trust record store (src/ota/trust-store.ts `TrustStore`): two slots in the preferences. */
+export interface TrustPort {
+  readonly record: TrustRecord;
+  /** Saves a record whose counter is above the one in force; throws TrustError("store") if it did not stick. */
+  save(record: TrustRecord): void;
 }
 
 /** The device's stored configuration (platform preferences, domain "mote"). */

@@ -19,6 +19,10 @@ import type { OtaPort, SensorSource } from "./ports.js";
 import { buildTimeValues } from "../platform/config.js";
 import { deletePreference, getPreference, setPreference } from "../platform/preferences.js";
 import type { Config } from "../runtime/config.js";
+import { TrustStore } from "../ota/trust-store.js";
+import { createSha256 } from "../platform/digest.js";
+import { verifyP256 } from "../platform/ecdsa.js";
+import type { OtaCrypto } from "../ota/descriptor.js";
 
 export interface DeviceOptions {
   /** The reading published with each telemetry record. Default: `demoSensor`. */
@@ -54,6 +58,13 @@ export const BOOT_DOMAIN = "mote-app";
 const BOOT_KEY = "boot";
 
 const platformPrefs = Object.freeze({ getPreference, setPreference, deletePreference });
+const platformCrypto: OtaCrypto = Object.freeze({ createSha256, verifyP256 });
+
+/** The trust record's values as a configuration source (over stored and build-time values). */
+function trustedValues(trust: TrustStore): Record<string, unknown> {
+  const r = trust.record;
+  return r.otaKey === undefined ? { ...r.config } : { ...r.config, otaKey: r.otaKey };
+}
 
 /**
  * Counts this boot: the stored number + 1 (1 after 2^31 - 1), written once.
@@ -86,7 +97,12 @@ export type OtaFactory = (
 export const PROGRAM_VERSION = "0.1.0";
 
 export function startDevice(options: DeviceOptions = {}): DeviceApp {
-  const { config, problems } = loadConfig();
+  // The trust record first (two slots, docs/security.md): it holds the rotated
+  // OTA key and the protected values set by signed messages.
+  const trust = new TrustStore(platformPrefs);
+  const loadedTrust = trust.load();
+  for (const p of loadedTrust.problems) platformHost.log("warn", `app: ${p}`);
+  const { config, problems } = loadConfig(trustedValues(trust));
   const build = buildTimeValues(["board", "version"]);
   const board = options.board ?? (typeof build.board === "string" ? build.board : "esp32");
   const version = options.version ?? (typeof build.version === "string" ? build.version : PROGRAM_VERSION);
@@ -118,6 +134,8 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
     ota,
     onLink,
     store: preferenceStore,
+    trust,
+    crypto: platformCrypto,
     system: {
       reboot: (reason) => {
         coap.close();

@@ -127,9 +127,19 @@ export class OtaAgent {
   #alarm: { arm(deadline: number | undefined): void; close(): void } | undefined;
   #onEvent: ((event: OtaAgentEvent) => void) | undefined;
   #generation = 0;
+  #publicKey: Uint8Array;
 
   constructor(options: OtaAgentOptions) {
     this.#o = options;
+    this.#publicKey = options.publicKey;
+  }
+
+  /**
+   * The key updates must be signed with from now on (a signed rotation,
+   * docs/security.md). An update already running keeps the key it was checked with.
+   */
+  setPublicKey(publicKey: Uint8Array): void {
+    this.#publicKey = publicKey.slice();
   }
 
   get busy(): boolean {
@@ -214,7 +224,7 @@ export class OtaAgent {
     const mod = o.target.geometry("mod");
     this.#updater = new Updater({
       ...o.updater,
-      publicKey: o.publicKey,
+      publicKey: this.#publicKey,
       crypto: o.crypto,
       policy: {
         board: o.board,

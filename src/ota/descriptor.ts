@@ -88,7 +88,7 @@ function bad(message: string): OtaError {
  * JSON.parse so a small hostile input cannot drive the engine's recursive
  * parser deep into the C stack of a small device.
  */
-function jsonDepth(text: string): number {
+export function jsonDepth(text: string): number {
   let depth = 0;
   let max = 0;
   let inString = false;
@@ -171,6 +171,9 @@ export function validateDescriptor(value: unknown): Descriptor {
 
 function canonicalValue(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v);
+  // RFC 8785 §3.2.2.1 literals; no descriptor member has one, signed messages (signed.ts) do.
+  if (v === null) return "null";
+  if (typeof v === "boolean") return v ? "true" : "false";
   if (typeof v === "number") {
     if (!Number.isSafeInteger(v)) throw bad("only integers are canonical");
     return String(v);
@@ -187,6 +190,16 @@ function canonicalValue(v: unknown): string {
 /** The bytes that are signed: canonical JSON of the descriptor minus `signature`. */
 export function canonicalDescriptorBytes(d: UnsignedDescriptor | Descriptor): Uint8Array {
   const copy: Record<string, unknown> = { ...d };
+  delete copy.signature;
+  return encodeUtf8(canonicalValue(copy));
+}
+
+/**
+ * Canonical bytes of any signed JSON object (the same rules as the descriptor's):
+ * `value` minus its `signature` member. Used by the signed messages (signed.ts).
+ */
+export function canonicalJsonBytes(value: Readonly<Record<string, unknown>>): Uint8Array {
+  const copy: Record<string, unknown> = { ...value };
   delete copy.signature;
   return encodeUtf8(canonicalValue(copy));
 }

@@ -1,9 +1,12 @@
 /**
  * The device configuration: one typed, frozen `Config` built once at boot.
  *
- * Theory of operation (DESIGN.md §6). Two sources, in order of precedence:
- *   1. values stored with the platform preferences in domain "mote" (set at run
- *      time, e.g. by the MQTT `config` command), over
+ * Theory of operation (DESIGN.md §6). Sources, in order of precedence:
+ *   0. the trust record (src/ota/trust-store.ts): the OTA key set by a signed
+ *      rotation and protected values set by signed messages (docs/security.md), over
+ *   1. values stored with the platform preferences in domain "mote" (set at
+ *      provisioning, or at run time by the MQTT `config` command for keys that
+ *      are not protected), over
  *   2. build-time values from Moddable's `mc/config` (`mcconfig ssid=… password=…`),
  *      over the defaults in `CONFIG_KEYS` below.
  * This file is pure: the caller hands in both sources and the MAC address
@@ -15,6 +18,7 @@
  * boot cannot be repaired over the air).
  */
 import { MoteError, nameError } from "../errors.js";
+import { crc32 } from "../util/crc32.js";
 
 export type ConfigErrorCode = "invalid-value" | "unknown-key" | "read-only";
 
@@ -141,11 +145,12 @@ export function buildConfig(
   buildTime: Readonly<Record<string, unknown>>,
   stored: Readonly<Record<string, StoredValue | undefined>>,
   mac: string,
+  trusted: Readonly<Record<string, unknown>> = {},
 ): BuiltConfig {
   const problems: ConfigError[] = [];
   const values: Partial<Record<ConfigKey, unknown>> = {};
   for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
-    for (const source of [stored, buildTime]) {
+    for (const source of [trusted, stored, buildTime]) {
       if (!Object.prototype.hasOwnProperty.call(source, key)) continue;
       try {
         const v = normalizeConfigValue(key, source[key]);
@@ -192,21 +197,36 @@ export function toStoredValue(key: ConfigKey, value: Config[ConfigKey]): StoredV
   return value as StoredValue;
 }
 
-/** A configuration value as JSON (for status and the `config` command's reply). Secrets are masked. */
+/**
+ * The configuration as JSON for logs and status. Secrets are masked (the
+ * credentials, the WiFi password) and the OTA key is shown by `keyId` only:
+ * no secret value ever leaves the device this way (docs/security.md).
+ */
 export function describeConfig(config: Config): Record<string, unknown> {
   return {
     ssid: config.ssid,
     password: config.password === undefined ? undefined : "***",
     broker: config.broker,
-    mqttUser: config.mqttUser,
+    mqttUser: config.mqttUser === undefined ? undefined : "***",
     mqttPass: config.mqttPass === undefined ? undefined : "***",
     clientId: config.clientId,
     prefix: config.prefix,
     telemetryMs: config.telemetryMs,
     keepAliveS: config.keepAliveS,
     coapObserve: config.coapObserve.slice(),
-    otaKey: config.otaKey === undefined ? undefined : toHex(config.otaKey),
+    otaKey: keyId(config.otaKey),
   };
+}
+
+/**
+ * A short identifier of a public key for status and logs: CRC-32 of its 65
+ * bytes as 8 hex digits. It tells which key is in force; it proves nothing.
+ */
+export function keyId(key: Uint8Array | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  let hex = crc32(key).toString(16);
+  while (hex.length < 8) hex = "0" + hex;
+  return `p256:${hex}`;
 }
 
 export interface BrokerAddress {

@@ -46,6 +46,18 @@ export interface DeviceStatus {
   readonly parts: Record<string, PartHealth>;
   /** Config values refused at boot (defaults applied). */
   readonly problems: readonly string[];
+  /**
+   * The command channel's security (docs/security.md): the OTA key in force (an
+   * id, never the key), the counter of the last signed message accepted, the
+   * tokens left for harmful commands, and refusals so far with the last one.
+   */
+  readonly security?: {
+    readonly otaKey: string | undefined;
+    readonly counter: number;
+    readonly tokens: number;
+    readonly refused: number;
+    readonly lastRefusal: { readonly cmd: string; readonly code: string } | undefined;
+  };
   /** Set once the program stopped itself to reboot (the simulator then restarts the engine). */
   readonly reboot: string | undefined;
   readonly healthy: boolean;

@@ -9,8 +9,12 @@ import { randomBytes } from "../platform/random.js";
 import { wifiInfo } from "../platform/wifi.js";
 import { buildConfig, CONFIG_DOMAIN, CONFIG_KEYS, ConfigError, type BuiltConfig, type StoredValue } from "./config.js";
 
-/** Reads both sources and builds the `Config`; never throws for a bad value (see `problems`). */
-export function loadConfig(): BuiltConfig {
+/**
+ * Reads both sources and builds the `Config`; never throws for a bad value (see
+ * `problems`). `trusted` (the trust record's values: the rotated OTA key and
+ * protected values set by signed messages, src/ota/trust-store.ts) wins over both.
+ */
+export function loadConfig(trusted: Readonly<Record<string, unknown>> = {}): BuiltConfig {
   const keys = Object.keys(CONFIG_KEYS);
   const stored: Record<string, StoredValue> = {};
   const unreadable: ConfigError[] = [];
@@ -29,7 +33,7 @@ export function loadConfig(): BuiltConfig {
     // no radio (or no MAC yet): a stored random id below
   }
   if (!isMac(mac)) mac = storedDeviceId();
-  const built = buildConfig(buildTimeValues(keys), stored, mac);
+  const built = buildConfig(buildTimeValues(keys), stored, mac, trusted);
   return { config: built.config, problems: [...unreadable, ...built.problems] };
 }
 

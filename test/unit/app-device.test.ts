@@ -215,20 +215,20 @@ describe("device program: commands", () => {
 
   test("config persists values, applies the telemetry period live, and the next boot uses them", () => {
     const rig = online();
-    rig.link().deliver(`${T}/cmd/config`, '{"telemetryMs":250,"prefix":"lab","coapObserve":["coap://h/s"]}');
+    rig.link().deliver(`${T}/cmd/config`, '{"telemetryMs":250,"keepAliveS":30,"coapObserve":["coap://h/s"]}');
     expect(rig.link().json(`${T}/reply/config`)).toEqual([
-      { ok: true, saved: ["telemetryMs", "prefix", "coapObserve"], applied: ["telemetryMs"], pendingReboot: ["prefix", "coapObserve"] },
+      { ok: true, saved: ["telemetryMs", "keepAliveS", "coapObserve"], applied: ["telemetryMs"], pendingReboot: ["keepAliveS", "coapObserve"] },
     ]);
-    expect(rig.store.record()).toEqual({ telemetryMs: 250, prefix: "lab", coapObserve: "coap://h/s" });
+    expect(rig.store.record()).toEqual({ telemetryMs: 250, keepAliveS: 30, coapObserve: "coap://h/s" });
     rig.host.advance(1000);
     expect(rig.link().json(`${T}/telemetry`).length).toBe(4);
     // "reboot": a new program from the same preferences
     const next = startRig({}, { store: rig.store });
     online(next);
-    expect(next.link().subscriptions).toEqual([`lab/${ID}/cmd/#`]);
+    expect(next.link().options.keepAliveS).toBe(30);
     expect(next.coap.observers.has("coap://h/s")).toBe(true);
     next.host.advance(500);
-    expect(next.link().json(`lab/${ID}/telemetry`).length).toBe(2);
+    expect(next.link().json(`${T}/telemetry`).length).toBe(2);
   });
 
   test("config with null deletes the stored value; with reboot:true it reboots after saving", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import {
+  keyId,
   buildConfig,
   ConfigError,
   defaultClientId,
@@ -71,10 +72,12 @@ describe("buildConfig", () => {
     expect(buildConfig({}, { otaKey: fromHex }, MAC).config.otaKey).toEqual(fromHex);
     expect(codeOf(() => normalizeConfigValue("otaKey", "05" + "11".repeat(64)))).toBe("invalid-value");
     expect(codeOf(() => normalizeConfigValue("otaKey", "zz"))).toBe("invalid-value");
+    // The key is shown by its id only, the password masked (docs/security.md).
     expect(describeConfig(buildConfig({ otaKey: KEY, password: "secret" }, {}, MAC).config)).toMatchObject({
-      otaKey: KEY,
+      otaKey: keyId(fromHex),
       password: "***",
     });
+    expect(keyId(fromHex)).toMatch(/^p256:[0-9a-f]{8}$/);
   });
 
   test("a MAC that is not 6 bytes cannot name the device", () => {
