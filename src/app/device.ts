@@ -52,6 +52,7 @@ import {
   DEFAULT_RATE_LIMIT,
   isProtectedKey,
   isTlsDowngrade,
+  isTrustAnchor,
   keyId,
   TokenBucket,
   type RefusalCode,
@@ -316,6 +317,7 @@ export class DeviceApp {
         host: address.host,
         port: address.port,
         tls: address.tls,
+        ca: address.tls ? c.mqttCa : undefined,
         clientId: c.clientId,
         username: c.mqttUser,
         password: c.mqttPass,
@@ -557,8 +559,8 @@ export class DeviceApp {
         this.#refuse("config", "tls-downgrade", "broker: mqtts cannot change to mqtt", replyTopic);
         return;
       }
-      if (key === "otaKey") {
-        this.#refuse("config", "trust-anchor", "otaKey: changes only by a signed rotation (mote ota rotate)", replyTopic);
+      if (isTrustAnchor(key)) {
+        this.#refuse("config", "trust-anchor", `${key}: a trust anchor, set at build time${key === "otaKey" ? " or by a signed rotation (mote ota rotate)" : ""}`, replyTopic);
         return;
       }
       if (isProtectedKey(key)) {
@@ -608,7 +610,7 @@ export class DeviceApp {
       for (const key of Object.keys(m.config)) {
         const value = m.config[key];
         if (!isProtectedKey(key)) {
-          this.#refuse("signed", key === "otaKey" ? "trust-anchor" : "not-protected", `${key.slice(0, 32)}: not a protected key`, replyTopic);
+          this.#refuse("signed", isTrustAnchor(key) ? "trust-anchor" : "not-protected", `${key.slice(0, 32)}: not a protected key`, replyTopic);
           return;
         }
         if (key === "broker" && (value === null || isTlsDowngrade(this.#o.config.broker, value))) {

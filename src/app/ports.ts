@@ -30,6 +30,8 @@ export interface MqttLinkOptions {
   readonly host: string;
   readonly port: number;
   readonly tls: boolean;
+  /** CA certificate (DER) the broker must chain to (TLS only); undefined = the platform's trust store. */
+  readonly ca?: Uint8Array;
   readonly clientId: string;
   readonly username?: string;
   readonly password?: string;

@@ -39,6 +39,17 @@ export const PROTECTED_KEYS: readonly ConfigKey[] = Object.freeze([
   "prefix",
 ] as ConfigKey[]);
 
+/**
+ * Trust anchors: the OTA key (changes only by a signed rotation) and the
+ * broker's CA (set at build time or provisioning; a signed firmware update
+ * can bring a new build-time one). Never set by a config command, signed or not.
+ */
+export const TRUST_ANCHORS: readonly ConfigKey[] = Object.freeze(["otaKey", "mqttCa"] as ConfigKey[]);
+
+export function isTrustAnchor(key: string): boolean {
+  return TRUST_ANCHORS.includes(key as ConfigKey);
+}
+
 /** Keys whose value never leaves the device (masked in status, logs and replies). */
 export const SECRET_KEYS: readonly ConfigKey[] = Object.freeze(["password", "mqttPass", "mqttUser"] as ConfigKey[]);
 

@@ -19,6 +19,8 @@
  */
 import { MoteError, nameError } from "../errors.js";
 import { crc32 } from "../util/crc32.js";
+import { derOf, PemError } from "../util/pem.js";
+import { encodeUtf8 } from "../util/utf8.js";
 
 export type ConfigErrorCode = "invalid-value" | "unknown-key" | "read-only";
 
@@ -54,6 +56,12 @@ export interface Config {
   readonly coapObserve: readonly string[];
   /** OTA signing key, 65-byte uncompressed P-256 point, or undefined = OTA refused. */
   readonly otaKey: Uint8Array | undefined;
+  /**
+   * The CA certificate (DER) an `mqtts://` broker must chain to; undefined =
+   * the platform's trust store. A trust anchor like `otaKey`: set at build
+   * time or provisioning, never over the command channel (docs/security.md).
+   */
+  readonly mqttCa: Uint8Array | undefined;
 }
 
 export type ConfigKey = keyof Config;
@@ -84,6 +92,7 @@ export const CONFIG_KEYS: Readonly<Record<ConfigKey, KeyRule>> = Object.freeze({
   keepAliveS: { live: false },
   coapObserve: { live: false },
   otaKey: { live: false },
+  mqttCa: { live: false },
 });
 
 export function isConfigKey(key: string): key is ConfigKey {
@@ -128,6 +137,8 @@ export function normalizeConfigValue(key: string, value: unknown): Config[Config
       return uriList(key, value);
     case "otaKey":
       return publicKey(key, value);
+    case "mqttCa":
+      return certificate(key, value);
   }
 }
 
@@ -176,6 +187,7 @@ export function buildConfig(
     keepAliveS: (values.keepAliveS as number | undefined) ?? 60,
     coapObserve: Object.freeze((values.coapObserve as string[] | undefined) ?? []),
     otaKey: values.otaKey as Uint8Array | undefined,
+    mqttCa: values.mqttCa as Uint8Array | undefined,
   });
   return { config, problems };
 }
@@ -215,6 +227,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     keepAliveS: config.keepAliveS,
     coapObserve: config.coapObserve.slice(),
     otaKey: keyId(config.otaKey),
+    mqttCa: config.mqttCa === undefined ? undefined : `der:${config.mqttCa.length}B`,
   };
 }
 
@@ -295,6 +308,23 @@ function publicKey(key: string, value: unknown): Uint8Array {
   if (bytes.length !== 65 || bytes[0] !== 0x04)
     throw new ConfigError("invalid-value", key, "expected a 65-byte uncompressed P-256 public key");
   return bytes;
+}
+
+/** A CA certificate as PEM text or bytes, or DER bytes (RFC 7468 §5.1), kept as DER (Moddable's x509 reads DER only). */
+function certificate(key: string, value: unknown): Uint8Array {
+  let bytes: Uint8Array;
+  if (value instanceof Uint8Array) bytes = value.slice();
+  else if (value instanceof ArrayBuffer) bytes = new Uint8Array(value.slice(0));
+  else if (typeof value === "string" && value.length <= 8192) bytes = encodeUtf8(value);
+  else throw new ConfigError("invalid-value", key, "expected a PEM certificate or DER bytes");
+  try {
+    const der = derOf(bytes, ["CERTIFICATE"], key);
+    if (der.length > 3000) throw new ConfigError("invalid-value", key, "certificate larger than 3000 bytes");
+    return der === bytes ? der : der.slice();
+  } catch (e) {
+    if (e instanceof PemError) throw new ConfigError("invalid-value", key, e.message);
+    throw e;
+  }
 }
 
 function fromHex(s: string): Uint8Array {

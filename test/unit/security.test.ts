@@ -266,7 +266,9 @@ describe("the device program refuses a takeover over cmd/config (issue 21)", () 
     }
     d.link().deliver(`${T}/cmd/config`, JSON.stringify({ telemetryMs: 500, coapObserve: ["coap://h/s"] }));
     expect(last(d, "config")).toMatchObject({ ok: true, saved: ["telemetryMs", "coapObserve"] });
-    expect(Object.keys(CONFIG_KEYS).filter((k) => !PROTECTED_KEYS.includes(k as never))).toEqual(["telemetryMs", "keepAliveS", "coapObserve", "otaKey"]);
+    expect(Object.keys(CONFIG_KEYS).filter((k) => !PROTECTED_KEYS.includes(k as never))).toEqual(["telemetryMs", "keepAliveS", "coapObserve", "otaKey", "mqttCa"]);
+    d.link().deliver(`${T}/cmd/config`, JSON.stringify({ mqttCa: "-----BEGIN CERTIFICATE-----" }));
+    expect(last(d, "config")).toMatchObject({ ok: false, code: "trust-anchor" });
   });
 
   test("a TLS downgrade is refused with tls-downgrade, unsigned and signed", () => {

@@ -83,6 +83,7 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       host: options.host,
       port: options.port,
       protocol: options.tls ? "mqtts" : "mqtt",
+      ca: options.ca,
       clientId: options.clientId,
       username: options.username,
       password: options.password,
