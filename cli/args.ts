@@ -108,3 +108,12 @@ export function parseEngine(value: string | boolean | string[] | undefined): "no
   if (value === "node" || value === "xs" || value === "moddable") return value;
   throw new UsageError(`--engine must be node, xs or moddable, not "${String(value)}"`);
 }
+
+/** `--help` (or `-?`) anywhere before a `--`: the group prints its usage on stdout and exits 0. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  for (const a of argv) {
+    if (a === "--") return false;
+    if (a === "--help" || a === "-?") return true;
+  }
+  return argv[0] === "help";
+}

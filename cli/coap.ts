@@ -8,7 +8,7 @@
  *   -o file (write the response payload)   -p port (serve)   --engine node|xs|moddable
  */
 import { createWriteStream, readFileSync } from "node:fs";
-import { parseArgs, parseEngine, parsePort, UsageError } from "./args.js";
+import { parseArgs, parseEngine, parsePort, UsageError, wantsHelp } from "./args.js";
 import { runTask } from "./engine.js";
 
 const USAGE = `usage: mote coap get|post|put|delete|fetch|patch|ipatch URL [-e TEXT | -f FILE] [-t FORMAT] [-A FORMAT]
@@ -21,6 +21,10 @@ const USAGE = `usage: mote coap get|post|put|delete|fetch|patch|ipatch URL [-e T
 const METHODS = ["get", "post", "put", "delete", "fetch", "patch", "ipatch"];
 
 export async function main(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
   const { options, positional } = parseArgs(argv, {
     method: { short: "m", value: true },
     payload: { short: "e", value: true },

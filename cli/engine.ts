@@ -21,7 +21,7 @@ import { runModdable } from "../host-shim/moddable/run.js";
 import { findModdable } from "../host-shim/moddable/sdk.js";
 import { projectRoot, startXs, type XsEngine } from "../host-shim/xs/engine.js";
 import { loadTask } from "./registry.js";
-import type { TaskArgs, TaskIO } from "./tasks/types.js";
+import { errorLine, type TaskArgs, type TaskIO } from "./tasks/types.js";
 
 export type EngineName = "node" | "xs" | "moddable";
 
@@ -39,14 +39,8 @@ export interface RunTaskOptions {
   toolsBundle?: string;
 }
 
-/** One line for stderr naming the error's code: "mote: refused: connect ECONNREFUSED 127.0.0.1:9". */
-export function errorLine(e: unknown): string {
-  const err = e as { code?: unknown; message?: unknown };
-  const message = typeof err?.message === "string" ? err.message : String(e);
-  const code = typeof err?.code === "string" ? err.code : "error";
-  const text = message.startsWith(`${code}:`) || message === code ? message : `${code}: ${message}`;
-  return `mote: ${text.split("\n")[0]}`;
-}
+/** One line for stderr: "mote: <code>: <what happened, in words>" (cli/tasks/types.ts). */
+export { errorLine };
 
 function processStdio(): Stdio {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };

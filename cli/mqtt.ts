@@ -3,18 +3,22 @@
  * mqttPub / mqttSub (cli/tasks/mqtt.ts), run in the chosen engine.
  */
 import { readFileSync } from "node:fs";
-import { parseArgs, parseEngine, parsePort, UsageError } from "./args.js";
+import { parseArgs, parseEngine, parsePort, UsageError, wantsHelp } from "./args.js";
 import { runTask } from "./engine.js";
 import type { TaskArgs } from "./tasks/types.js";
 
 const USAGE = `usage: mote mqtt pub -t TOPIC (-m MESSAGE | -n | -s) [options]
        mote mqtt sub -t FILTER [-t FILTER ...] [-C COUNT] [-v] [options]
 options: -h HOST  -p PORT  -q 0|1|2  -r (retain)  -i CLIENT_ID  -u USER  -P PASSWORD
-         -k KEEPALIVE  -V 311|5  -c (persistent session)  -L mqtt(s)://user:pass@host:port/topic
+         -k KEEPALIVE  -V 311|5 (default 311, as mosquitto)  -c (persistent session)  -L mqtt(s)://user:pass@host:port/topic
          --will-topic T --will-payload P --will-qos Q --will-retain  --cafile FILE  --insecure
          --engine node|xs|moddable`;
 
 export async function main(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
   const [sub, ...rest] = argv;
   const { options: o, positional } = parseArgs(rest, {
     host: { short: "h", value: true },
@@ -41,27 +45,23 @@ export async function main(argv: string[]): Promise<number> {
     cafile: { value: true },
     insecure: {},
     engine: { short: "e", value: true },
-    help: {},
   });
-  if (o.help) {
-    process.stdout.write(USAGE + "\n");
-    return 0;
-  }
   if (sub !== "pub" && sub !== "sub") throw new UsageError(`mqtt needs pub or sub\n${USAGE}`);
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
   const args: TaskArgs = {};
   let topics = (o.topic as string[] | undefined) ?? [];
   if (typeof o.url === "string") {
-    const m = /^(mqtts?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^:/]+)(?::(\d+))?(?:\/(.*))?$/.exec(o.url);
+    // RFC 3986 §3.2.2: an IPv6 literal host is written in brackets (mqtt://[::1]:1883/t)
+    const m = /^(mqtts?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\[[0-9a-fA-F:.]+\]|[^:/[\]]+)(?::(\d+))?(?:\/(.*))?$/.exec(o.url);
     if (m === null) throw new UsageError(`-L needs mqtt(s)://[user[:pass]@]host[:port]/topic, not "${o.url}"`);
     if (m[1] === "mqtts") args.tls = true;
     if (m[2]) args.username = decodeUrlPart(m[2], "user name");
     if (m[3] !== undefined) args.password = decodeUrlPart(m[3], "password");
-    args.host = m[4];
+    args.host = m[4].replace(/^\[(.*)\]$/, "$1");
     if (m[5]) args.port = parsePort(m[5]);
     if (m[6]) topics = [...topics, decodeUrlPart(m[6], "topic")];
   }
-  if (typeof o.host === "string") args.host = o.host;
+  if (typeof o.host === "string") args.host = o.host.replace(/^\[(.*)\]$/, "$1");
   if (typeof o.port === "string") args.port = parsePort(o.port);
   const qos = o.qos === undefined ? 0 : Number(o.qos);
   if (![0, 1, 2].includes(qos)) throw new UsageError("-q must be 0, 1 or 2");

@@ -2,25 +2,24 @@
  * `mote tcp listen PORT` / `mote tcp connect HOST PORT` — nc-like raw TCP,
  * run by the tasks tcpListen / tcpConnect (cli/tasks/tcp.ts) in the chosen engine.
  */
-import { parseArgs, parseEngine, parsePort, UsageError } from "./args.js";
+import { parseArgs, parseEngine, parsePort, UsageError, wantsHelp } from "./args.js";
 import { runTask } from "./engine.js";
 
 const USAGE = `usage: mote tcp listen PORT [--echo] [--address ADDR] [--engine node|xs|moddable]
        mote tcp connect HOST PORT [--timeout MS] [--engine node|xs|moddable]`;
 
 export async function main(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
   const [sub, ...rest] = argv;
   const { options, positional } = parseArgs(rest, {
     engine: { short: "e", value: true },
     echo: {},
     address: { short: "a", value: true },
     timeout: { short: "t", value: true },
-    help: {},
   });
-  if (options.help) {
-    process.stdout.write(USAGE + "\n");
-    return 0;
-  }
   const engine = parseEngine(options.engine);
   switch (sub) {
     case "listen": {

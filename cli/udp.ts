@@ -2,24 +2,23 @@
  * `mote udp listen PORT` / `mote udp send HOST PORT MESSAGE` — raw UDP, run
  * by the tasks udpListen / udpSend (cli/tasks/udp.ts) in the chosen engine.
  */
-import { parseArgs, parseEngine, parsePort, UsageError } from "./args.js";
+import { parseArgs, parseEngine, parsePort, UsageError, wantsHelp } from "./args.js";
 import { runTask } from "./engine.js";
 
 const USAGE = `usage: mote udp listen PORT [--address ADDR] [--count N] [--engine node|xs|moddable]
        mote udp send HOST PORT MESSAGE [--engine node|xs|moddable]`;
 
 export async function main(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
   const [sub, ...rest] = argv;
   const { options, positional } = parseArgs(rest, {
     engine: { short: "e", value: true },
     address: { short: "a", value: true },
     count: { short: "c", value: true },
-    help: {},
   });
-  if (options.help) {
-    process.stdout.write(USAGE + "\n");
-    return 0;
-  }
   const engine = parseEngine(options.engine);
   switch (sub) {
     case "listen": {

@@ -26,7 +26,18 @@ export class MoteError<C extends string = string> extends Error {
   }
   readonly code: C;
   constructor(code: C, message?: string) {
-    super(message === undefined ? code : `${code}: ${message}`);
+    super(withCode(code, message));
     this.code = code;
   }
+}
+
+/**
+ * "code: message", said once: a message that already starts with its code
+ * (a wrapped error's text, a host error "refused: ...") is not prefixed again.
+ */
+export function withCode(code: string, message?: string): string {
+  if (message === undefined || message === "" || message === code) return code;
+  let text = message;
+  while (text.startsWith(`${code}: `)) text = text.slice(code.length + 2);
+  return `${code}: ${text}`;
 }

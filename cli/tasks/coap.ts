@@ -13,7 +13,7 @@ import { CoapRequestError } from "../../src/coap/client.js";
 import { MoteError } from "../../src/errors.js";
 import { encodeUtf8 } from "../../src/util/utf8.js";
 import { clearTimer, setRepeating, setTimer } from "../../src/platform/timer.js";
-import type { Task, TaskArgs, TaskIO } from "./types.js";
+import { errorLine, type Task, type TaskArgs, type TaskIO } from "./types.js";
 
 const FORMATS: Readonly<Record<string, number>> = Object.freeze({
   "text/plain": 0,
@@ -72,17 +72,75 @@ function requestOptions(args: TaskArgs): RequestOptions {
   };
 }
 
-function fail(io: TaskIO, e: unknown): void {
-  if (e instanceof CoapRequestError || e instanceof MoteError) io.err(`error: ${e.message.startsWith(e.code) ? e.message : `${e.code}: ${e.message}`}`);
-  else io.err(`error: ${String(e)}`);
+/** Reason phrases of response codes (RFC 7252 §12.1.2, RFC 7959 §2.9, RFC 8132 §3.4, RFC 8516 §3). */
+const REASONS: Readonly<Record<string, string>> = Object.freeze({
+  "2.01": "Created",
+  "2.02": "Deleted",
+  "2.03": "Valid",
+  "2.04": "Changed",
+  "2.05": "Content",
+  "2.31": "Continue",
+  "4.00": "Bad Request",
+  "4.01": "Unauthorized",
+  "4.02": "Bad Option",
+  "4.03": "Forbidden",
+  "4.04": "Not Found",
+  "4.05": "Method Not Allowed",
+  "4.06": "Not Acceptable",
+  "4.08": "Request Entity Incomplete",
+  "4.09": "Conflict",
+  "4.12": "Precondition Failed",
+  "4.13": "Request Entity Too Large",
+  "4.15": "Unsupported Content-Format",
+  "4.22": "Unprocessable Entity",
+  "4.29": "Too Many Requests",
+  "5.00": "Internal Server Error",
+  "5.01": "Not Implemented",
+  "5.02": "Bad Gateway",
+  "5.03": "Service Unavailable",
+  "5.04": "Gateway Timeout",
+  "5.05": "Proxying Not Supported",
+});
+
+/** Words for the client's failure codes, with the URL it was asking. */
+function explain(e: unknown, url: string | undefined, timeoutS: number | undefined): string | undefined {
+  const code = (e as { code?: unknown })?.code;
+  const at = url === undefined ? "the server" : url;
+  switch (code) {
+    case "timeout":
+      return timeoutS === undefined ? `no response from ${at}` : `no response from ${at} within ${timeoutS} s`;
+    case "reset":
+      return `${at} answered with a reset (RST): it does not take this request`;
+    case "block-mismatch":
+      return `${at} broke the block-wise transfer (block sequence or ETag changed)`;
+    case "too-large":
+      return `the response from ${at} is larger than the client accepts`;
+    case "queue-full":
+      return "too many requests in progress";
+    default:
+      return undefined;
+  }
+}
+
+function fail(io: TaskIO, e: unknown, args?: TaskArgs): void {
+  const url = typeof args?.url === "string" ? args.url : undefined;
+  const timeout = args === undefined ? undefined : num(args.timeout);
+  io.err(errorLine(e, explain(e, url, timeout)));
   io.exit(1);
+}
+
+/** `mote: 4.04: Not Found`, with the server's diagnostic payload when it sent text (RFC 7252 §5.5.2). */
+function responseError(r: CoapResponse): string {
+  const reason = REASONS[r.codeText] ?? (r.code >> 5 === 4 ? "Client Error" : r.code >> 5 === 5 ? "Server Error" : "Unexpected response");
+  const text = r.payload.length > 0 && r.payload.length <= 256 && (r.contentFormat === undefined || r.contentFormat === 0) ? r.text().split("\n")[0] : "";
+  return `mote: ${r.codeText}: ${reason}${text === "" || text.toLowerCase() === reason.toLowerCase() ? "" : ` (${text})`}`;
 }
 
 function finish(io: TaskIO, r: CoapResponse, printPayload = true): void {
   if (printPayload && r.payload.length > 0) io.out(r.payload);
   if (r.ok) io.exit(0);
   else {
-    io.err(`error: ${r.codeText}`);
+    io.err(responseError(r));
     io.exit(1);
   }
 }
@@ -104,12 +162,12 @@ export const coapRequest: Task = (args, io) => {
       },
       (e) => {
         c.close();
-        fail(io, e);
+        fail(io, e, args);
       },
     );
   } catch (e) {
     client?.close();
-    fail(io, e);
+    fail(io, e, args);
   }
 };
 
@@ -143,7 +201,7 @@ export const coapObserve: Task = (args, io) => {
     h.ended.then(
       (r) => {
         clearTimer(timer);
-        if (r !== undefined && !r.ok) io.err(`error: ${r.codeText}`);
+        if (r !== undefined && !r.ok) io.err(responseError(r));
         end(r === undefined || r.ok ? 0 : 1);
       },
       (e) => {
@@ -151,12 +209,12 @@ export const coapObserve: Task = (args, io) => {
         if (!done) {
           done = true;
           client.close();
-          fail(io, e);
+          fail(io, e, args);
         }
       },
     );
   } catch (e) {
-    fail(io, e);
+    fail(io, e, args);
   }
 };
 
@@ -173,23 +231,41 @@ export const coapDiscover: Task = (args, io) => {
       },
       (e) => {
         client.close();
-        fail(io, e);
+        fail(io, e, args);
       },
     );
   } catch (e) {
-    fail(io, e);
+    fail(io, e, args);
   }
 };
 
 /**
  * `mote coap serve [-p PORT]` — demo resources: /hello (GET), /time (observable,
  * notified every second), /echo (POST/PUT echo), /counter (GET, POST increments),
- * /big (GET, 64 KiB generated: Block2). Runs until stdin ends or `duration` s.
+ * /big (GET, 64 KiB generated: Block2). A daemon: it runs until it is stopped
+ * (a signal) or for `duration` seconds; standard input is not read, so a
+ * closed stdin (`</dev/null`, a service manager) does not end it. A port that
+ * cannot be bound is a failure (exit 1), never a server without a socket.
  */
 export const coapServe: Task = (args, io) => {
+  const port = num(args.port) ?? 5683;
+  let server: ReturnType<typeof createServer>;
   try {
-    const port = num(args.port) ?? 5683;
-    const server = createServer({ port, address: typeof args.address === "string" ? args.address : undefined });
+    server = createServer({ port, address: typeof args.address === "string" ? args.address : undefined });
+  } catch (e) {
+    const code = (e as { code?: unknown })?.code;
+    const words = code === "address-in-use" || code === "bind-failed" ? `cannot listen on udp port ${port}: it is in use (or not allowed)` : undefined;
+    io.err(errorLine(e, words));
+    return io.exit(1);
+  }
+  // A runtime whose UDP socket does not report its port (Moddable's lin UDP) binds
+  // port 0 only at the first send: such a server could never be reached.
+  if (server.port === 0) {
+    server.close();
+    io.err("mote: unavailable: this runtime cannot tell which udp port it would listen on: give -p PORT");
+    return io.exit(1);
+  }
+  try {
     let counter = 0;
     let seconds = 0;
     const bigSize = 65536;
@@ -219,25 +295,20 @@ export const coapServe: Task = (args, io) => {
           }),
         },
       });
-    io.err(`coap server listening on udp port ${server.port}`);
+    io.err(`coap server listening on udp port ${server.port}\n`);
     const tick = setRepeating(() => {
       seconds++;
       server.notify("/time");
     }, 1000);
-    let stopped = false;
-    const stop = () => {
-      if (stopped) return;
-      stopped = true;
-      clearTimer(tick);
-      server.close();
-      io.exit(0);
-    };
     const duration = num(args.duration);
-    if (duration !== undefined) setTimer(stop, duration * 1000);
-    io.onInput((d) => {
-      if (d === null && duration === undefined) stop();
-    });
+    if (duration !== undefined)
+      setTimer(() => {
+        clearTimer(tick);
+        server.close();
+        io.exit(0);
+      }, duration * 1000);
   } catch (e) {
+    server.close();
     fail(io, e);
   }
 };

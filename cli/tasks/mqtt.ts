@@ -1,11 +1,24 @@
 /**
  * CLI tasks `mqttPub` and `mqttSub` (`mote mqtt pub|sub`), written against
  * src/mqtt and TaskIO only, so they run unchanged in Node and inside XS.
+ *
+ * Like mosquitto_pub/sub they speak MQTT 3.1.1 unless `version` is 5 (-V 5).
+ * Every way a run can end is bounded and says why in one line
+ * (`mote: <code>: <words>`, types.ts): the broker refusing or closing the
+ * connection before CONNACK, or before the PUBACK/PUBCOMP of the message,
+ * a SUBACK refusing a filter, and an acknowledgement that never comes.
  */
 import { connect, type ClientOptions, type MqttClient } from "../../src/mqtt/index.js";
 import type { QoS } from "../../src/mqtt/packets.js";
+import { reasonName } from "../../src/mqtt/reason-codes.js";
+import { clearTimer, setTimer, type TimerHandle } from "../../src/platform/timer.js";
 import { encodeUtf8 } from "../../src/util/utf8.js";
-import type { TaskArgs, TaskIO } from "./types.js";
+import { errorLine, hostPort, type TaskArgs, type TaskIO } from "./types.js";
+
+/** How long a CONNACK may take (the session's connect timeout). */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** How long pub waits for the PUBACK / PUBCOMP once connected: never for ever. */
+const ACK_TIMEOUT_MS = 30_000;
 
 function str(v: TaskArgs[string]): string | undefined {
   return typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined;
@@ -21,11 +34,11 @@ export function clientOptions(args: TaskArgs, reconnect: boolean): ClientOptions
     host: str(args.host) ?? "localhost",
     port: num(args.port, tls ? 8883 : 1883),
     protocol: tls ? "mqtts" : "mqtt",
-    protocolVersion: num(args.version, 5) === 4 ? 4 : 5,
+    protocolVersion: num(args.version, 4) === 5 ? 5 : 4, // mosquitto's default: 3.1.1; -V 5 selects 5
     clientId: str(args.clientId) ?? `mote-${Math.floor(Math.random() * 1e9).toString(36)}`,
     keepAlive: num(args.keepAlive, 60),
     clean: args.persistent !== true,
-    connectTimeoutMs: 10_000,
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
     reconnect: reconnect ? { initialDelayMs: 500, maxDelayMs: 10_000 } : false,
   };
   if (args.persistent === true && o.protocolVersion === 5) o.sessionExpiry = 3600;
@@ -40,11 +53,45 @@ export function clientOptions(args: TaskArgs, reconnect: boolean): ClientOptions
   return o;
 }
 
-function fail(io: TaskIO, e: unknown): void {
-  const err = e as { code?: string; message?: string };
-  const code = typeof err?.code === "string" ? err.code : "error";
-  const message = typeof err?.message === "string" ? err.message : String(e);
-  io.err(`mote: ${message.startsWith(code) ? message : `${code}: ${message}`}`);
+/** Where a connection stood when it failed, to say what was missing. */
+interface Stage {
+  host: string;
+  port: number;
+  version: 4 | 5;
+  connected: boolean;
+  /** What the run was waiting for once connected ("PUBACK", "SUBACK", ...). */
+  awaiting: string;
+}
+
+/** The words for an MQTT client error (undefined: its own message says it). */
+function explain(e: unknown, at: Stage): string | undefined {
+  const err = e as { code?: unknown; message?: unknown; reasonCode?: unknown };
+  const before = at.connected ? at.awaiting : "CONNACK";
+  switch (err?.code) {
+    case "refused":
+      return `the connection to ${hostPort(at.host, at.port)} was refused: no broker listens there`;
+    case "reset":
+      return `the broker reset the connection before ${before}`;
+    case "closed":
+      return `the broker closed the connection before ${before}`;
+    case "timeout":
+      return `no connection to ${hostPort(at.host, at.port)} within ${CONNECT_TIMEOUT_MS / 1000} s`;
+    case "connect-timeout":
+      return `no CONNACK from the broker within ${CONNECT_TIMEOUT_MS / 1000} s`;
+    case "connect-refused": {
+      const rc = typeof err.reasonCode === "number" ? err.reasonCode : undefined;
+      const why = typeof err.message === "string" ? err.message.replace(/^connect-refused: /, "") : "";
+      // MQTT 5 §3.1.4 / 3.1.1 §3.1.2.2: a broker without this protocol version refuses it
+      if (rc === 0x84) return `the broker does not accept MQTT ${at.version === 5 ? "5 (try -V 311)" : "3.1.1 (try -V 5)"}: ${why}`;
+      return `the broker refused the connection: ${why}${rc === undefined ? "" : ` (reason code 0x${rc.toString(16).padStart(2, "0")})`}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function fail(io: TaskIO, e: unknown, at: Stage): void {
+  io.err(errorLine(e, explain(e, at)));
 }
 
 /** Publishes one message (-m, or stdin with `stdin: true`), then disconnects. */
@@ -57,22 +104,43 @@ export function mqttPub(args: TaskArgs, io: TaskIO): void {
   const qos = num(args.qos, 0) as QoS;
   let finished = false;
   let client: MqttClient;
+  let ackTimer: TimerHandle | undefined;
+  let options: ClientOptions;
+  try {
+    options = clientOptions(args, false);
+  } catch (e) {
+    io.err(errorLine(e));
+    return io.exit(1);
+  }
+  const stage: Stage = { host: options.host!, port: options.port!, version: options.protocolVersion === 5 ? 5 : 4, connected: false, awaiting: qos === 2 ? "PUBCOMP" : "PUBACK" };
   const finish = (code: number, e?: unknown) => {
     if (finished) return;
     finished = true;
-    if (e !== undefined) fail(io, e);
+    clearTimer(ackTimer);
+    if (e !== undefined) fail(io, e, stage);
     client.end({ force: code !== 0 }).then(() => io.exit(code));
   };
   const send = (payload: Uint8Array) => {
     client.publish(topic, payload, { qos, retain: args.retain === true }).then(() => finish(0), (e) => finish(1, e));
   };
   try {
-    client = connect(clientOptions(args, false));
+    client = connect(options);
   } catch (e) {
-    fail(io, e);
+    io.err(errorLine(e));
     return io.exit(1);
   }
+  client.on("connect", () => {
+    stage.connected = true;
+    if (qos > 0)
+      ackTimer = setTimer(() => {
+        ackTimer = undefined;
+        finish(1, { code: "timeout", message: `no ${stage.awaiting} from the broker within ${ACK_TIMEOUT_MS / 1000} s` });
+      }, ACK_TIMEOUT_MS);
+  });
   client.on("error", (e) => finish(1, e));
+  // Reconnecting is off: a connection that ends before the message is acknowledged
+  // ends the run (some hosts report a broker's hang-up as a clean close, no error).
+  client.on("close", () => finish(1, { code: "closed" }));
   if (args.stdin === true) {
     const parts: Uint8Array[] = [];
     io.onInput((d) => {
@@ -102,23 +170,35 @@ export function mqttSub(args: TaskArgs, io: TaskIO): void {
   let received = 0;
   let finished = false;
   let client: MqttClient;
+  let options: ClientOptions;
+  try {
+    options = clientOptions(args, true);
+  } catch (e) {
+    io.err(errorLine(e));
+    return io.exit(1);
+  }
+  const stage: Stage = { host: options.host!, port: options.port!, version: options.protocolVersion === 5 ? 5 : 4, connected: false, awaiting: "SUBACK" };
   const finish = (code: number, e?: unknown) => {
     if (finished) return;
     finished = true;
-    if (e !== undefined) fail(io, e);
+    if (e !== undefined) fail(io, e, stage);
     client.end({ force: code !== 0 }).then(() => io.exit(code));
   };
   try {
-    client = connect(clientOptions(args, true));
+    client = connect(options);
   } catch (e) {
-    fail(io, e);
+    io.err(errorLine(e));
     return io.exit(1);
   }
-  let connectedOnce = false;
-  client.on("connect", () => (connectedOnce = true));
+  client.on("connect", () => (stage.connected = true));
+  // Before the first CONNACK any end is fatal (wrong host, refused credentials, a
+  // broker that hangs up, reported by some hosts as a clean close); later ones are
+  // reconnected, as mosquitto_sub does, except a refusal.
   client.on("error", (e) => {
-    // before the first connection any error is fatal (wrong host, refused credentials); later ones are reconnected
-    if (!connectedOnce || e.code === "connect-refused") finish(1, e);
+    if (!stage.connected || e.code === "connect-refused") finish(1, e);
+  });
+  client.on("close", () => {
+    if (!stage.connected) finish(1, { code: "closed" });
   });
   client.on("message", (topic, payload) => {
     if (finished) return;
@@ -128,8 +208,17 @@ export function mqttSub(args: TaskArgs, io: TaskIO): void {
   });
   client.subscribe(topics, undefined, { qos }).then(
     (codes) => {
+      // MQTT 3.1.1 §3.9.3 / 5 §3.9.3: 0x80 and above refuse the filter; a lower
+      // code is the QoS granted, which may be less than asked (RabbitMQ: no QoS 2).
       const refused = codes.findIndex((c) => c >= 0x80);
-      if (refused >= 0) finish(1, { code: "subscribe-refused", message: `${topics[refused]}: reason 0x${codes[refused].toString(16)}` });
+      if (refused >= 0) {
+        const rc = codes[refused];
+        const why = stage.version === 5 ? `: ${reasonName(rc)}` : "";
+        return finish(1, { code: "subscribe-refused", message: `the broker refused the subscription to "${topics[refused]}" (SUBACK 0x${rc.toString(16)}${why})` });
+      }
+      codes.forEach((granted, i) => {
+        if (granted < qos) io.err(`mote: qos-downgraded: the broker granted QoS ${granted} for "${topics[i]}", not ${qos}`);
+      });
     },
     (e) => finish(1, e),
   );

@@ -12,7 +12,7 @@
  *   Prints "listening on PORT" on stderr; runs until stopped.
  */
 import { TcpClient, TcpServer, type TcpStream } from "../../src/net/index.js";
-import type { TaskArgs, TaskIO } from "./types.js";
+import { errorLine, type TaskArgs, type TaskIO } from "./types.js";
 
 // TaskIO gives no way to pause stdin, so the CLI allows a deeper send queue
 // than device code would; beyond it the task fails with "overflow".
@@ -20,13 +20,6 @@ const CLI_HIGH_WATER_MARK = 64 * 1024;
 const CLI_MAX_QUEUE_BYTES = 16 * 1024 * 1024;
 /** After stdin ends and all is sent: how long to wait for the peer's answer and close. */
 const DEFAULT_LINGER_MS = 1000;
-
-function errorLine(e: unknown): string {
-  const err = e as { code?: unknown; message?: unknown };
-  const code = typeof err?.code === "string" ? err.code : "error";
-  const message = typeof err?.message === "string" ? err.message : String(e);
-  return `mote: ${message.startsWith(`${code}:`) || message === code ? message : `${code}: ${message}`}`;
-}
 
 function text(v: TaskArgs[string]): string | undefined {
   return typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined;

@@ -9,18 +9,11 @@
  *   went out; exit 1 with one line naming the error code otherwise.
  */
 import { UdpSocket, type NetError } from "../../src/net/index.js";
-import type { TaskArgs, TaskIO } from "./types.js";
+import { errorLine, type TaskArgs, type TaskIO } from "./types.js";
 
 // The largest datagram the desktop CLI takes or prints (IPv4 UDP maximum).
 const CLI_MAX_DATAGRAM = 65507;
 const NEWLINE = new Uint8Array([10]);
-
-function errorLine(e: unknown): string {
-  const err = e as { code?: unknown; message?: unknown };
-  const code = typeof err?.code === "string" ? err.code : "error";
-  const message = typeof err?.message === "string" ? err.message : String(e);
-  return `mote: ${message.startsWith(`${code}:`) || message === code ? message : `${code}: ${message}`}`;
-}
 
 function integer(v: TaskArgs[string]): number | undefined {
   const n = typeof v === "number" ? v : typeof v === "string" && v !== "" ? Number(v) : undefined;

@@ -7,7 +7,7 @@
  * A response with a 4.xx/5.xx code is not an error: it resolves, with `ok`
  * false, because the caller may want its payload.
  */
-import { MoteError, nameError } from "../errors.js";
+import { MoteError, nameError, withCode } from "../errors.js";
 import { decodeUtf8, encodeUtf8 } from "../util/utf8.js";
 import {
   Method,
@@ -26,7 +26,8 @@ import type { EndpointAction, EndpointOptions, ExchangeFailure, Peer, RequestSpe
 import { parseLinkFormat, type CoreLink } from "./linkformat.js";
 import { parseCoapUri, uriOptions } from "./uri.js";
 
-export type CoapRequestErrorCode = ExchangeFailure | "dns" | "closed";
+/** "unreachable": the datagram could not leave, or an ICMP port/host unreachable came back. */
+export type CoapRequestErrorCode = ExchangeFailure | "dns" | "closed" | "unreachable";
 
 /** A request that did not get a usable response (network or peer fault). */
 export class CoapRequestError extends Error {
@@ -35,7 +36,7 @@ export class CoapRequestError extends Error {
   }
   readonly code: CoapRequestErrorCode;
   constructor(code: CoapRequestErrorCode, message?: string) {
-    super(message === undefined ? code : `${code}: ${message}`);
+    super(withCode(code, message));
     this.code = code;
   }
 }
@@ -94,6 +95,8 @@ interface Pending {
   onNotify?: (r: CoapResponse) => void;
   onBlock?: (data: Uint8Array, offset: number, more: boolean) => void;
   deadline: number | undefined;
+  /** Where the request went, once its address is known. */
+  peer?: Peer;
 }
 
 function toResponse(m: CoapMessage): CoapResponse {
@@ -131,6 +134,12 @@ export class CoapClient {
     this.#driver = new EndpointDriver(host, rest, (a) => this.#onAction(a), {
       deadline: () => this.#nearestDeadline(),
       tick: (now) => this.#expire(now),
+      sendFailed: (peer, e) => this.#unreachable(peer, (e as { message?: unknown })?.message),
+      socketError: (code) => {
+        // An ICMP port unreachable (ECONNREFUSED, RFC 1122 §4.1.3.3) or host unreachable
+        // ends the wait at once, as libcoap does, instead of ~93 s of retransmissions.
+        if (code === "refused" || code === "unreachable") this.#unreachable(undefined, code === "refused" ? "nothing listens on" : "no route to");
+      },
     });
   }
 
@@ -280,6 +289,7 @@ export class CoapClient {
         return;
       }
       const peer: Peer = { address, port: u.port };
+      this.#pending.get(id)!.peer = peer;
       this.#feed({ type: "request", id, peer, request: spec }, id);
     };
     // Sent from here, not from inside the promise's executor or a resolver callback:
@@ -345,6 +355,23 @@ export class CoapClient {
     let d: number | undefined;
     for (const p of this.#pending.values()) if (p.deadline !== undefined && (d === undefined || p.deadline < d)) d = p.deadline;
     return d;
+  }
+
+  /**
+   * Fails at once what waits on `peer` (every request sent, when the socket does
+   * not say which peer: a host socket reports ICMP errors only while connected
+   * to the one peer it sends to).
+   */
+  #unreachable(peer: Peer | undefined, why: unknown): void {
+    for (const [id, p] of this.#pending) {
+      if (p.peer === undefined || (peer !== undefined && (p.peer.address !== peer.address || p.peer.port !== peer.port))) continue;
+      this.#pending.delete(id);
+      if (!this.#driver.closed) this.#driver.feed({ type: "cancel", id, passive: true });
+      const where = `${p.peer.address.includes(":") ? `[${p.peer.address}]` : p.peer.address}:${p.peer.port}`;
+      const text = typeof why === "string" ? why.replace(/^unreachable: /, "") : "unreachable";
+      // peer undefined: an ICMP error ("nothing listens on" / "no route to" + where)
+      p.reject(new CoapRequestError("unreachable", peer === undefined ? `${text} udp ${where} (ICMP)` : `${where}: ${text}`));
+    }
   }
 
   #expire(now: number): void {

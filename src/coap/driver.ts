@@ -31,10 +31,14 @@ export interface CoapHost {
   createAlarm(onAlarm: () => void): { arm(deadline: number | undefined): void; close(): void };
 }
 
-/** Extra deadlines of the owner (request timeouts) served by the same alarm. */
+/** Extra deadlines of the owner (request timeouts) served by the same alarm, and socket faults. */
 export interface DriverHooks {
   deadline?(): number | undefined;
   tick?(now: number): void;
+  /** A datagram could not leave for `peer` (no route, wrong address family): retransmitting will not help. */
+  sendFailed?(peer: Peer, error: unknown): void;
+  /** The socket reported a fault, e.g. "refused" for an ICMP port unreachable (RFC 1122 §4.1.3.3). */
+  socketError?(code: HostErrorCode, message?: string): void;
 }
 
 interface DriverLink {
@@ -47,6 +51,9 @@ function packetCallback(link: DriverLink): (data: Uint8Array, address: string, p
 }
 function alarmCallback(link: DriverLink): () => void {
   return () => link.driver?.onAlarm();
+}
+function errorCallback(link: DriverLink): (code: HostErrorCode, message?: string) => void {
+  return (code, message) => link.driver?.onSocketError(code, message);
 }
 
 export class EndpointDriver {
@@ -77,7 +84,7 @@ export class EndpointDriver {
     // a host that keeps a closed socket or timer around then keeps only the link.
     const link: DriverLink = { driver: this };
     this.#link = link;
-    this.#socket = host.openUdp({ port: options.port, address: options.address, onPacket: packetCallback(link) });
+    this.#socket = host.openUdp({ port: options.port, address: options.address, onPacket: packetCallback(link), onError: errorCallback(link) });
     this.#alarm = host.createAlarm(alarmCallback(link));
   }
 
@@ -87,6 +94,11 @@ export class EndpointDriver {
     if (this.#closed) return;
     this.#hooks.tick?.(this.#host.now());
     if (!this.#closed) this.feed({ type: "timer" });
+  }
+
+  /** @internal the socket reported a fault */
+  onSocketError(code: HostErrorCode, message?: string): void {
+    if (!this.#closed) this.#hooks.socketError?.(code, message);
   }
 
   get port(): number {
@@ -111,8 +123,10 @@ export class EndpointDriver {
           if (a.type === "send") {
             try {
               this.#socket.send(a.data, a.peer.address, a.peer.port);
-            } catch {
-              // A datagram that cannot leave is a lost datagram: CON retransmission covers it.
+            } catch (e) {
+              // A datagram that cannot leave now will not leave on a retransmission
+              // either: the owner fails what waits on that peer (events it feeds are queued).
+              this.#hooks.sendFailed?.(a.peer, e);
             }
           } else this.#onAction(a);
           if (this.#closed) break;

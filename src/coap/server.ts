@@ -3,9 +3,19 @@
  * behind a `CoapEndpoint` (endpoint.ts). Handlers may answer synchronously
  * (piggybacked in the ACK) or with a promise (an empty ACK first if they take
  * longer than the piggyback window, then a separate response, RFC 7252 §5.2.2).
+ *
+ * Block1 and Block2 on one request (RFC 7959 §2.7): when the handler's answer
+ * to a request that is not a GET — a Block1 upload, typically — is larger than
+ * a block, the client fetches the rest with body-less requests carrying Block2
+ * (num > 0). Those must not run the handler again (a POST is not idempotent,
+ * and the body is gone): the result is kept, per peer, resource and method,
+ * and each follow-up is answered from it. At most `maxUploads` results are
+ * kept (the oldest goes first; its client then gets the handler run on an
+ * empty body, as before); one is dropped when its last block is served or
+ * when the same peer starts a new request on that resource.
  */
 import { MoteError } from "../errors.js";
-import { ResponseCode } from "./codec.js";
+import { Method, Option, ResponseCode, decodeBlock, optionBlock, optionStrings, type CoapMessage } from "./codec.js";
 import { EndpointDriver, type CoapHost } from "./driver.js";
 import type { EndpointAction, EndpointOptions } from "./endpoint.js";
 import { ResourceTable, type ResourceDefinition, type ResourceTableOptions, type ServerResult } from "./resources.js";
@@ -19,15 +29,24 @@ export interface ServerOptions extends Omit<EndpointOptions, "random">, Resource
   confirmableNotifications?: boolean;
 }
 
+/** Where a kept result belongs: peer, method and resource. */
+function resultKey(peer: { address: string; port: number }, m: CoapMessage): string {
+  return `${peer.port}/${peer.address}/${m.code}/${optionStrings(m, Option.UriPath).join("/")}`;
+}
+
 export class CoapServer {
   readonly resources: ResourceTable;
   readonly #driver: EndpointDriver;
   readonly #confirmable: boolean | undefined;
   #notifications = 0;
+  /** Results whose Block2 blocks are still being fetched (RFC 7959 §2.7); insertion order = age. */
+  readonly #kept = new Map<string, ServerResult>();
+  readonly #maxKept: number;
 
   constructor(options: ServerOptions) {
     const { host, port, address, maxResources, maxObservers, blockSize, maxUploads, maxUploadBytes, confirmableNotifications, ...ep } = options;
     this.resources = new ResourceTable({ maxResources, maxObservers, blockSize, maxUploads, maxUploadBytes });
+    this.#maxKept = maxUploads ?? 4;
     this.#confirmable = confirmableNotifications;
     this.#driver = new EndpointDriver(host, { ...ep, port: port ?? 5683, address }, (a) => this.#onAction(a));
   }
@@ -74,9 +93,36 @@ export class CoapServer {
       this.#driver.feed({ type: "respond", exchange: a.exchange, response: route.response });
       return;
     }
+    const m = a.request;
+    const key = m.code === Method.GET ? undefined : resultKey(a.peer, m);
+    if (key !== undefined) {
+      const b2 = optionBlock(m, Option.Block2);
+      const kept = this.#kept.get(key);
+      if (kept !== undefined && b2 !== undefined && b2.num > 0 && optionBlock(m, Option.Block1) === undefined) {
+        // §2.7: a follow-up for the next block of a kept result
+        const response = this.resources.complete(route, kept);
+        if (!hasMoreBlocks(response)) this.#kept.delete(key);
+        this.#driver.feed({ type: "respond", exchange: a.exchange, response });
+        return;
+      }
+      this.#kept.delete(key); // a new request on this resource: what was kept is stale
+    }
     this.#run(route.handler, route.request, (result) => {
-      if (!this.#driver.closed) this.#driver.feed({ type: "respond", exchange: a.exchange, response: this.resources.complete(route, result) });
+      if (this.#driver.closed) return;
+      const response = this.resources.complete(route, result);
+      if (key !== undefined && hasMoreBlocks(response)) this.#keep(key, result);
+      this.#driver.feed({ type: "respond", exchange: a.exchange, response });
     });
+  }
+
+  #keep(key: string, result: ServerResult): void {
+    if (this.#maxKept <= 0) return;
+    while (this.#kept.size >= this.#maxKept) {
+      const oldest = this.#kept.keys().next().value;
+      if (oldest === undefined) break;
+      this.#kept.delete(oldest);
+    }
+    this.#kept.set(key, result);
   }
 
   #run(handler: ResourceDefinition["handlers"]["GET"] & {}, req: Parameters<NonNullable<ResourceDefinition["handlers"]["GET"]>>[0], done: (r: ServerResult) => void): void {
@@ -91,4 +137,10 @@ export class CoapServer {
       (result as Promise<ServerResult>).then(done, () => done({ code: ResponseCode.InternalServerError }));
     } else done(result as ServerResult);
   }
+}
+
+/** A response carrying Block2 with the M bit: more blocks to fetch. */
+function hasMoreBlocks(r: { options?: { number: number; value: Uint8Array }[] }): boolean {
+  const o = r.options?.find((x) => x.number === Option.Block2);
+  return o !== undefined && decodeBlock(o.value)?.more === true;
 }

@@ -660,7 +660,7 @@ function fixedHeader(bytes: Uint8Array, offset: number, avail: number, max: numb
     mult *= 128;
   }
   const total = i + 1 + rem;
-  if (total > max) throw new MqttProtocolError("packet-too-large", `${total} bytes > ${max}`);
+  if (total > max) throw new MqttProtocolError("packet-too-large", `a packet of ${total} bytes > the Maximum Packet Size ${max} this side accepts`);
   return total * 8 + i + 1;
 }
 

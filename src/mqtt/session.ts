@@ -607,9 +607,14 @@ export class MqttSession {
 
   #connack(p: ConnackPacket, now: number): void {
     const five = this.version === 5;
-    const code = five ? p.reasonCode : connackCodeToV5(p.reasonCode);
+    // MQTT 5 §3.1.4 / §4.13: a server without v5 may refuse a v5 CONNECT with its own
+    // CONNACK, a 3.1.1 return code 1..5 (no properties), then close. v5 has no CONNACK
+    // reason code between 0x01 and 0x7f, so such a code is read as 3.1.1 (§3.2.2.2).
+    const v3 = five && p.reasonCode >= 1 && p.reasonCode <= 5 && p.properties === undefined;
+    const code = five && !v3 ? p.reasonCode : connackCodeToV5(p.reasonCode);
     if (code !== 0) {
-      const reason: CloseReason = { code: "connect-refused", reasonCode: code, message: p.properties?.reasonString ?? reasonName(code) };
+      const said = v3 ? `${reasonName(code)} (an MQTT 3.1.1 CONNACK, return code ${p.reasonCode})` : reasonName(code);
+      const reason: CloseReason = { code: "connect-refused", reasonCode: code, message: p.properties?.reasonString ?? said };
       if (p.properties?.serverReference) reason.serverReference = p.properties.serverReference;
       this.#close(reason, undefined, now);
       return;
@@ -711,7 +716,8 @@ export class MqttSession {
     if (this.state === "connected") {
       const size = publishSize(packet, this.version);
       const refused = this.#refusal(packet, size);
-      if (refused) return this.#fail(ref, refused, refused === "packet-too-large" ? 0x95 : refused === "qos-not-supported" ? 0x9b : 0x9a);
+      if (refused === "packet-too-large") return this.#fail(ref, refused, 0x95, `${size} bytes > the server's Maximum Packet Size ${this.#serverMaxPacket} (MQTT 5 §3.2.2.3.6)`);
+      if (refused) return this.#fail(ref, refused, refused === "qos-not-supported" ? 0x9b : 0x9a);
       if (qos === 0 && this.#queue.length === 0) {
         this.#send(this.#withAlias(packet), now);
         this.#actions.push({ type: "published", ref, reasonCode: 0 });

@@ -54,11 +54,16 @@ export function openUdp(options: {
     } as ConstructorParameters<typeof UDP>[0]);
   } catch (error) {
     const message = messageOf(error) ?? "bind failed";
-    throw new MoteError(/EADDRINUSE|in use/i.test(message) ? "address-in-use" : "invalid-argument", message);
+    // Moddable's lin runtime says only "bind failed" (modules/io/socket/lin/udp.c)
+    const code = /EADDRINUSE|in.use/i.test(message) ? "address-in-use" : /bind/i.test(message) ? "bind-failed" : "invalid-argument";
+    throw new MoteError(code, message);
   }
   return {
+    // Moddable's lin UDP has no `port` property: then the port asked for is the
+    // port bound, and 0 (any port) stays 0 — unknown until the first send.
     get port(): number {
-      return (host as unknown as { port: number }).port;
+      const bound = (host as unknown as { port?: number }).port;
+      return typeof bound === "number" ? bound : port;
     },
     send(data: Uint8Array, address: string, toPort: number): void {
       if (closed) throw new MoteError("closed", "socket is closed");
@@ -68,7 +73,12 @@ export function openUdp(options: {
       try {
         host.write(data, address, toPort);
       } catch (error) {
-        throw new MoteError("invalid-argument", messageOf(error) ?? "send failed");
+        // A host without IPv6 (Moddable's lin UDP is AF_INET only) cannot reach an
+        // IPv6 peer: that is "unreachable", not a bad argument.
+        const message = messageOf(error) ?? "send failed";
+        if (socketErrorCode(error, "error") === "unreachable" || address.includes(":"))
+          throw new MoteError("unreachable", address.includes(":") && !message.includes(address) ? `cannot send to the IPv6 address ${address} (${message})` : message);
+        throw new MoteError("invalid-argument", message);
       }
     },
     close(): void {

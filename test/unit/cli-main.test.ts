@@ -38,7 +38,15 @@ describe("mote dispatch", () => {
 describe("error lines", () => {
   test("name the error code once, on one line", () => {
     expect(errorLine(new MoteError("refused", "127.0.0.1:9"))).toBe("mote: refused: 127.0.0.1:9");
-    expect(errorLine(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe("mote: ECONNREFUSED: connect ECONNREFUSED");
+    expect(errorLine(new MoteError("refused", "refused: refused: 127.0.0.1:9"))).toBe("mote: refused: 127.0.0.1:9");
+    // the operating system's names and texts become mote's code and words
+    expect(errorLine(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }))).toBe(
+      "mote: refused: the connection was refused: nothing listens on that port (127.0.0.1:9)",
+    );
+    expect(errorLine(Object.assign(new Error("ENOENT: no such file or directory, open 'in.bin'"), { code: "ENOENT" }))).toBe(
+      "mote: no-such-file: no such file or directory: in.bin",
+    );
+    expect(errorLine(new MoteError("timeout"))).toBe("mote: timeout: no answer in time");
     expect(errorLine(new Error("two\nlines"))).toBe("mote: error: two");
     expect(errorLine("text")).toBe("mote: error: text");
   });
