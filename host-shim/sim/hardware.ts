@@ -1,15 +1,15 @@
 /**
  * Simulated hardware of one device: its radio (WiFi station), MAC, and
  * preference store, served to that device's XS engine as the host modules
- * "wifi", "net" and "preference" (per-engine `hostModules`).
+ * "embedded:network/interface/wifi", "net" and "preference" (per-engine `hostModules`).
  *
  * Why not the process-wide Node twins alone: host-shim/node/ models one board
  * per process (one station, one MAC, one preference folder). Several engines in
  * one process — a fleet, or a device rebooting while the old engine's station
  * is still "connected" — would then kick each other off the network. Here every
- * device has its own station with the same Moddable API and reason codes as the
- * twin (host-shim/node/wifi.ts): "connect", "gotIP", "lostIP", "disconnect"
- * with -1 (authentication failed), 201 (no AP), 200 (beacon timeout), 8 (left).
+ * device has its own radio, made by the twin's `createStation` (host-shim/node/wifi.ts):
+ * the ECMA-419 interface of the ESP32 (connection 200/300/400/500, no
+ * disconnect reason, scan), over the air space the devices share.
  * The preference files use the twin's format (one JSON file per domain under
  * `<stateDir>/preferences/`, written atomically), so `--state` folders are
  * interchangeable. Flash/OTA stay with the process-wide twins.
@@ -19,6 +19,7 @@ import { configureHardware } from "../node/hardware.js";
 import NodeNet from "../node/net.js";
 import type { SimHardware } from "./device.js";
 import { createPreferenceStore } from "../node/preference.js";
+import { createStation } from "../node/wifi.js";
 
 export interface WifiNetwork {
   ssid: string;
@@ -38,93 +39,40 @@ export class AirSpace {
     if (n === undefined) return undefined;
     return (this.#downUntil.get(ssid) ?? 0) > now ? undefined : n;
   }
+  /** The networks on the air now (what a scan finds). */
+  visible(now = Date.now()): WifiNetwork[] {
+    return this.#networks.filter((n) => (this.#downUntil.get(n.ssid) ?? 0) <= now);
+  }
   /** Takes `ssid` off the air until `until` (ms since the epoch). */
   down(ssid: string, until: number): void {
     this.#downUntil.set(ssid, Math.max(this.#downUntil.get(ssid) ?? 0, until));
   }
 }
 
-type Callback = (message: string, value?: number) => void;
-
 const WIFI_DELAY_MS = 5;
 
 export function createHardware(options: { stateDir: string; mac: string; air: AirSpace; ssid: string }): SimHardware & { readonly mac: string } {
   const { stateDir, mac, air } = options;
-  const station = { connected: false, ssid: "", rssi: 0, generation: 0 };
-  const monitors = new Set<{ notify: Callback }>();
-  const timers = new Set<NodeJS.Timeout>();
-  const later = (f: () => void, ms: number) => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      f();
-    }, ms);
-    timers.add(t);
-  };
-  const broadcast = (message: string, value?: number) => {
-    for (const m of [...monitors]) m.notify(message, value);
-  };
-  const leave = (reason: number) => {
-    if (!station.connected) return;
-    station.connected = false;
-    station.generation++;
-    broadcast("disconnect", reason);
-  };
-  const connect = (o: { ssid: string; password?: string } | undefined) => {
-    if (o === undefined) return;
-    const ssid = String(o.ssid);
-    const password = o.password ?? "";
-    leave(8);
-    const generation = ++station.generation;
-    later(() => {
-      if (generation !== station.generation) return; // superseded
-      const network = air.find(ssid);
-      if (network === undefined) return broadcast("disconnect", 201);
-      if (network.password !== password) return broadcast("disconnect", -1);
-      Object.assign(station, { connected: true, ssid, rssi: network.rssi });
-      broadcast("connect");
-      later(() => {
-        if (station.connected && station.generation === generation) broadcast("gotIP");
-      }, WIFI_DELAY_MS);
-    }, WIFI_DELAY_MS);
-  };
-
-  class WiFi {
-    static readonly gotIP = "gotIP";
-    static readonly lostIP = "lostIP";
-    static readonly connected = "connect";
-    static readonly disconnected = "disconnect";
-    static readonly Mode = { off: -5, none: 0, station: 1, accessPoint: 2 };
-    static mode = 1;
-    #monitor: { notify: Callback } | undefined;
-    constructor(o?: { ssid: string; password?: string }, callback?: Callback) {
-      const monitor = { notify: (m: string, v?: number) => callback?.(m, v) };
-      this.#monitor = monitor;
-      monitors.add(monitor);
-      if (o !== undefined) connect(o);
-    }
-    close(): void {
-      if (this.#monitor !== undefined) monitors.delete(this.#monitor);
-      this.#monitor = undefined;
-    }
-    static connect(o?: { ssid: string; password?: string }): void {
-      connect(o);
-    }
-    static disconnect(): void {
-      leave(8);
-    }
-  }
+  const station = createStation({
+    find: (ssid) => air.find(ssid),
+    visible: () => air.visible(),
+    delayMs: () => WIFI_DELAY_MS,
+    ip: () => "127.0.0.1",
+    mac: () => mac,
+  });
 
   const Net = {
     get(what: string): unknown {
+      const link = station.status();
       switch (what) {
         case "IP":
-          return station.connected ? "127.0.0.1" : "";
+          return link.connected ? "127.0.0.1" : "";
         case "MAC":
           return mac;
         case "SSID":
-          return station.connected ? station.ssid : "";
+          return link.connected ? link.ssid : "";
         case "RSSI":
-          return station.connected ? station.rssi : 0;
+          return link.connected ? link.rssi : 0;
       }
       return (NodeNet.get as (w: string) => unknown)(what);
     },
@@ -137,25 +85,20 @@ export function createHardware(options: { stateDir: string; mac: string; air: Ai
   return {
     mac,
     modules: () => {
-      // Power on: the radio starts disassociated; old monitors belong to a dead engine.
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      monitors.clear();
-      Object.assign(station, { connected: false, ssid: "", rssi: 0, generation: station.generation + 1 });
-      return { wifi: { default: WiFi }, net: { default: Net }, preference: { default: Preference } };
+      // Power on: the radio starts disassociated; old objects belong to a dead engine.
+      station.reset();
+      return {
+        "embedded:network/interface/wifi": { default: station.WiFi },
+        net: { default: Net },
+        preference: { default: Preference },
+      };
     },
     dropWifi(durationMs: number) {
       air.down(options.ssid, Date.now() + durationMs);
-      if (!station.connected) return;
-      station.connected = false;
-      station.generation++;
-      broadcast("lostIP");
-      broadcast("disconnect", 200);
+      station.drop();
     },
     close() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      monitors.clear();
+      station.reset();
     },
   };
 }

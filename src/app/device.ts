@@ -45,6 +45,7 @@ import {
 } from "../runtime/config.js";
 import type { BackoffOptions } from "../runtime/backoff.js";
 import { Supervisor, type Part, type PartContext } from "../runtime/supervisor.js";
+import { SNTP_BACKOFF, TimeSync, type TimeSource } from "../runtime/time-sync.js";
 import { createLogger, describeError, type AlarmLike, type Host, type Logger } from "../runtime/host.js";
 import { isHealthy, zeroCounters, type Counters, type DeviceStatus, type MqttState, type WifiState } from "../runtime/health.js";
 import { CommandError, parseCommand, topicsFor, type Command, type Topics } from "./commands.js";
@@ -105,6 +106,12 @@ export interface DeviceAppOptions {
   onLink?(link: "wifi" | "mqtt", up: boolean): void;
   /** Longest wait for an address after starting to join WiFi, ms. Default 30000; then the attempt fails ("timeout"). */
   wifiTimeoutMs?: number;
+  /**
+   * Wall-clock time (for TLS certificate dates) from `source`, asked once WiFi
+   * has an address, as the supervised part "time" (src/runtime/time-sync.ts).
+   * None: no time part (the desktop's clock is the host's).
+   */
+  time?: { source: TimeSource; server: string; setClock(unixMs: number): void; resyncMs?: number };
   /** Longest wait for queued messages before a reboot, ms. Default 2000. */
   rebootGraceMs?: number;
   /** The trust record store (signed messages are refused with "store" without one). */
@@ -127,6 +134,7 @@ export class DeviceApp {
   readonly #counters: Counters = zeroCounters();
   readonly #bootAt: number;
   readonly #commandObservations = new Map<string, { cancel(): void }>();
+  readonly #time: TimeSync | undefined;
   #wifiState: WifiState = "off";
   #wifiReason: string | undefined;
   #wifiIp: string | undefined;
@@ -159,6 +167,10 @@ export class DeviceApp {
     this.#supervisor.add("wifi", this.#wifiPart());
     this.#supervisor.add("mqtt", this.#mqttPart());
     this.#supervisor.add("telemetry", this.#telemetryPart());
+    if (options.time !== undefined) {
+      this.#time = new TimeSync({ ...options.time, host: options.host, log: this.#log });
+      this.#supervisor.add("time", this.#time.part(), SNTP_BACKOFF);
+    }
     if (options.coap !== undefined)
       for (const uri of options.config.coapObserve) this.#supervisor.add(`coap:${uri}`, this.#observePart(options.coap, uri));
   }
@@ -192,6 +204,7 @@ export class DeviceApp {
       queueDepth: this.#link?.queueDepth ?? 0,
       counters: { ...this.#counters },
       parts: this.#supervisor.health(),
+      time: this.#time?.status(),
       problems: this.#o.problems ?? [],
       security: {
         otaKey: keyId(this.#otaKey),
@@ -248,6 +261,7 @@ export class DeviceApp {
                 this.#log.info(`wifi up ${event.address}`);
                 this.#o.onLink?.("wifi", true);
                 ctx.up();
+                this.#time?.network(true);
                 this.#networkUp();
                 break;
               case "disconnected":
@@ -260,6 +274,7 @@ export class DeviceApp {
                 this.#wifiIp = undefined;
                 this.#log.warn(`wifi down: ${event.reason}`);
                 this.#o.onLink?.("wifi", false);
+                this.#time?.network(false);
                 ctx.fail(event.reason);
                 break;
             }
@@ -271,6 +286,7 @@ export class DeviceApp {
         timeout = undefined;
         handle?.close();
         handle = undefined;
+        this.#time?.network(false);
         if (this.#wifiState !== "no-ssid" && this.#wifiState !== "down") this.#wifiState = "off";
       },
     };

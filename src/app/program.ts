@@ -5,7 +5,7 @@
  * an application that wants the same loop with its own sensor (or OTA agent)
  * calls `startDevice({ sensor })` from its own main instead.
  */
-import { DeviceApp } from "./device.js";
+import { DeviceApp, type DeviceAppOptions } from "./device.js";
 import { loadConfig, preferenceStore } from "../runtime/load-config.js";
 import { platformHost } from "../runtime/platform-host.js";
 import type { BackoffOptions } from "../runtime/backoff.js";
@@ -17,6 +17,8 @@ import { mqttConnector, type MqttAdapterOptions } from "./adapters/mqtt.js";
 import { coapPort } from "./adapters/coap.js";
 import type { OtaPort, SensorSource } from "./ports.js";
 import { buildTimeValues } from "../platform/config.js";
+import { setWallClock } from "../platform/clock.js";
+import { querySntp } from "../net/sntp-query.js";
 import { deletePreference, getPreference, setPreference } from "../platform/preferences.js";
 import type { Config } from "../runtime/config.js";
 import { TrustStore } from "../ota/trust-store.js";
@@ -96,6 +98,15 @@ export type OtaFactory = (
 /** Version of the default program when the build does not set mc/config `version`. */
 export const PROGRAM_VERSION = "0.1.0";
 
+/**
+ * The time part's source: mc/config `sntp` ("host" or "host:port"; examples/manifest_net.json
+ * sets pool.ntp.org, `mcconfig sntp=...` another, `sntp=` none — the desktop fragment sets none).
+ */
+function timeFrom(server: unknown): DeviceAppOptions["time"] {
+  if (typeof server !== "string" || server.length === 0) return undefined;
+  return { server, source: { query: (callback) => querySntp(server, callback) }, setClock: setWallClock };
+}
+
 export function startDevice(options: DeviceOptions = {}): DeviceApp {
   // The trust record first (two slots, docs/security.md): it holds the rotated
   // OTA key and the protected values set by signed messages.
@@ -103,7 +114,7 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
   const loadedTrust = trust.load();
   for (const p of loadedTrust.problems) platformHost.log("warn", `app: ${p}`);
   const { config, problems } = loadConfig(trustedValues(trust));
-  const build = buildTimeValues(["board", "version"]);
+  const build = buildTimeValues(["board", "version", "sntp"]);
   const board = options.board ?? (typeof build.board === "string" ? build.board : "esp32");
   const version = options.version ?? (typeof build.version === "string" ? build.version : PROGRAM_VERSION);
   let ota = options.ota;
@@ -148,6 +159,7 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
     version,
     boot: countBoot(),
     backoff: options.backoff,
+    time: timeFrom(build.sntp),
   });
   app.start();
   return app;

@@ -21,3 +21,12 @@ export function now(): number {
   state.last = raw;
   return state.epoch + raw;
 }
+
+/**
+ * Sets the wall clock (what `Date.now()` reads; TLS checks certificate dates
+ * against it) to `unixMs`, through Moddable's `Time.set(seconds)`: on the
+ * ESP32 modSetTime (settimeofday); on lin a no-op (the host's clock is right).
+ */
+export function setWallClock(unixMs: number): void {
+  (Time as unknown as { set(seconds: number): void }).set(Math.floor(unixMs / 1000));
+}

@@ -5,7 +5,6 @@
 /// <reference path="../../node_modules/@moddable/typings/timer.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/time.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/preference.d.ts" />
-/// <reference path="../../node_modules/@moddable/typings/wifi.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/net.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/instrumentation.d.ts" />
 /// <reference path="../../node_modules/@moddable/typings/debug.d.ts" />

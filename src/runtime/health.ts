@@ -4,6 +4,7 @@
  * rebuilt on request (no timers, nothing kept but counters).
  */
 import type { PartHealth } from "./supervisor-core.js";
+import type { TimeStatus } from "./time-sync.js";
 
 export type WifiState = "off" | "connecting" | "up" | "down" | "no-ssid";
 export type MqttState = "disabled" | "waiting-wifi" | "connecting" | "connected" | "offline" | "failed";
@@ -46,6 +47,8 @@ export interface DeviceStatus {
   readonly parts: Record<string, PartHealth>;
   /** Config values refused at boot (defaults applied). */
   readonly problems: readonly string[];
+  /** Wall-clock synchronisation (SNTP), when the program has a time source. */
+  readonly time?: TimeStatus;
   /**
    * The command channel's security (docs/security.md): the OTA key in force (an
    * id, never the key), the counter of the last signed message accepted, the

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeEach, describe, expect, test } from "vitest";
-import { connectWifi, wifiInfo, freeMemory, type WifiEvent } from "../../src/platform/wifi.js";
+import { connectWifi, joinFailureReason, wifiInfo, freeMemory, type WifiEvent } from "../../src/platform/wifi.js";
 import {
   deletePreference,
   getPreference,
@@ -11,7 +11,7 @@ import {
 } from "../../src/platform/preferences.js";
 import { randomBytes, randomInt } from "../../src/platform/random.js";
 import { log } from "../../src/platform/log.js";
-import { configureHardware, dropWifi } from "../../host-shim/node/hardware.js";
+import { configureHardware, dropWifi, openHandleCount } from "../../host-shim/node/hardware.js";
 
 async function until(check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -80,6 +80,36 @@ describe("platform WiFi over the simulated hardware", () => {
     expect(() => connectWifi({ ssid: "x".repeat(33), onEvent() {} })).toThrowError(
       expect.objectContaining({ code: "invalid-argument" }),
     );
+  });
+
+  test("a failed join to an open network (seen on the air, no security) is unknown: the API gives no reason", async () => {
+    configureHardware({ networks: [{ ssid: "cafe", rssi: -70 }], wifiDelayMs: 1 });
+    const events: WifiEvent[] = [];
+    const station = connectWifi({ ssid: "cafe", password: "not-needed", onEvent: (e) => events.push(e) });
+    await until(() => events.some((e) => e.type === "disconnected"));
+    expect(events).toEqual([{ type: "connecting" }, { type: "disconnected", reason: "unknown" }]);
+    station.close();
+  });
+
+  test("the reasons come from the ECMA-419 states and a scan: the interface itself passes none", () => {
+    expect(joinFailureReason(undefined)).toBe("no-ap");
+    expect(joinFailureReason("wpa2_psk")).toBe("wrong-password");
+    expect(joinFailureReason("wpa3_psk")).toBe("wrong-password");
+    expect(joinFailureReason("none")).toBe("unknown");
+  });
+
+  test("the station closes its interface object: no WiFi object is left open after close()", async () => {
+    const before = openHandleCount();
+    const events: WifiEvent[] = [];
+    const station = connectWifi({ ssid: "home", password: "secret-pass", onEvent: (e) => events.push(e) });
+    await until(() => events.some((e) => e.type === "got-ip"));
+    expect(openHandleCount()).toBe(before + 1); // the interface object, nothing else
+    wifiInfo(); // reads through the open station, opens nothing
+    expect(openHandleCount()).toBe(before + 1);
+    station.close();
+    expect(openHandleCount()).toBe(before);
+    wifiInfo(); // a short-lived object for the read, closed again
+    expect(openHandleCount()).toBe(before);
   });
 
   test("free memory is what the simulated chip reports through instrumentation", () => {
