@@ -27,7 +27,7 @@ export async function deploy(p: OtaArgs, io: OtaCliIO, signal?: AbortSignal): Pr
   const devices = p.flags.get("device") ?? [];
   const all = p.flags.has("all");
   if (broker === undefined || p.positional.length !== 1 || (devices.length === 0) === !all) {
-    io.err("error: usage: deploy --broker URL (--device ID | --all) DESCRIPTOR.json");
+    io.err("mote: usage: deploy --broker URL (--device ID | --all) DESCRIPTOR.json");
     return 2;
   }
   const prefix = get("prefix") ?? "mote";
@@ -49,7 +49,7 @@ export async function deploy(p: OtaArgs, io: OtaCliIO, signal?: AbortSignal): Pr
       await client.unsubscribeAsync(`${prefix}/+/status`);
       targets = [...seen].sort();
       if (targets.length === 0) {
-        io.err("error: no-devices: no device reported online");
+        io.err("mote: no-devices: no device reported online");
         return 1;
       }
     }
@@ -105,7 +105,8 @@ export async function deploy(p: OtaArgs, io: OtaCliIO, signal?: AbortSignal): Pr
     if (o.state === "done") continue;
     failures++;
     const code = o.state === "error" ? (o.detail.split(":")[0] || "error") : "timeout";
-    io.err(`error: ${code}: device ${id}${o.detail && o.state === "error" ? ` (${o.detail})` : ""}`);
+    const detail = o.state === "error" ? o.detail.replace(/^([a-z-]+): \1$/, "$1") : ""; // "bad-signature: bad-signature" says it once
+    io.err(`mote: ${code}: device ${id}${detail !== "" && detail !== code ? ` (${detail})` : ""}`);
   }
   return failures === 0 ? 0 : 1;
 }

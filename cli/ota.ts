@@ -2,7 +2,7 @@
  * `mote ota keygen|pack|verify|serve|deploy` — host tools for signed updates
  * (docs/ota.md). Each subcommand returns an exit status: 0 on success,
  * 1 when the thing checked or attempted failed (one line naming the error
- * code on stderr), 2 for a usage error (one line, `error: usage: ...`;
+ * code on stderr, `mote: <code>: <words>`), 2 for a usage error (`mote: usage: ...`;
  * `mote ota help` prints the full usage).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { parseSemVer } from "../src/ota/semver.js";
 import { describeImage, generateSigningKey, loadPrivateKey, nodeOtaCrypto, sha256Of, signDescriptor } from "./ota-sign.js";
 import { startOtaServer } from "./ota-serve.js";
 import { UsageError } from "./args.js";
+import { errorLine } from "./tasks/types.js";
 
 export interface OtaCliIO {
   out(line: string): void;
@@ -88,7 +89,7 @@ function allowOnly(p: Parsed, names: string[], positionals: number): void {
 }
 
 function fail(io: OtaCliIO, code: string, message?: string): number {
-  io.err(`error: ${code}${message ? `: ${message}` : ""}`);
+  io.err(errorLine({ code, message: message ?? "" }));
   return 1;
 }
 
@@ -233,7 +234,7 @@ export async function main(argv: string[], io: OtaCliIO = defaultIO, signal?: Ab
   } catch (e) {
     // The same UsageError (MoteError code "usage") as every other CLI parser: one line, status 2.
     if (e instanceof UsageError) {
-      io.err(`error: ${e.message}`);
+      io.err(errorLine(e));
       return 2;
     }
     const err = e as NodeJS.ErrnoException;

@@ -7,6 +7,7 @@ import { parseSimArgs, type Args } from "../host-shim/sim/args.js";
 import { statusJson, statusLine } from "../host-shim/sim/display.js";
 import { memoryPerDevice } from "../host-shim/sim/memory.js";
 import { readFileSync } from "node:fs";
+import { errorLine } from "./tasks/types.js";
 
 const HELP = `mote sim — run the device program on the XS engine with simulated hardware
 
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     args = parseSimArgs(argv);
   } catch (e) {
     const err = e as Error & { code?: string };
-    process.stderr.write(`mote sim: ${err.code ?? "usage"}: ${err.message.replace(/^invalid-fault: /, "")}\n`);
+    process.stderr.write(`${errorLine({ code: err.code ?? "usage", message: err.message.replace(/^invalid-fault: /, "") })}\n`);
     return 2;
   }
   if (args.help) {
@@ -96,8 +97,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   } catch (e) {
     const err = e as Error & { code?: string };
-    const code = err.code ?? "error";
-    process.stderr.write(`mote sim: ${err.message.startsWith(code) ? err.message : `${code}: ${err.message}`}\n`);
+    process.stderr.write(`${errorLine(err)}\n`);
     return 1;
   }
   let finished = false;

@@ -14,7 +14,7 @@
 import { File } from "file";
 import config from "mc/config";
 import { exit } from "mote/process";
-import type { Task, TaskArgs, TaskIO } from "../tasks/types.js";
+import { errorLine, type Task, type TaskArgs, type TaskIO } from "../tasks/types.js";
 import * as coap from "../tasks/coap.js";
 import * as mqtt from "../tasks/mqtt.js";
 import * as tcp from "../tasks/tcp.js";
@@ -64,12 +64,12 @@ export function run(): void {
   try {
     request = readRequest();
   } catch (e) {
-    out(`mote-err mote: ${(e as Error).message}\n`);
+    out(`mote-err ${errorLine(e)}\n`);
     exit(2);
   }
   const task = tasks()[request.task];
   if (task === undefined) {
-    out(`mote-err mote: no task ${request.task}\n`);
+    out(`mote-err mote: unavailable: no task ${request.task} in this build\n`);
     exit(2);
   }
   let done = false;
@@ -95,8 +95,7 @@ export function run(): void {
   try {
     task(request.args, io);
   } catch (e) {
-    const err = e as { code?: unknown; message?: unknown };
-    out(`mote-err mote: ${typeof err.code === "string" ? err.code + ": " : ""}${String(err.message ?? e)}\n`);
+    out(`mote-err ${errorLine(e)}\n`);
     exit(1);
   }
 }

@@ -92,7 +92,7 @@ export function tcpListen(args: TaskArgs, io: TaskIO): void {
       },
     });
   } catch (e) {
-    io.err(errorLine(e));
+    io.err(errorLine(e, (e as { code?: unknown })?.code === "address-in-use" ? `tcp port ${integer(args.port)} is already in use` : undefined));
     return io.exit(1);
   }
   io.err(`listening on ${server.port}`);

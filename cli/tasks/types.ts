@@ -43,6 +43,8 @@ const CODE_WORDS: Readonly<Record<string, string>> = Object.freeze({
   "keepalive-timeout": "the broker stopped answering (no PINGRESP in time)",
   "end-timeout": "in-flight messages were not acknowledged in time",
   ended: "the client ended before the request completed",
+  "bad-signature": "the signature does not verify with the given key",
+  "hash-mismatch": "the image's SHA-256 differs from the descriptor's",
 });
 
 /** Operating system error names -> mote's codes. */

@@ -44,7 +44,7 @@ export function udpListen(args: TaskArgs, io: TaskIO): void {
       },
     });
   } catch (e) {
-    io.err(errorLine(e));
+    io.err(errorLine(e, (e as { code?: unknown })?.code === "address-in-use" ? `udp port ${integer(args.port)} is already in use` : undefined));
     return io.exit(1);
   }
   io.err(`listening on ${socket.port}`);

@@ -20,7 +20,7 @@ g.__moteRunTask = (request: { name: string; args: TaskArgs }): Promise<number> =
   new Promise<number>((resolve, reject) => {
     const task = g[request.name];
     if (typeof task !== "function") {
-      reject(new Error(`no task ${request.name} in dist/sim/tools.js`));
+      reject(Object.assign(new Error(`no task ${request.name} in dist/sim/tools.js: run npm run build`), { code: "unavailable" }));
       return;
     }
     let done = false;

@@ -20,6 +20,8 @@ export type NetErrorCode =
   | "tls"
   | "overflow"
   | "invalid-argument"
+  | "address-in-use" // bind: the port is taken
+  | "bind-failed" // bind: refused by the host for another reason (Moddable's lin UDP says no more)
   | "error";
 
 export class NetError extends MoteError<NetErrorCode> {

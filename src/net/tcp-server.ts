@@ -56,7 +56,7 @@ export class TcpServer {
         },
       });
     } catch (error) {
-      if (error instanceof MoteError) throw new NetError(error.code === "invalid-argument" ? "invalid-argument" : "error", error.message);
+      if (error instanceof MoteError) throw new NetError(error.code === "invalid-argument" || error.code === "address-in-use" ? error.code : "error", error.message);
       throw error;
     }
   }

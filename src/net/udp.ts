@@ -66,8 +66,10 @@ export class UdpSocket {
         onError: (code: SocketErrorCode, message?: string) => this.onError?.(new NetError(code, message)),
       });
     } catch (error) {
-      if (error instanceof MoteError)
-        throw new NetError(error.code === "invalid-argument" ? "invalid-argument" : "error", error.message);
+      if (error instanceof MoteError) {
+        const c = error.code;
+        throw new NetError(c === "invalid-argument" || c === "address-in-use" || c === "bind-failed" ? c : "error", error.message);
+      }
       throw error;
     }
   }

@@ -90,7 +90,7 @@ test("with --all, every online device gets it; a refusing device makes the exit 
   expect(r.status).toBe(1);
   expect(r.out).toContain("dev-a done: firmware 2.1.0 installed");
   expect(r.out.some((l) => l.startsWith("dev-ok"))).toBe(false);
-  expect(r.err).toEqual([expect.stringMatching(/^error: wrong-board: device dev-wrong/)]);
+  expect(r.err).toEqual([expect.stringMatching(/^mote: wrong-board: device dev-wrong/)]);
 });
 
 test("usage errors exit 2; a malformed descriptor file is refused before anything is sent", async () => {
@@ -99,5 +99,5 @@ test("usage errors exit 2; a malformed descriptor file is refused before anythin
   (await import("node:fs")).writeFileSync(bad, "{}");
   const r = await run("deploy", "--broker", brokerUrl, "--device", "x", bad);
   expect(r.status).toBe(1);
-  expect(r.err[0]).toMatch(/^error: bad-descriptor/);
+  expect(r.err[0]).toMatch(/^mote: bad-descriptor/);
 });

@@ -38,7 +38,7 @@ describe("mote ota keygen", () => {
     expect(readFileSync(join(dir, "dev.pub"), "utf8")).toContain("-----BEGIN PUBLIC KEY-----");
     const again = await run("keygen", "--out", join(dir, "dev"));
     expect(again.status).toBe(1);
-    expect(again.err).toEqual([expect.stringMatching(/^error: exists/)]);
+    expect(again.err).toEqual([expect.stringMatching(/^mote: exists/)]);
   });
 });
 
@@ -55,13 +55,13 @@ describe("mote ota pack", () => {
     expect((await run("pack", "--image", image, "--version", "1.2", "--board", "sim", "--key", join(dir, "dev.key"), "--out", out)).status).toBe(2);
     const missing = await run("pack", "--image", image, "--version", "1.2.1", "--board", "sim", "--key", join(dir, "nope.key"), "--out", out);
     expect(missing.status).toBe(1);
-    expect(missing.err[0]).toMatch(/^error: not-found/);
+    expect(missing.err[0]).toMatch(/^mote: not-found/);
   });
 
   test("refuses a public key in place of the private key", async () => {
     const r = await run("pack", "--image", image, "--version", "1.2.1", "--board", "sim", "--key", join(dir, "dev.pub"), "--out", join(dir, "x"));
     expect(r.status).toBe(1);
-    expect(r.err[0]).toMatch(/^error: /);
+    expect(r.err[0]).toMatch(/^mote: /);
   });
 });
 
@@ -74,12 +74,12 @@ describe("mote ota verify", () => {
 
   test("names bad-signature for another key or a tampered descriptor", async () => {
     const other = await run("verify", descriptorPath, "--key", join(dir, "other.pub"));
-    expect([other.status, other.err]).toEqual([1, ["error: bad-signature"]]);
+    expect([other.status, other.err]).toEqual([1, ["mote: bad-signature: the signature does not verify with the given key"]]);
     const d = JSON.parse(readFileSync(descriptorPath, "utf8"));
     const tampered = join(out, "tampered.json");
     writeFileSync(tampered, JSON.stringify({ ...d, version: "9.9.9" }));
     const r = await run("verify", tampered, "--key", join(dir, "dev.pub"), "--image", imageOut);
-    expect([r.status, r.err]).toEqual([1, ["error: bad-signature"]]);
+    expect([r.status, r.err]).toEqual([1, ["mote: bad-signature: the signature does not verify with the given key"]]);
   });
 
   test("names hash-mismatch for a flipped byte and size-mismatch for a short image", async () => {
@@ -88,12 +88,12 @@ describe("mote ota verify", () => {
     const flipped = join(dir, "flipped.bin");
     writeFileSync(flipped, bytes);
     const r1 = await run("verify", descriptorPath, "--key", join(dir, "dev.pub"), "--image", flipped);
-    expect([r1.status, r1.err]).toEqual([1, ["error: hash-mismatch"]]);
+    expect([r1.status, r1.err]).toEqual([1, ["mote: hash-mismatch: the image's SHA-256 differs from the descriptor's"]]);
     const short = join(dir, "short.bin");
     writeFileSync(short, bytes.subarray(0, 99_999));
     const r2 = await run("verify", descriptorPath, "--key", join(dir, "dev.pub"), "--image", short);
     expect(r2.status).toBe(1);
-    expect(r2.err[0]).toMatch(/^error: size-mismatch/);
+    expect(r2.err[0]).toMatch(/^mote: size-mismatch/);
   });
 
   test("names bad-descriptor for garbage and bad-key for a bad key file", async () => {
@@ -101,10 +101,10 @@ describe("mote ota verify", () => {
     writeFileSync(junk, "{not json");
     const r1 = await run("verify", junk, "--key", join(dir, "dev.pub"), "--image", imageOut);
     expect(r1.status).toBe(1);
-    expect(r1.err[0]).toMatch(/^error: bad-descriptor/);
+    expect(r1.err[0]).toMatch(/^mote: bad-descriptor/);
     const r2 = await run("verify", descriptorPath, "--key", junk);
     expect(r2.status).toBe(1);
-    expect(r2.err[0]).toMatch(/^error: bad-key/);
+    expect(r2.err[0]).toMatch(/^mote: bad-key/);
   });
 
   test("an unknown subcommand or option is a usage error (2)", async () => {
@@ -116,7 +116,7 @@ describe("mote ota verify", () => {
     for (const argv of [["frobnicate"], ["verify", descriptorPath, "--key", join(dir, "dev.pub"), "--bogus", "1"], ["keygen", "--out"]]) {
       const r = await run(...argv);
       expect(r.status, argv.join(" ")).toBe(2);
-      expect(r.err, argv.join(" ")).toEqual([expect.stringMatching(/^error: usage: \S/)]);
+      expect(r.err, argv.join(" ")).toEqual([expect.stringMatching(/^mote: usage: \S/)]);
     }
   });
 

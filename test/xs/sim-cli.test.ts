@@ -64,7 +64,7 @@ describe("mote sim", () => {
     const code = await main(["--fault", "meteor@3s"]);
     c.restore();
     expect(code).toBe(2);
-    expect(c.err.join("")).toMatch(/^mote sim: invalid-fault: .*meteor/);
+    expect(c.err.join("")).toMatch(/^mote: invalid-fault: .*meteor/);
   });
 
   test("--devices 3: distinct client ids, all healthy, memory per device reported, nothing left running", async () => {
