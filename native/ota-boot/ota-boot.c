@@ -52,6 +52,7 @@
 #include "nvs_flash/include/nvs.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
+#include "esp_task_wdt.h"		// modWatchDogReset() is esp_task_wdt_reset() when CONFIG_ESP_TASK_WDT_EN (xsHost.h); the boards enable it
 
 /*
  * esp_ota_mark_app_invalid_rollback() (mark invalid, no reboot) is public API from

@@ -117,8 +117,13 @@ describe("contract: .d.ts <-> ota-boot.js <-> ota-boot.c", () => {
     const fragment = JSON.parse(readFileSync(at("native/ota-boot/manifest.json"), "utf8"));
     expect(fragment.platforms.esp32.modules["mote/ota-boot"]).toBe("./ota-boot");
     expect(fragment.platforms.esp32.preload).toContain("mote/ota-boot");
+    // every ESP32 board section includes the common fragment (mcconfig applies only the most specific platform key)
+    const common = JSON.parse(readFileSync(at("boards/esp32-common/manifest.json"), "utf8"));
+    expect(common.modules["mote/ota-boot"]).toBe("$(MOTE)/native/ota-boot/ota-boot");
+    expect(common.preload).toContain("mote/ota-boot");
     const root = JSON.parse(readFileSync(at("manifest_host.json"), "utf8"));
-    expect(root.platforms.esp32.modules["mote/ota-boot"]).toBe("$(MOTE)/native/ota-boot/ota-boot");
+    for (const board of ["esp32", "esp32/esp32s3", "esp32/esp32c3"])
+      expect(root.platforms[board].include, board).toContain("$(MOTE)/boards/esp32-common/manifest.json");
     expect(existsSync(C_FILE) && existsSync(JS_FILE)).toBe(true);
   });
 });
