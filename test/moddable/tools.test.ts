@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { buildModdable } from "../../host-shim/moddable/build.js";
 import { findModdable, moddableMissing, type ModdableSdk } from "../../host-shim/moddable/sdk.js";
 import { freeUdpPort, libcoapMissing, runLibcoapClient, startLibcoapServer, type LibcoapServer } from "../helpers/libcoap.js";
+import { startFakeBroker } from "../helpers/fake-broker.js";
 import { freePort, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 
 const root = join(__dirname, "..", "..");
@@ -156,5 +157,85 @@ describe.skipIf(skip !== undefined)("the CLI tasks on Moddable's runtime (mote .
     tx.close();
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("to moddable\n");
+  }, 60_000);
+  // Issue 16 (items 2, 5, 6, 7, 8, 9) on Moddable's runtime; node and xs: test/interop/cli-failures.test.ts.
+  /** One line `mote: <code>: <words>` and a non-zero status. */
+  function oneErrorLine(r: Run): [string, string] {
+    expect(r.code, r.stderr).not.toBe(0);
+    const lines = r.stderr.split("\n");
+    expect(lines, r.stderr).toHaveLength(2);
+    const m = /^mote: ([a-z0-9][a-z0-9.-]*): (\S.*)$/.exec(lines[0]);
+    expect(m, lines[0]).not.toBeNull();
+    expect(lines[0]).not.toMatch(/\bE[A-Z]{4,}\b/);
+    return [m![1], m![2]];
+  }
+
+  test("MQTT: a broker that hangs up before CONNACK or before PUBACK/PUBCOMP ends the run with one line", async () => {
+    for (const [mode, qos, before] of [["close", "1", "CONNACK"], ["close-after-connack", "1", "PUBACK"], ["close-after-connack", "2", "PUBCOMP"]] as const) {
+      const b = await startFakeBroker(mode);
+      try {
+        const r = await mote(["mqtt", "pub", "-h", "127.0.0.1", "-p", String(b.port), "-t", "t", "-m", "x", "-q", qos]).done;
+        const [code, words] = oneErrorLine(r);
+        if (code === "refused" && mode === "close") {
+          // Moddable's lin TCP gives no cause: a close seen before the first onWritable
+          // reads as a refused connection (src/platform/tcp.ts)
+          expect(words).toMatch(/^the connection to 127\.0\.0\.1:\d+ was refused/);
+          continue;
+        }
+        expect(code).toMatch(/^(closed|reset)$/);
+        expect(words).toMatch(new RegExp(`^the broker (closed|reset) the connection before ${before}$`));
+      } finally {
+        await b.close();
+      }
+    }
+  }, 90_000);
+
+  test("MQTT: 3.1.1 by default; -V 5 refused by a 3.1.1-only broker is said as such", async () => {
+    const b = await startFakeBroker("v311-only");
+    try {
+      const plain = await mote(["mqtt", "pub", "-h", "127.0.0.1", "-p", String(b.port), "-t", "t", "-m", "x", "-q", "1"]).done;
+      expect([plain.code, plain.stderr]).toEqual([0, ""]);
+      const v5 = await mote(["mqtt", "pub", "-V", "5", "-h", "127.0.0.1", "-p", String(b.port), "-t", "t", "-m", "x"]).done;
+      expect(oneErrorLine(v5)).toEqual(["connect-refused", "the broker does not accept MQTT 5 (try -V 311): unsupported protocol version (an MQTT 3.1.1 CONNACK, return code 1)"]);
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
+
+  test("CoAP: serve keeps serving with stdin closed, answers Block1+Block2 on one request, fails on a busy port and on -p 0", async () => {
+    const port = await freeUdpPort();
+    const server = mote(["coap", "serve", "-p", String(port)], "", 120_000); // stdin ends at once
+    try {
+      await until(() => /listening on udp port \d+\n/.test(server.stderr()), 30_000, "coap serve banner");
+      expect(server.stderr()).toBe(`coap server listening on udp port ${port}\n`);
+      const hello = await mote(["coap", "get", `coap://127.0.0.1:${port}/hello`]).done;
+      expect([hello.code, hello.stdout]).toEqual([0, "Hello from mote"]);
+      // RFC 7959 §2.7: a 5,000-byte PUT by Block1 whose echo needs Block2
+      const body = Array.from({ length: 5000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join("");
+      const file = join(dir, "echo.txt");
+      writeFileSync(file, body);
+      const out = join(dir, "echo.out");
+      const lib = await runLibcoapClient(["-m", "put", "-f", file, "-b", "1024", "-B", "20", "-o", out, `coap://127.0.0.1:${port}/echo`], 30_000);
+      expect(lib.code, lib.stderr).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe(body);
+      const own = await mote(["coap", "put", `coap://127.0.0.1:${port}/echo`, "-f", file, "-b", "1024"]).done;
+      expect([own.code, own.stderr, own.stdout === body]).toEqual([0, "", true]);
+      const busy = await mote(["coap", "serve", "-p", String(port)]).done;
+      const [code] = oneErrorLine(busy);
+      expect(code).toMatch(/^(address-in-use|bind-failed)$/); // Moddable's lin UDP says only "bind failed"
+      // Moddable's lin UDP has no port property and binds port 0 only at the first send
+      expect(oneErrorLine(await mote(["coap", "serve", "-p", "0"]).done)[0]).toBe("unavailable");
+      expect(server.child.exitCode).toBeNull();
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.done;
+    }
+  }, 180_000);
+
+  test("CoAP: an IPv6 peer is unreachable at once on Moddable's lin UDP (AF_INET only), 4.04 says Not Found", async () => {
+    const v6 = await mote(["coap", "get", `coap://[::1]:${coap.port}/time`, "-B", "30"]).done;
+    expect(oneErrorLine(v6)[0]).toBe("unreachable");
+    const nf = await mote(["coap", "get", `${coap.url}/nothing-here`]).done;
+    expect(oneErrorLine(nf)).toEqual(["4.04", "Not Found"]);
   }, 60_000);
 });
