@@ -13,16 +13,20 @@
  * that other-host certificate (the check is off, as documented); a CA file
  * that is not a certificate is refused with its PemError code.
  *
- * The device program takes no CA from its configuration (an mqtts:// broker
- * is checked against the CA store built into the firmware), so it is not
- * driven here.
+ * The device program (manifest.json) with an `mqtts://` broker and the test
+ * CA as its `mqttCa` preference connects, says online and sends telemetry;
+ * with a CA that did not sign the broker's certificate, or against the
+ * certificate for another host, every attempt is refused by Moddable's
+ * certificate check and the device retries after its backoff, never online.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import mqtt from "mqtt";
 import { buildModdable } from "../../host-shim/moddable/build.js";
+import { ModdableDevice, writePreferences } from "../../host-shim/moddable/run.js";
 import { findModdable, moddableMissing, type ModdableSdk } from "../../host-shim/moddable/sdk.js";
 import { freePort, makeTlsFiles, mosquittoSkipReason, opensslSkipReason, startMosquitto, tlsListener, type Mosquitto, type TlsFiles } from "../helpers/mosquitto.js";
 
@@ -127,4 +131,99 @@ describe.skipIf(skip !== undefined)("MQTT over TLS on Moddable's runtime (mote m
     expect(r2.code, r2.stderr).toBe(1);
     expect(r2.stderr).toMatch(/pem-base64/);
   }, 120_000);
+});
+
+describe.skipIf(skip !== undefined)("the device program on mqtts:// with mqttCa, on Moddable's runtime", () => {
+  let sdk: ModdableSdk;
+  let so: string;
+  let broker: Mosquitto;
+  let files: TlsFiles;
+  let dir: string;
+  let tlsPort: number;
+  let wrongHostPort: number;
+  const devices: ModdableDevice[] = [];
+
+  beforeAll(async () => {
+    sdk = findModdable() as ModdableSdk;
+    so = await buildModdable("device", sdk);
+    dir = mkdtempSync(join(tmpdir(), "mote-lin-tls-device-"));
+    files = makeTlsFiles(dir);
+    tlsPort = await freePort();
+    wrongHostPort = await freePort();
+    broker = await startMosquitto({
+      extraConfig: [
+        ...tlsListener(tlsPort, files, files.serverCert, files.serverKey),
+        ...tlsListener(wrongHostPort, files, files.wrongHostCert, files.wrongHostKey),
+      ],
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const d of devices) await d.stop();
+    await broker?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A device whose preferences name `broker` and the CA in `caFile` (PEM text). */
+  function boot(id: string, port: number, caFile: string): ModdableDevice {
+    const state = join(dir, id);
+    writePreferences(state, {
+      mote: { ssid: "lab", password: "secret-pass", broker: `mqtts://127.0.0.1:${port}`, clientId: id, telemetryMs: 500, mqttCa: readFileSync(caFile, "utf8") },
+    });
+    const device = new ModdableDevice(so, sdk, state, { onLine: process.env.MOTE_LOG ? (l) => console.log(`[${id}] ${l}`) : undefined });
+    devices.push(device);
+    device.start();
+    return device;
+  }
+
+  test("with the broker's CA it connects over TLS, says online and sends QoS 1 telemetry", async () => {
+    const observer = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, clientId: "lin-tls-observer", reconnectPeriod: 0 });
+    try {
+      const seen: string[] = [];
+      observer.on("message", (t, p) => seen.push(`${t} ${p.toString()}`));
+      await observer.subscribeAsync("mote/lin-tls-1/#", { qos: 1 });
+      const device = boot("lin-tls-1", tlsPort, files.caPem);
+      await device.waitFor(/mqtt connected/, 60_000);
+      const end = Date.now() + 20_000;
+      while (Date.now() < end && !(seen.includes("mote/lin-tls-1/status online") && seen.some((m) => m.startsWith("mote/lin-tls-1/telemetry {")))) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(seen).toContain("mote/lin-tls-1/status online");
+      expect(seen.some((m) => m.startsWith("mote/lin-tls-1/telemetry {"))).toBe(true);
+      await device.stop();
+    } finally {
+      await observer.endAsync();
+    }
+  }, 120_000);
+
+  /**
+   * Boots a device that must be refused: Moddable's ssl check throws "certificate:
+   * auth err" on each attempt (the SDK's exception trace), the link retries after
+   * its backoff and fails again, and the device never connects nor says online.
+   */
+  async function refused(id: string, port: number, caFile: string): Promise<void> {
+    const observer = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, clientId: `${id}-observer`, reconnectPeriod: 0 });
+    try {
+      const seen: string[] = [];
+      observer.on("message", (t, p) => seen.push(`${t} ${p.toString()}`));
+      await observer.subscribeAsync(`mote/${id}/#`, { qos: 1 });
+      const device = boot(id, port, caFile);
+      const first = await device.waitFor(/certificate: auth err/, 60_000);
+      const at = device.lines.indexOf(first) + 1;
+      await device.waitFor(/certificate: auth err/, 60_000, at);
+      expect(device.lines.some((l) => /mqtt connected/.test(l))).toBe(false);
+      expect(seen.filter((m) => m.startsWith(`mote/${id}/status online`))).toEqual([]);
+      await device.stop();
+    } finally {
+      await observer.endAsync();
+    }
+  }
+
+  test("with a CA that did not sign the broker's certificate: refused at every attempt, never online", async () => {
+    await refused("lin-tls-2", tlsPort, files.otherCaPem);
+  }, 150_000);
+
+  test("against a certificate for another host (same CA): refused at every attempt, never online", async () => {
+    await refused("lin-tls-3", wrongHostPort, files.caPem);
+  }, 150_000);
 });
