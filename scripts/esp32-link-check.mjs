@@ -7,6 +7,9 @@
  *   node scripts/esp32-link-check.mjs [--board esp32,esp32s3,esp32c3] [--build debug,release]
  *                                     [--keep DIR] [--json FILE] [--jobs N] [--manifest FILE]
  *
+ * The manifest's folder (manifest*.json, dist/) is copied first, so that a concurrent
+ * `npm run build` cannot change what is linked; boards/ and native/ are read through MOTE.
+ *
  * Per board x build:
  *  1. `mcconfig [-d] -p <platform> -o <out> manifest.json ssid=x password=y` with MOTE=<repo>.
  *     Without -m, mcconfig only writes the makefile and the generated headers.
@@ -30,9 +33,9 @@
  * The last line is "esp32 link check: PASS" or "esp32 link check: FAIL (...)".
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -334,6 +337,15 @@ async function main() {
   const work = opts.keep ?? mkdtempSync(join(tmpdir(), "mote-esp32-link-"));
   if (opts.keep) rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
+  // The builds read a copy of the manifest's folder (its manifest*.json and dist/), taken
+  // now: a build of dist/ running meanwhile (npm test's pretest in CI) cannot change it.
+  const copy = join(work, "mote");
+  mkdirSync(copy);
+  const from = dirname(opts.manifest);
+  for (const f of readdirSync(from)) if (/^manifest.*\.json$/.test(f)) cpSync(join(from, f), join(copy, f));
+  cpSync(join(from, "dist"), join(copy, "dist"), { recursive: true });
+  const manifest = join(copy, basename(opts.manifest));
+  console.log(`esp32 link check: sources copied (${relative(process.cwd(), from) || "."}/manifest*.json, dist/)`);
   fakeIdf(join(work, "esp-idf"));
   const env = sdkEnv(join(work, "esp-idf"));
 
@@ -346,7 +358,7 @@ async function main() {
       const i = next++;
       const { board, build } = jobs[i];
       try {
-        results[i] = await checkOne(board, build, work, env, opts.manifest);
+        results[i] = await checkOne(board, build, work, env, manifest);
       } catch (e) {
         results[i] = { label: `${board} ${build}`, ok: false, problems: [String(e?.message ?? e)], log: [] };
       }
