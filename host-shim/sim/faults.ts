@@ -6,6 +6,12 @@
  * embedded peers and against real ones (mosquitto, libcoap):
  *   cut(ms)   every connection is reset and new ones are refused for `ms`
  *             (a broker restart seen from the device);
+ *   refused   a proxy always accepts TCP, so the refusal a device would meet
+ *             (the broker down, restarting or never there) is told apart:
+ *             `refusal()` says whether a connect would be refused now, which
+ *             the device's network stack (network.ts) turns into `refused`.
+ *             The proxy learns the broker is gone when its own connect to it
+ *             fails, and probes it until it answers again;
  *   loss = p  UDP: each datagram is dropped with probability p.
  *             TCP cannot lose bytes, so a "lost" segment shows up as what TCP
  *             makes of it: a retransmission delay (`retransmitMs`) for that
@@ -82,6 +88,10 @@ export class TcpFaultProxy {
   #downUntil = 0;
   #loss = 0;
   #port = 0;
+  /** The target refused the last connect; probed every PROBE_MS until it accepts. */
+  #targetDown = false;
+  #probe: NodeJS.Timeout | undefined;
+  #closed = false;
   connections = 0;
 
   constructor(options: ProxyOptions) {
@@ -113,7 +123,45 @@ export class TcpFaultProxy {
     });
     this.#server = server;
     this.#port = (server.address() as AddressInfo).port;
+    await this.#probeTarget();
     return this.#port;
+  }
+
+  /** Why a connect through the relay would be refused now ("refused: ..."), or undefined. */
+  refusal(): string | undefined {
+    if (Date.now() < this.#downUntil) return "refused: connection refused (the broker is restarting)";
+    if (this.#targetDown) return `refused: connection refused (nothing listens at ${this.#o.targetHost}:${this.#o.targetPort})`;
+    return undefined;
+  }
+
+  /** The target refused a connect: say so until a probe finds it back. */
+  #markTargetDown(): void {
+    if (this.#targetDown || this.#closed) return;
+    this.#targetDown = true;
+    const again = () => {
+      this.#probe = undefined;
+      if (this.#closed || !this.#targetDown) return;
+      void this.#probeTarget().then(() => {
+        if (this.#targetDown && !this.#closed) this.#probe = setTimeout(again, PROBE_MS).unref();
+      });
+    };
+    this.#probe = setTimeout(again, PROBE_MS).unref();
+  }
+
+  /** One connect to the target, closed at once: whether it listens. */
+  #probeTarget(): Promise<void> {
+    return new Promise((resolve) => {
+      const s = connect({ host: this.#o.targetHost, port: this.#o.targetPort });
+      const done = (up: boolean) => {
+        s.destroy();
+        if (up) this.#targetDown = false;
+        else if (!this.#targetDown) this.#markTargetDown();
+        resolve();
+      };
+      s.setTimeout(PROBE_MS * 4, () => done(false));
+      s.once("connect", () => done(true));
+      s.once("error", () => done(false));
+    });
   }
 
   /** Resets every connection and refuses new ones for `downMs`. */
@@ -127,6 +175,8 @@ export class TcpFaultProxy {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#probe !== undefined) clearTimeout(this.#probe);
     for (const p of this.#pairs) {
       p.a.destroy();
       p.b.destroy();
@@ -145,6 +195,10 @@ export class TcpFaultProxy {
     }
     this.connections++;
     const upstream = connect({ host: this.#o.targetHost, port: this.#o.targetPort });
+    upstream.once("connect", () => (this.#targetDown = false));
+    upstream.once("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "ECONNREFUSED") this.#markTargetDown();
+    });
     upstream.setNoDelay(true);
     client.setNoDelay(true);
     const pair = { a: client, b: upstream };
@@ -193,6 +247,9 @@ export class TcpFaultProxy {
     });
   }
 }
+
+/** Period of the probes of a target found down, ms. */
+const PROBE_MS = 200;
 
 /** RST the connection (as a vanished peer does); a socket already gone is fine. */
 function resetQuietly(socket: Socket): void {

@@ -16,6 +16,7 @@ import { startBroker, startCoapServer, startUpdateServer, type BrokerPeer, type 
 import { TcpFaultProxy, UdpFaultProxy, type ScheduledFault } from "./faults.js";
 import { SimDevice, type SimDeviceEvent, type SimDeviceStatus } from "./device.js";
 import { AirSpace, createHardware, configureSharedHardware, type WifiNetwork } from "./hardware.js";
+import { withNetworkStack } from "./network.js";
 import { bundleForXs, projectRoot } from "../xs/engine.js";
 import { seededRandom } from "../../src/runtime/backoff.js";
 import { parsePublicKey } from "../../src/ota/keys.js";
@@ -177,8 +178,10 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     const updates = await startUpdateServer();
     cleanups.push(() => updates.close());
 
-    // One pair of fault proxies per device: its "radio". A WiFi drop cuts that
-    // device's connections (as losing the IP does on the board); loss applies to all.
+    // One pair of fault proxies per device: its "radio". A WiFi drop resets that
+    // device's connections (as losing the IP does on the board) and its network
+    // stack (network.ts) has no route until the station has an address again;
+    // loss applies to all.
     const links: { mqtt: TcpFaultProxy; coap: UdpFaultProxy }[] = [];
     for (let i = 0; i < count; i++) {
       const mqtt = new TcpFaultProxy({ targetHost: brokerTarget.host, targetPort: brokerTarget.port, random });
@@ -237,6 +240,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         ssid: network.ssid,
         password: options.devicePassword ?? network.password,
         broker: `mqtt://127.0.0.1:${links[i].mqtt.port}`,
+        coap: `coap://127.0.0.1:${links[i].coap.port}`, // for apps (host-shim/sim/app.ts); the default program observes coapObserve
         ...(options.telemetryMs !== undefined ? { telemetryMs: options.telemetryMs } : {}),
         ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
         ...(otaKeyHex !== undefined ? { otaKey: otaKeyHex } : {}),
@@ -248,7 +252,9 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         name: `mote-sim-${i}`,
         stateDir,
         buildConfig,
-        hardware: createHardware({ stateDir, mac, air, ssid: network.ssid }),
+        hardware: withNetworkStack(createHardware({ stateDir, mac, air, ssid: network.ssid }), {
+          refusal: (_address, port) => (port === links[i].mqtt.port ? links[i].mqtt.refusal() : undefined),
+        }),
         bundleForBoot,
         onLog: options.onLog === undefined ? undefined : (line) => options.onLog!(i, line),
         onEvent: options.onEvent === undefined ? undefined : (e) => options.onEvent!(i, e),
@@ -269,7 +275,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         event(`wifi-drop ${durationMs} ms`);
         for (const i of device === undefined ? devices.map((_, k) => k) : [device]) {
           devices[i].dropWifi(durationMs);
-          links[i].mqtt.cut(durationMs);
+          links[i].mqtt.cut(0); // reset now; new connects fail for want of a route, not by a timer of their own
           links[i].coap.cut(durationMs);
         }
       },

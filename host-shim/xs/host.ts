@@ -218,8 +218,8 @@ export class HostBridge {
         const batch = this.#events.splice(0, this.#o.maxBatch);
         const drops = this.#droppedCallbacks;
         this.#droppedCallbacks = [];
-        const fin = this.#finished;
-        this.#finished = [];
+        // "finished" goes after the last queued event (see #takeFinished)
+        const fin = this.#takeFinished();
         let message: Uint8Array;
         try {
           message = this.encode({ op: "events", ev: batch, drops, fin });
@@ -256,6 +256,22 @@ export class HostBridge {
     if (drops) for (const [id, count] of drops) this.#dropHandle(id, count);
   }
 
+  /**
+   * The finished handles XS may be told of now: none while events are still
+   * queued. XS releases a finished handle's callbacks once its proxy is
+   * collected, so "finished" must not overtake the handle's own last event —
+   * a one-shot timer that fired is finished when its event is queued, and a
+   * reply to any request (or the first of several event batches) sent before
+   * that event would have XS drop the callback the event then calls: the
+   * timer never fires in XS. Everything left goes with the last batch.
+   */
+  #takeFinished(): number[] {
+    if (this.#events.length > 0 || this.#finished.length === 0) return [];
+    const fin = this.#finished;
+    this.#finished = [];
+    return fin;
+  }
+
   /** `value` is finished: forget it as open, and tell XS (with the next message). */
   #finish(value: unknown): void {
     const entry = this.#open.get(value);
@@ -289,10 +305,8 @@ export class HostBridge {
     } catch (e) {
       reply = { err: e instanceof Error ? e : new Error(String(e)) };
     }
-    if (this.#finished.length > 0) {
-      reply.fin = this.#finished;
-      this.#finished = [];
-    }
+    const fin = this.#takeFinished();
+    if (fin.length > 0) reply.fin = fin;
     try {
       return this.encode(reply);
     } catch (e) {

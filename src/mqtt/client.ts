@@ -588,10 +588,13 @@ export class MqttClient {
     const s = this.#socket;
     this.#socket = undefined;
     s?.close();
-    const wasUp = this.session.state !== "disconnected" && this.session.state !== "ended";
+    // A close after CONNACK is the connection ending (its cause, if any, was already
+    // reported); before CONNACK it is why the attempt failed, and is said.
+    const state = this.session.state;
     this.#run(this.session.handle({ type: "closed" }, now()));
     this.#alarm.arm(this.session.nextDeadline());
-    if (code !== undefined && (code !== "closed" || !wasUp)) this.#emit("error", new MqttConnectionError(code, message));
+    if (code === "closed" && state === "connecting") message ??= "the broker closed the connection before CONNACK";
+    if (code !== undefined && (code !== "closed" || state === "connecting" || state === "disconnected")) this.#emit("error", new MqttConnectionError(code, message));
     return this.#closed();
   }
 

@@ -57,7 +57,7 @@ describe("attempts and backoff", () => {
     for (const r of [0, 0.5, NaN, -1, 1, 7]) {
       const l = lifecycle({ rng: () => r });
       l.handle({ type: "start" }, 0);
-      const [w] = l.handle({ type: "lost" }, 0) as [{ delayMs: number }];
+      const [w] = l.handle({ type: "lost" }, 0) as unknown as [{ delayMs: number }];
       expect(w.delayMs).toBeGreaterThanOrEqual(0);
       expect(w.delayMs).toBeLessThanOrEqual(500);
     }
