@@ -8,6 +8,8 @@
  *   mote coap get|... ...     (cli/coap.ts)
  *   mote ota ...              (cli/ota.ts)
  *   mote sim                  the simulator               (cli/sim.ts)
+ *   mote init DIR             a project of your own       (cli/init.ts)
+ *   mote app build|lin        your app for mcconfig       (cli/app.ts)
  * A group whose module does not exist yet prints "not available yet", status 2.
  */
 import { realpathSync } from "node:fs";
@@ -15,7 +17,7 @@ import { pathToFileURL } from "node:url";
 import { loadGroup } from "./registry.js";
 import { errorLine } from "./engine.js";
 
-export const GROUPS = ["tcp", "udp", "mqtt", "coap", "ota", "sim"] as const;
+export const GROUPS = ["tcp", "udp", "mqtt", "coap", "ota", "sim", "init", "app"] as const;
 
 export const USAGE = `usage: mote <command> [options]
   mote tcp listen PORT [--echo] [--address ADDR]    TCP server, like nc -l
@@ -26,6 +28,8 @@ export const USAGE = `usage: mote <command> [options]
   mote coap get|post|put|delete|observe|discover|serve ...
   mote ota keygen|pack|verify|serve|deploy ...
   mote sim                                          the device program in the simulator
+  mote init DIR                                     a project of your own on mote (docs/cookbook.md)
+  mote app build|lin ...                            build your app for Moddable (mcconfig)
 
 Network commands take --engine node|xs|moddable (default node): xs runs the same
 code inside the XS engine, moddable on Moddable's own runtime (mcconfig -p lin).

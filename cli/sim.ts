@@ -8,6 +8,8 @@ import { statusJson, statusLine } from "../host-shim/sim/display.js";
 import { memoryPerDevice } from "../host-shim/sim/memory.js";
 import { readFileSync } from "node:fs";
 import { errorLine } from "./tasks/types.js";
+import { join } from "node:path";
+import { bundleApp } from "../host-shim/sim/app.js";
 
 const HELP = `mote sim — run the device program on the XS engine with simulated hardware
 
@@ -21,6 +23,8 @@ const HELP = `mote sim — run the device program on the XS engine with simulate
   --telemetry MS              telemetry period (default 5000 in the simulator; the program alone: 60000)
   --fault SPEC                wifi-drop@10s[+5s], broker-restart@20s[+2s], power-cut@30s[+1s], loss=0.3[@10s]
                               (repeatable)
+  --app FILE                  run your own app (its entry, e.g. src/main.ts of a \`mote init\` project)
+                              instead of the default program; it reads ssid, password, broker, coap
   --ota-key FILE              OTA mode: the device takes cmd/ota updates signed for this public key
                               (PEM, as \`mote ota keygen\` writes it) and boots from its active flash slot
   --for SECONDS               stop after SECONDS; exit 0 iff every device ended healthy
@@ -68,12 +72,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (args.otaKey !== undefined) otaKey = readFileSync(args.otaKey, "utf8");
     if (!args.json) print(`mote sim: starting ${args.devices} device(s) on XS…`);
+    const app = args.app === undefined ? undefined : await bundleApp(args.app);
     sim = await startSimulation({
+      ...(app === undefined ? {} : { bundle: app, observeSensor: false, state: args.state ?? join(process.cwd(), ".state", "sim") }),
       devices: args.devices,
       broker: args.broker,
       brokerPort: args.brokerPort,
       coap: args.coap,
-      state: args.state,
+      ...(app === undefined ? { state: args.state } : {}),
       telemetryMs: args.telemetryMs ?? 5000,
       faults: args.faults,
       ota: otaKey === undefined ? undefined : { publicKey: otaKey },

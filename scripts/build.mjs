@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // Builds mote's bundles with esbuild (`npm run build` type-checks first):
-//   dist/device/mote.js   ES module for Moddable (host modules stay imports), + main.js
+//   dist/lib/             mote as a library for Moddable: one ES module per entry ("mote",
+//                         "mote/mqtt", "mote/coap", ... — LIBRARY_ENTRIES), shared code in
+//                         "mote/chunk-*" modules; manifest_lib.json maps and preloads them
+//   dist/device/main.js   the default device program: an app on that library (manifest.json)
+//   dist/node/sim.mjs     the simulator as a library for apps (package export "mote/sim")
+//   dist/types/           declarations for the package's exports (--only=types; npm pack runs it)
 //   dist/sim/device.js    the same source as one script for XS, host modules bound to the bridge
 //   dist/sim/tools.js     the CLI tasks (cli/tasks/*.ts) as XS globals, for --engine xs
 //   dist/node/cli.mjs     the CLI for Node, host modules bound to host-shim/node twins
@@ -8,10 +13,11 @@
 //   dist/sizes.json       minified + gzip sizes of the device bundle
 // A missing entry (src/app/main.ts, cli/main.ts, ...) is skipped with a message.
 // Flags: --prepare (npm's prepare hook: report errors but exit 0 so `npm install` works),
-//        --only=device,sim,tools,cli,moddable-tools
+//        --only=device,sim,tools,cli,sim-api,moddable-tools,types (types only when named)
 import { build } from "esbuild";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, posix, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 
@@ -73,19 +79,110 @@ export async function measureDeviceSize(entry) {
   return { minified: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
 }
 
+/**
+ * Moddable module name -> source: the library's entries (package.json "exports"
+ * names the same files for TypeScript and esbuild). "mote/app" is the default
+ * device program's start(), which dist/device/main.js calls.
+ */
+export const LIBRARY_ENTRIES = {
+  mote: "src/index.ts",
+  "mote/mqtt": "src/mqtt/index.ts",
+  "mote/coap": "src/coap/index.ts",
+  "mote/net": "src/net/index.ts",
+  "mote/ota": "src/ota/index.ts",
+  "mote/device": "src/device.ts",
+  "mote/app": "src/app/start.ts",
+};
+
+/**
+ * dist/lib/: the entries as ES modules for mcconfig, code shared between them
+ * split into chunk modules (one copy of each class, so `instanceof` and module
+ * state hold across "mote/mqtt" and "mote"). Imports between the files are
+ * rewritten from "./chunk-X.js" to module names ("mote/chunk-X"): Moddable
+ * names a module by its manifest entry, not by its path.
+ */
+async function buildLibrary() {
+  const outdir = join(root, "dist", "lib");
+  const entryPoints = Object.fromEntries(Object.entries(LIBRARY_ENTRIES).map(([name, file]) => [name, join(root, file)]));
+  const r = await build({
+    entryPoints,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    target: "es2022",
+    platform: "neutral",
+    external: [...hostSpecifiers(), "embedded:*"],
+    outdir,
+    chunkNames: "mote/chunk-[hash]",
+    legalComments: "none",
+    metafile: true,
+    logLevel: "warning",
+  });
+  const outputs = Object.keys(r.metafile.outputs).filter((f) => f.endsWith(".js"));
+  for (const rel of outputs) {
+    const file = join(root, rel);
+    const from = posix.dirname(relative(outdir, file).split("\\").join("/"));
+    const code = readFileSync(file, "utf8").replace(/((?:\bfrom|\bimport)\s*)"(\.\.?\/[^"]+)\.js"/g, (_, lead, spec) => `${lead}"${posix.join(from, spec)}"`);
+    writeFileSync(file, code);
+  }
+  // Chunks of an earlier build go only now (a build reading dist/lib meanwhile sees whole files).
+  const kept = new Set(outputs.map((rel) => join(root, rel)));
+  for (const f of readdirSync(join(outdir, "mote"))) if (f.startsWith("chunk-") && !kept.has(join(outdir, "mote", f))) rmSync(join(outdir, "mote", f));
+  console.log(`lib: dist/lib/ (${Object.keys(LIBRARY_ENTRIES).length} entries, ${outputs.length - Object.keys(LIBRARY_ENTRIES).length} shared chunks)`);
+}
+
+/**
+ * dist/types/: declarations for the package's exports (tsc, from src/ and the
+ * simulator API host-shim/sim/app.ts), with our hand-written .d.ts files beside them.
+ */
+function buildTypes() {
+  const out = join(root, "dist", "types");
+  rmSync(out, { recursive: true, force: true });
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  // The ambient declarations tsconfig.json includes (host modules): src/**/*.d.ts and XS's globals.
+  const ambient = readdirSync(join(root, "src"), { recursive: true }).map(String).filter((f) => f.endsWith(".d.ts")).map((f) => join("src", f));
+  const entries = [...new Set([...Object.values(LIBRARY_ENTRIES), "host-shim/sim/app.ts", ...ambient, "node_modules/@moddable/typings/xs.d.ts"])];
+  const flags = ["--declaration", "--emitDeclarationOnly", "--outDir", out, "--rootDir", ".", "--skipLibCheck", "--strict"];
+  const options = ["--target", "es2022", "--module", "es2022", "--moduleResolution", "bundler", "--types", "node", "--lib", "ES2022,DOM"];
+  const r = spawnSync(process.execPath, [tsc, ...flags, ...options, ...entries], { cwd: root, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`tsc declarations failed:\n${(r.stdout + r.stderr).trim()}`);
+  cpSync(join(root, "src"), join(out, "src"), { recursive: true, filter: (f) => !/\.ts$/.test(f) || f.endsWith(".d.ts") });
+  console.log("types: dist/types/");
+}
+
+/** dist/node/sim.mjs: the simulator as a library for apps ("mote/sim": startApp, startSimulation). */
+async function buildNodeSim(plugins) {
+  const entry = join(root, "host-shim", "sim", "app.ts");
+  if (!existsSync(entry)) return;
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    outfile: join(root, "dist", "node", "sim.mjs"),
+    logLevel: "warning",
+    plugins: [plugins.nodeTwinsPlugin(root)],
+  });
+  console.log("sim-api: dist/node/sim.mjs");
+}
+
 async function buildDevice() {
   const entry = deviceModule();
   if (!entry) {
     console.log("device: skipped (no src/app/start.ts yet)");
     return;
   }
+  await buildLibrary();
   const outdir = join(root, "dist", "device");
+  rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
-  // Moddable runs the module named "main"; "mote" is preloaded (manifest.json) and only main starts it.
-  await buildForModdable(entry, join(outdir, "mote.js"), [], `// Generated by scripts/build.mjs: Moddable's entry module.\nimport { start } from "mote";\n\nstart();\n`);
+  // Moddable runs the module named "main"; the library is preloaded (manifest_lib.json) and only main starts the program.
+  writeFileSync(join(outdir, "main.js"), `// Generated by scripts/build.mjs: the default device program, an app on mote's library (manifest.json).\nimport { start } from "mote/app";\n\nstart();\n`);
   const size = await measureDeviceSize(entry);
   writeFileSync(join(root, "dist", "sizes.json"), JSON.stringify({ entry: relative(root, entry), ...size }, null, 2) + "\n");
-  console.log(`device: dist/device/mote.js from ${relative(root, entry)} — minified ${kb(size.minified)}, gzip ${kb(size.gzip)}`);
+  console.log(`device: dist/device/main.js on dist/lib/, ${relative(root, entry)} — minified ${kb(size.minified)}, gzip ${kb(size.gzip)}`);
 }
 
 async function buildSimDevice(plugins) {
@@ -266,7 +363,9 @@ async function main() {
   await step("sim", () => buildSimDevice(plugins));
   await step("tools", () => buildSimTools(plugins));
   await step("cli", () => buildNodeCli(plugins));
+  await step("sim-api", () => buildNodeSim(plugins));
   await step("moddable-tools", buildModdableTools);
+  if (only !== undefined && only.has("types")) await step("types", buildTypes);
   if (failed) {
     if (prepare) console.error("build: some bundles failed (see above); run `npm run build` after fixing them");
     else process.exitCode = 1;

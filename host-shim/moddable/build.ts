@@ -1,6 +1,6 @@
 /**
  * Builds mote for Moddable's desktop runtime with the real `mcconfig`:
- *   device  manifest.json        -> the device program (dist/device/, preloaded)
+ *   device  manifest.json        -> the device program (dist/device/main.js on the preloaded dist/lib/)
  *   tools   manifest_tools.json  -> the CLI tasks (dist/moddable-tools/)
  * into .moddable/<app>/ as `mc.so`, an instrumented release build (`-i`:
  * Moddable's `instrumentation` module then reports the XS heap and stack).
@@ -17,7 +17,7 @@ import { moddableEnv, type ModdableSdk } from "./sdk.js";
 export type ModdableApp = "device" | "tools";
 
 const MANIFESTS: Record<ModdableApp, { manifest: string; dist: string }> = {
-  device: { manifest: "manifest.json", dist: "dist/device/mote.js" },
+  device: { manifest: "manifest.json", dist: "dist/lib/mote/app.js" },
   tools: { manifest: "manifest_tools.json", dist: "dist/moddable-tools/mote-tools.js" },
 };
 
@@ -70,11 +70,16 @@ export async function buildModdable(app: ModdableApp, sdk: ModdableSdk, options:
  * `mcconfig -m -i -t build -p lin -o out manifest` (any manifest: the benchmarks build
  * Moddable's own examples with it); resolves with the path of mc.so.
  */
-export async function buildManifest(manifest: string, out: string, sdk: ModdableSdk, options: { root?: string; log?: (line: string) => void } = {}): Promise<string> {
+export async function buildManifest(
+  manifest: string,
+  out: string,
+  sdk: ModdableSdk,
+  options: { root?: string; log?: (line: string) => void; /** mcconfig's key=value config arguments */ config?: readonly string[] } = {},
+): Promise<string> {
   const root = options.root ?? projectRoot();
   mkdirSync(out, { recursive: true });
   return withLock(out, async () => {
-    const args = ["-m", "-i", "-t", "build", "-p", "lin", "-o", out, manifest];
+    const args = ["-m", "-i", "-t", "build", "-p", "lin", "-o", out, manifest, ...(options.config ?? [])];
     const tail: string[] = [];
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn(join(sdk.bin, "mcconfig"), args, { cwd: root, env: moddableEnv(sdk, root), stdio: ["ignore", "pipe", "pipe"] });

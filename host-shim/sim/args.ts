@@ -14,6 +14,8 @@ export interface Args {
   help: boolean;
   /** File with the OTA signing public key (PEM or hex): OTA mode. */
   otaKey?: string;
+  /** Entry file of the user's own app (host-shim/sim/app.ts) instead of the default program. */
+  app?: string;
 }
 
 export class UsageError extends Error {
@@ -77,6 +79,9 @@ export function parseSimArgs(argv: readonly string[]): Args {
         break;
       case "--ota-key":
         args.otaKey = take();
+        break;
+      case "--app":
+        args.app = take();
         break;
       case "--json":
         args.json = true;

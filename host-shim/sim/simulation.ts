@@ -241,6 +241,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         password: options.devicePassword ?? network.password,
         broker: `mqtt://127.0.0.1:${links[i].mqtt.port}`,
         coap: `coap://127.0.0.1:${links[i].coap.port}`, // for apps (host-shim/sim/app.ts); the default program observes coapObserve
+        coap: `coap://127.0.0.1:${links[i].coap.port}`, // for apps (host-shim/sim/app.ts); the default program observes coapObserve
         ...(options.telemetryMs !== undefined ? { telemetryMs: options.telemetryMs } : {}),
         ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
         ...(otaKeyHex !== undefined ? { otaKey: otaKeyHex } : {}),
