@@ -182,6 +182,7 @@ export class DeviceApp {
   start(): void {
     this.#log.info(`starting ${this.#o.config.clientId} (${JSON.stringify(describeConfig(this.#o.config))})`);
     for (const p of this.#o.problems ?? []) this.#log.warn(`config: ${p}`);
+    this.#log.info(`trust: otaKey ${keyId(this.#otaKey) ?? "none"}, counter ${this.#trustRecord().counter}`);
     this.#supervisor.start();
   }
 

@@ -55,7 +55,9 @@ export const EMPTY_TRUST: TrustRecord = Object.freeze({ counter: 0, otaKey: unde
 export function encodeTrustRecord(r: TrustRecord): Uint8Array {
   const body: Record<string, unknown> = {};
   if (r.otaKey !== undefined) body.k = encodeHex(r.otaKey);
-  body.c = r.config;
+  // A copy: XS's JSON.stringify marks the objects it visits, and the empty
+  // record's config is preloaded (read-only) on Moddable ("read only value").
+  body.c = { ...r.config };
   const json = encodeUtf8(JSON.stringify(body));
   const out = new Uint8Array(HEADER + json.length);
   const view = new DataView(out.buffer);
