@@ -114,7 +114,7 @@ export const commandTarget: FuzzTarget<CommandInput> = {
   name: "app-command",
   description: "MQTT cmd/<name> messages to the device program (JSON payloads of any shape, bad UTF-8, odd topics): Command or CommandError, never a throw",
   generate(rng) {
-    const name = rng.pick(["ping", "reboot", "config", "coap", "ota", "x", "", "ping/x", "config/"]);
+    const name = rng.pick(["ping", "reboot", "config", "coap", "ota", "signed", "x", "", "ping/x", "config/"]);
     const topic = rng.bool(0.9) ? `${TOPICS.base}/cmd/${name}` : randomText(rng, 30);
     const body: Record<string, unknown> = {};
     if (rng.bool()) body.responseTopic = rng.pick(["a/b", "a/+", "", "#", "x".repeat(300), 5]);

@@ -8,6 +8,7 @@ import { linkFormatTarget } from "./linkformat.js";
 import { mqttTarget } from "./mqtt.js";
 import { descriptorTarget, otaCommandTarget, otaKeyTarget, semverTarget } from "./ota.js";
 import { pemTarget } from "./pem.js";
+import { signedMessageTarget, trustRecordTarget } from "./signed.js";
 import { coapEndpointTarget, mqttSessionTarget } from "./sessions.js";
 import { storeTarget } from "./store.js";
 import { urlTarget } from "./urls.js";
@@ -30,6 +31,8 @@ export const TARGETS: readonly FuzzTarget<any>[] = Object.freeze([
   mqttSessionTarget,
   coapEndpointTarget,
   pemTarget,
+  signedMessageTarget,
+  trustRecordTarget,
 ]);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

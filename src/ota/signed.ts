@@ -113,11 +113,12 @@ export function parseSignedMessage(input: Uint8Array): SignedMessage | TrustErro
   const signature = decodeBase64(o.signature);
   if (signature === undefined || signature.length !== 64) return bad("signature must be base64 of 64 bytes");
   const device = o.device as string | undefined;
-  const signed = canonicalJsonBytes(o);
   if (o.type === "rotate-key") {
     if (o.config !== undefined || o.reboot !== undefined) return bad("rotate-key takes otaKey only");
     if (typeof o.otaKey !== "string" || !/^04[0-9a-f]{128}$/.test(o.otaKey)) return bad("otaKey must be 130 lowercase hex digits (04 || X || Y)");
     const otaKey = decodeHex(o.otaKey)!;
+    const signed = canonicalOf(o);
+    if (signed === undefined) return bad("not canonical JSON");
     return { type: "rotate-key", counter: o.counter, device, otaKey, signature, signed };
   }
   if (o.type === "config") {
@@ -134,9 +135,21 @@ export function parseSignedMessage(input: Uint8Array): SignedMessage | TrustErro
       if (v !== null && (typeof v !== "string" || v.length > MAX_VALUE_LENGTH)) return bad(`config.${k} must be a string of at most ${MAX_VALUE_LENGTH} or null`);
       config[k] = v as string | null;
     }
+    // Every member is checked by now (strings, integers, booleans, null): the
+    // canonical form exists; the fuzz campaign holds this (fuzz/targets/signed.ts).
+    const signed = canonicalOf(o);
+    if (signed === undefined) return bad("not canonical JSON");
     return { type: "config", counter: o.counter, device, config: Object.freeze(config), reboot: o.reboot === true, signature, signed };
   }
   return bad('type must be "rotate-key" or "config"');
+}
+
+function canonicalOf(o: Record<string, unknown>): Uint8Array | undefined {
+  try {
+    return canonicalJsonBytes(o);
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when the message's signature verifies under `publicKey` (65-byte uncompressed P-256 point). */
