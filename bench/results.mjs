@@ -98,7 +98,10 @@ const head = [
   "",
   ...(failures.length ? ["Failed groups in this run:", "", ...failures.map((f) => `- ${f}`), ""] : []),
 ].join("\n");
-const tail = existsSync(reliability) ? `\n${readFileSync(reliability, "utf8")}` : "";
+// Sections written by other tools, appended as they are: the ESP32 build sizes
+// (scripts/esp32-link-check.mjs --results bench/RESULTS-esp32.md), then reliability.
+const esp32 = join(root, "bench", "RESULTS-esp32.md");
+const tail = [esp32, reliability].filter((f) => existsSync(f)).map((f) => `\n${readFileSync(f, "utf8")}`).join("");
 writeFileSync(join(root, "bench", "RESULTS.md"), `${head}\n${sections.join("\n")}${tail}`);
 process.stderr.write(`wrote bench/RESULTS.md (${groups.length} groups, ${failures.length} failed)\n`);
 process.exit(failures.length ? 1 : 0);
