@@ -10,9 +10,9 @@
  * (num > 0). Those must not run the handler again (a POST is not idempotent,
  * and the body is gone): the result is kept, per peer, resource and method,
  * and each follow-up is answered from it. At most `maxUploads` results are
- * kept (the oldest goes first; its client then gets the handler run on an
- * empty body, as before); one is dropped when its last block is served or
- * when the same peer starts a new request on that resource.
+ * kept (the oldest goes first: its client's next follow-up gets 4.08 Request
+ * Entity Incomplete, §2.9.2, and must ask again); one is dropped when its last
+ * block is served or when the same peer starts a new request on that resource.
  */
 import { MoteError } from "../errors.js";
 import { Method, Option, ResponseCode, decodeBlock, optionBlock, optionStrings, type CoapMessage } from "./codec.js";
@@ -97,10 +97,11 @@ export class CoapServer {
     const key = m.code === Method.GET ? undefined : resultKey(a.peer, m);
     if (key !== undefined) {
       const b2 = optionBlock(m, Option.Block2);
-      const kept = this.#kept.get(key);
-      if (kept !== undefined && b2 !== undefined && b2.num > 0 && optionBlock(m, Option.Block1) === undefined) {
-        // §2.7: a follow-up for the next block of a kept result
-        const response = this.resources.complete(route, kept);
+      if (b2 !== undefined && b2.num > 0 && optionBlock(m, Option.Block1) === undefined) {
+        // §2.7: a follow-up for a later block of a kept result; none kept (evicted,
+        // or never made): 4.08, the client must send its request again (§2.9.2)
+        const kept = this.#kept.get(key);
+        const response = kept === undefined ? { code: ResponseCode.RequestEntityIncomplete } : this.resources.complete(route, kept);
         if (!hasMoreBlocks(response)) this.#kept.delete(key);
         this.#driver.feed({ type: "respond", exchange: a.exchange, response });
         return;
