@@ -5,15 +5,20 @@
  * src/platform/, so an app never names a Moddable host module itself and runs
  * unchanged on the ESP32, on Moddable's desktop runtime and in the simulator.
  *
- *   import { keepWifi, setRepeating, log, buildTimeValues } from "mote/device";
- *   const { ssid, password } = buildTimeValues(["ssid", "password"]);
- *   keepWifi({ ssid: String(ssid), password: String(password), onOnline: (ip) => log("info", ip) });
+ *   import { runWhenOnline, setRepeating, log, buildTimeValues } from "mote/device";
+ *   runWhenOnline((ip) => {            // joins ssid/password (build-time values), then:
+ *     log("info", `online as ${ip}`);
+ *     setRepeating(() => log("info", "tick"), 1000);
+ *   });
  */
 import { connectWifi, type WifiDisconnectReason } from "./platform/wifi.js";
 import { clearTimer, setTimer, type TimerHandle } from "./platform/timer.js";
 import { now } from "./platform/clock.js";
 import { randomInt } from "./platform/random.js";
 import { Backoff } from "./runtime/backoff.js";
+import { buildTimeValues } from "./platform/config.js";
+import { log } from "./platform/log.js";
+import { MoteError } from "./errors.js";
 
 export { connectWifi, wifiInfo } from "./platform/wifi.js";
 export type { WifiEvent, WifiDisconnectReason } from "./platform/wifi.js";
@@ -74,4 +79,27 @@ export function keepWifi(options: KeepWifiOptions): { close(): void } {
       station = undefined;
     },
   };
+}
+
+/**
+ * The usual start of a device program: join the network named by the
+ * build-time values `ssid` and `password` (keepWifi: rejoins after a loss) and
+ * call `main` once, the first time the station has an address. What `main`
+ * starts (an MQTT client, a server) rides out later losses by itself.
+ */
+export function runWhenOnline(main: (address: string) => void): { close(): void } {
+  const { ssid, password } = buildTimeValues(["ssid", "password"]);
+  if (typeof ssid !== "string" || ssid === "") throw new MoteError("invalid-argument", "no WiFi network: build with mcconfig ssid=NAME password=SECRET");
+  let started = false;
+  return keepWifi({
+    ssid,
+    password: password === undefined ? undefined : String(password),
+    onOnline(address) {
+      log("info", `wifi online ${address}`);
+      if (started) return;
+      started = true;
+      main(address);
+    },
+    onOffline: (reason) => log("warn", `wifi offline (${reason})`),
+  });
 }
