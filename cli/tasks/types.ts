@@ -75,10 +75,15 @@ const ERRNO_CODES: Readonly<Record<string, string>> = Object.freeze({
  */
 export function errorLine(e: unknown, words?: string): string {
   const err = e as { code?: unknown; message?: unknown } | null | undefined;
-  const raw = typeof err?.code === "string" && err.code !== "" ? err.code : "error";
+  let raw = typeof err?.code === "string" && err.code !== "" ? err.code : "error";
+  let message = typeof err?.message === "string" ? err.message : String(e);
+  // No code property (a plain Error("bad-key: …"), or one that crossed the XS bridge):
+  // a leading kebab-case word is its code.
+  const lead = raw === "error" ? /^(?:Error: )?([a-z][a-z0-9]*(?:-[a-z0-9]+)*): (\S[^]*)$/.exec(message) : null;
+  if (lead !== null) [raw, message] = [lead[1], lead[2]];
   // An operating system's error name (a Node error thrown as is) becomes mote's code.
   const code = ERRNO_CODES[raw] ?? raw;
-  let text = words ?? (typeof err?.message === "string" ? err.message : String(e));
+  let text = words ?? message;
   while (text.startsWith(`${code}: `) || text.startsWith(`${raw}: `)) text = text.slice((text.startsWith(raw) ? raw : code).length + 2);
   // Node's file errors: "ENOENT: no such file or directory, open 'x'" -> "no such file or directory: x"
   const file = /^(?:E[A-Z]+: )?([^,]+), \w+ '(.*)'$/.exec(text);

@@ -47,6 +47,12 @@ describe("error lines", () => {
       "mote: no-such-file: no such file or directory: in.bin",
     );
     expect(errorLine(new MoteError("timeout"))).toBe("mote: timeout: no answer in time");
+    // an error without a code property whose text leads with one (ota-sign, the XS bridge)
+    expect(errorLine(new Error("bad-key: not a PEM private key"))).toBe("mote: bad-key: not a PEM private key");
+    expect(errorLine(new Error("Error: address-in-use: bind EADDRINUSE 0.0.0.0:5683"))).toBe(
+      "mote: address-in-use: the address and port are already in use (0.0.0.0:5683)",
+    );
+    expect(errorLine(new Error("Not a code: text"))).toBe("mote: error: Not a code: text");
     expect(errorLine(new Error("two\nlines"))).toBe("mote: error: two");
     expect(errorLine("text")).toBe("mote: error: text");
   });
