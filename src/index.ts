@@ -22,6 +22,8 @@ export {
   buildConfig,
   normalizeConfigValue,
   parseBrokerUrl,
+  parseBrokerList,
+  maskBrokerCredentials,
   defaultClientId,
   describeConfig,
   ConfigError,

@@ -38,7 +38,8 @@ import {
   ConfigError,
   describeConfig,
   normalizeConfigValue,
-  parseBrokerUrl,
+  maskBrokerCredentials,
+  parseBrokerList,
   toStoredValue,
   type Config,
   type ConfigKey,
@@ -201,7 +202,12 @@ export class DeviceApp {
       version: this.#o.version,
       uptimeMs: this.#host.now() - this.#bootAt,
       wifi: { state: this.#wifiState, reason: this.#wifiReason, ip: this.#wifiIp, rssi: info?.rssi },
-      mqtt: { state: this.#mqttState, reason: this.#mqttReason, broker: this.#o.config.broker },
+      mqtt: {
+        state: this.#mqttState,
+        reason: this.#mqttReason,
+        broker: this.#o.config.broker === undefined ? undefined : maskBrokerCredentials(this.#o.config.broker),
+        node: this.#link?.broker,
+      },
       queueDepth: this.#link?.queueDepth ?? 0,
       counters: { ...this.#counters },
       parts: this.#supervisor.health(),
@@ -326,14 +332,18 @@ export class DeviceApp {
 
   #openLink(ctx: PartContext): void {
     const c = this.#o.config;
-    const address = parseBrokerUrl(c.broker!);
+    const brokers = parseBrokerList(c.broker!);
+    const address = brokers[0];
     this.#mqttState = "connecting";
-    this.#log.info(`mqtt connecting to ${address.host}:${address.port}`);
+    this.#log.info(`mqtt connecting to ${brokers.map((b) => `${b.host}:${b.port}`).join(", ")}`);
     this.#link = this.#o.mqtt(
       {
         host: address.host,
         port: address.port,
         tls: address.tls,
+        ...(brokers.length > 1 || address.username !== undefined || address.password !== undefined
+          ? { brokers: brokers.map((b) => ({ host: b.host, port: b.port, tls: b.tls, username: b.username ?? c.mqttUser, password: b.password ?? c.mqttPass })) }
+          : {}),
         ca: address.tls ? c.mqttCa : undefined,
         clientId: c.clientId,
         username: c.mqttUser,

@@ -26,10 +26,25 @@ export interface MqttWill {
   readonly retain: boolean;
 }
 
-export interface MqttLinkOptions {
+/** One broker of a list, with its own credentials (from its URL) if any. */
+export interface MqttBroker {
   readonly host: string;
   readonly port: number;
   readonly tls: boolean;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export interface MqttLinkOptions {
+  /** The first broker (the only one without `brokers`). */
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+  /**
+   * A broker list, first broker first: the link moves to the next one on each
+   * failure, keeping its session and offline queue (src/mqtt/reconnect.ts).
+   */
+  readonly brokers?: readonly MqttBroker[];
   /** CA certificate (DER) the broker must chain to (TLS only); undefined = the platform's trust store. */
   readonly ca?: Uint8Array;
   readonly clientId: string;
@@ -59,6 +74,8 @@ export interface MqttLink {
   subscribe(filter: string, qos: 0 | 1): void;
   /** Messages waiting to be sent or acknowledged. */
   readonly queueDepth: number;
+  /** The broker in use or being tried, `host:port` (a link without a list may leave it out). */
+  readonly broker?: string;
   /** The network came back: stop waiting out the reconnect backoff and connect now. */
   networkUp(): void;
   /** Disconnect (sending DISCONNECT when connected: no will) and release everything. */

@@ -57,10 +57,17 @@ export function isProtectedKey(key: string): boolean {
   return PROTECTED_KEYS.includes(key as ConfigKey);
 }
 
-/** True when going from broker URL `from` to `to` would drop TLS (mqtts -> mqtt, or dropping the broker). */
-export function isTlsDowngrade(from: string | undefined, to: string | null | undefined): boolean {
-  if (from === undefined || !from.startsWith("mqtts://")) return false;
-  return typeof to !== "string" || !to.startsWith("mqtts://");
+/**
+ * True when going from broker value `from` to `to` would drop TLS: `from` has
+ * an mqtts:// broker and `to` is no broker, or has any entry that is not
+ * mqtts:// (a broker list — comma-separated or an array — is judged entry by
+ * entry: one plain broker in it is a downgrade).
+ */
+export function isTlsDowngrade(from: string | undefined, to: unknown): boolean {
+  if (from === undefined || !from.split(",").some((u) => u.trim().startsWith("mqtts://"))) return false;
+  const entries = Array.isArray(to) ? to : typeof to === "string" ? to.split(",") : undefined;
+  if (entries === undefined || entries.length === 0) return true;
+  return entries.some((u) => typeof u !== "string" || !u.trim().startsWith("mqtts://"));
 }
 
 export interface TokenBucketOptions {

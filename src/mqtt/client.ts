@@ -12,6 +12,15 @@
  * with the SUBACK / UNSUBACK codes; `end({ force })` flushes or abandons
  * in-flight messages; events: connect, reconnect, offline, close, error,
  * message.
+ *
+ * A broker list (`url` with several comma-separated URLs, or `brokers`), each
+ * with its own credentials: the lifecycle moves to the next broker on every
+ * failure, with the same backoff (reconnect.ts). The session is the client's,
+ * not the socket's: with `clean: false` its in-flight and queued messages and
+ * its subscriptions go to the next broker as they would to the same one — a
+ * broker that has the session (a cluster node sharing it) resumes it; one that
+ * has none (CONNACK session present 0) gets the subscriptions again and the
+ * unacknowledged QoS 1/2 messages resent (MQTT 3.1.1 §4.4, session.ts).
  */
 import { MoteError, nameError } from "../errors.js";
 import { now } from "../platform/clock.js";
@@ -44,9 +53,23 @@ export interface ReconnectOptions {
   stableAfterMs?: number;
 }
 
+/** One broker of a list: credentials here apply to it alone (over `username` / `password`). */
+export interface BrokerTarget {
+  host: string;
+  port: number;
+  tls: boolean;
+  username?: string;
+  password?: string;
+}
+
 export interface ClientOptions extends Omit<SessionOptions, "clientId"> {
-  /** mqtt://[user:pass@]host[:port] or mqtts://... (credentials percent-decoded). */
+  /**
+   * mqtt://[user:pass@]host[:port] or mqtts://... (credentials percent-decoded);
+   * several, separated by commas, are a broker list (a ',' inside credentials is written %2C).
+   */
   url?: string;
+  /** A broker list as targets (instead of `url` / `host`). */
+  brokers?: readonly BrokerTarget[];
   host?: string;
   port?: number;
   /** "mqtts" = TLS (default port 8883), "mqtt" = TCP (default port 1883). */
@@ -127,12 +150,16 @@ interface Pending {
   qos0?: boolean;
 }
 
-interface Target {
-  host: string;
-  port: number;
-  tls: boolean;
-  username?: string;
-  password?: string;
+type Target = BrokerTarget;
+
+/** Largest broker list a client takes. */
+export const MAX_BROKERS = 8;
+
+/** Parses a comma-separated broker list of mqtt(s):// URLs (at most MAX_BROKERS). */
+export function parseMqttUrls(text: string): Target[] {
+  const parts = text.split(",").map((u) => u.trim());
+  if (parts.length > MAX_BROKERS) throw new MoteError("invalid-url", `at most ${MAX_BROKERS} brokers`);
+  return parts.map(parseMqttUrl);
 }
 
 /** Parses mqtt://user:pass@host:port (no URL global on XS). */
@@ -161,7 +188,7 @@ const MAX_LATER = 64;
 
 export class MqttClient {
   readonly session: MqttSession;
-  readonly #target: Target;
+  readonly #targets: readonly Target[];
   readonly #options: ClientOptions;
   readonly #alarm: Alarm;
   readonly #listeners: { [K in keyof ClientEvents]?: ClientEvents[K][] } = {};
@@ -188,16 +215,17 @@ export class MqttClient {
 
   constructor(options: ClientOptions) {
     this.#options = options;
-    let target: Target;
-    if (options.url !== undefined) target = parseMqttUrl(options.url);
+    let targets: Target[];
+    if (options.brokers !== undefined) {
+      if (options.brokers.length < 1 || options.brokers.length > MAX_BROKERS) throw new MoteError("invalid-url", `1..${MAX_BROKERS} brokers`);
+      targets = options.brokers.map((b) => ({ ...b }));
+    } else if (options.url !== undefined) targets = parseMqttUrls(options.url);
     else {
       const tls = options.protocol === "mqtts";
-      target = { host: options.host ?? "127.0.0.1", port: options.port ?? (tls ? 8883 : 1883), tls };
+      targets = [{ host: options.host ?? "127.0.0.1", port: options.port ?? (tls ? 8883 : 1883), tls }];
     }
-    this.#target = target;
+    this.#targets = targets;
     const sessionOptions: SessionOptions = { ...options, clientId: options.clientId ?? "" };
-    if (sessionOptions.username === undefined && target.username !== undefined) sessionOptions.username = target.username;
-    if (sessionOptions.password === undefined && target.password !== undefined) sessionOptions.password = target.password;
     if (options.store && sessionOptions.persistent === undefined) sessionOptions.persistent = true;
     this.session = new MqttSession(sessionOptions);
     const saved = options.store?.load();
@@ -215,9 +243,17 @@ export class MqttClient {
       // waiting for ever: the attempt is given up and the backoff goes on.
       transportTimeoutMs: options.connectTimeoutMs,
       rng: () => randomInt(0x1_0000_0000) / 0x1_0000_0000,
+      brokers: targets.length,
     });
     this.#linkAlarm = new Alarm(() => this.#drive({ type: "timer" }));
     this.#drive({ type: "start" });
+  }
+
+  /** The broker in use (connected or attempting) or to be tried next: its index in the list, host and port. */
+  get broker(): { index: number; host: string; port: number } {
+    const index = this.#link.broker;
+    const t = this.#targets[index];
+    return { index, host: t.host, port: t.port };
   }
 
   /** True while a CONNACK-accepted connection is up. */
@@ -515,7 +551,7 @@ export class MqttClient {
   #runLink(a: LinkAction): void {
     switch (a.type) {
       case "open":
-        this.#open();
+        this.#open(a.broker);
         break;
       case "abandon":
         this.#openAttempt++; // a DNS answer or socket event still on its way is for a dead attempt
@@ -528,9 +564,12 @@ export class MqttClient {
     }
   }
 
-  #open(): void {
+  #open(broker: number): void {
     if (this.#ended) return;
-    const t = this.#target;
+    const t = this.#targets[broker] ?? this.#targets[0];
+    // credentials of this broker's URL, else the options'
+    const o = this.#options;
+    const login = { username: t.username ?? o.username, password: t.password ?? o.password };
     const attempt = ++this.#openAttempt;
     this.#opened = false;
     this.#budget = 0;
@@ -546,7 +585,7 @@ export class MqttClient {
           if (!this.#opened) {
             this.#opened = true;
             this.#drive({ type: "transport-up" });
-            if (this.session.state === "disconnected") this.#feed({ type: "open" });
+            if (this.session.state === "disconnected") this.#feed({ type: "open", login });
             else this.#flush();
           } else this.#flush();
         },
@@ -562,7 +601,6 @@ export class MqttClient {
           if (attempt === this.#openAttempt) this.#down(code, message);
         },
       };
-      const o = this.#options;
       try {
         this.#socket = t.tls
           ? connectTls({ address, port: t.port, host: o.servername ?? t.host, ca: o.ca, cert: o.cert, key: o.key, verify: o.verify ?? true, ...handlers })

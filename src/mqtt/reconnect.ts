@@ -24,6 +24,17 @@
  * SYN or CONNECT may be lost for good, and the host may take its own timeout
  * (tens of seconds) to say so. It is abandoned and a fresh one started at once,
  * rather than left to run out its deadline.
+ *
+ * A broker list (`brokers` > 1: the nodes of a cluster, or standbys). Each
+ * attempt names the broker it goes to. Every failure — refused, closed,
+ * keepalive timeout, transport or CONNACK timeout, a connection lost after it
+ * was up — moves to the next broker in the list (round robin), after the
+ * same backoff delay as with one broker: the backoff bounds how hard the
+ * whole list is tried, not each broker. A connection that comes up stays on
+ * its broker until it fails; nothing moves a device back to the first one
+ * (a fleet spreads itself by the order of each device's list, not by this
+ * core). "network-up" does not move: the failure was the network's, so the
+ * broker the device was on (or trying) is tried again at once.
  */
 
 export type LinkState = "idle" | "opening" | "connected" | "waiting" | "ended";
@@ -41,6 +52,8 @@ export interface LinkOptions {
   transportTimeoutMs?: number;
   /** Uniform random number in [0, 1): the jitter. */
   rng: () => number;
+  /** Brokers in the list (default 1); attempts go round it, one move per failure. */
+  brokers?: number;
 }
 
 export type LinkEvent =
@@ -58,8 +71,8 @@ export type LinkEvent =
   | { type: "end" };
 
 export type LinkAction =
-  /** Begin attempt number `attempt` (1 = the first since start). */
-  | { type: "open"; attempt: number }
+  /** Begin attempt number `attempt` (1 = the first since start) to broker `broker` (0-based index in the list). */
+  | { type: "open"; attempt: number; broker: number }
   /**
    * Tear down the attempt in flight now — its socket closed, the session told
    * the connection closed — without reporting "lost" back: what follows is in
@@ -76,6 +89,9 @@ export class LinkLifecycle {
   readonly #stable: number;
   readonly #transportTimeout: number;
   readonly #rng: () => number;
+  readonly #brokers: number;
+  /** The broker of the attempt in flight, of the connection, or of the next attempt. */
+  #broker = 0;
   #state: LinkState = "idle";
   /** Consecutive failures since the last reset (stable connection or network-up). */
   #failures = 0;
@@ -92,6 +108,8 @@ export class LinkLifecycle {
     this.#stable = options.stableAfterMs ?? 30_000;
     this.#transportTimeout = options.transportTimeoutMs ?? 30_000;
     this.#rng = options.rng;
+    const n = options.brokers ?? 1;
+    this.#brokers = Number.isInteger(n) && n >= 1 ? n : 1;
   }
 
   get state(): LinkState {
@@ -101,6 +119,11 @@ export class LinkLifecycle {
   /** Consecutive failures counted toward the backoff. */
   get failures(): number {
     return this.#failures;
+  }
+
+  /** Index of the broker in use (connected or attempting) or to be tried next. */
+  get broker(): number {
+    return this.#broker;
   }
 
   nextDeadline(): number | undefined {
@@ -149,12 +172,14 @@ export class LinkLifecycle {
     this.#state = "opening";
     this.#connectedAt = undefined;
     this.#deadline = now + this.#transportTimeout;
-    return { type: "open", attempt: ++this.#attempts };
+    return { type: "open", attempt: ++this.#attempts, broker: this.#broker };
   }
 
   #lost(now: number): LinkAction[] {
     if (this.#connectedAt !== undefined && now - this.#connectedAt >= this.#stable) this.#failures = 0;
     this.#connectedAt = undefined;
+    // this broker failed (or dropped the connection): the next attempt goes to the next one
+    this.#broker = (this.#broker + 1) % this.#brokers;
     if (!this.#reconnect) {
       this.#state = "idle";
       this.#deadline = undefined;

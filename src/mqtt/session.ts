@@ -113,7 +113,12 @@ export interface OutgoingMessage {
 }
 
 export type SessionEvent =
-  | { type: "open" }
+  /**
+   * Begin a connection: CONNECT goes out. `login` (a broker list with its own
+   * credentials per broker, client.ts) replaces the options' user name and
+   * password for this connection.
+   */
+  | { type: "open"; login?: { username?: string; password?: string | Uint8Array } }
   | { type: "bytes"; data: Uint8Array }
   | { type: "timer" }
   | { type: "closed" }
@@ -294,7 +299,7 @@ export class MqttSession {
     const out: SessionAction[] = (this.#actions = []);
     switch (event.type) {
       case "open":
-        this.#open(now);
+        this.#open(now, event.login);
         break;
       case "bytes":
         this.#bytes(event.data, now);
@@ -399,7 +404,7 @@ export class MqttSession {
     this.#actions.push({ type: "send", data, packet });
   }
 
-  #open(now: number): void {
+  #open(now: number, login?: { username?: string; password?: string | Uint8Array }): void {
     if (this.state === "ended") throw new MoteError("ended", "the session has ended");
     if (this.state !== "disconnected") throw new MoteError("invalid-state", `open while ${this.state}`);
     const o = this.#options;
@@ -411,8 +416,10 @@ export class MqttSession {
       clean: this.#clean,
       keepAlive: this.#o.keepAlive,
     };
-    if (o.username !== undefined) connect.username = o.username;
-    if (o.password !== undefined) connect.password = typeof o.password === "string" ? encodeUtf8(o.password) : o.password;
+    const username = login ? login.username : o.username;
+    const password = login ? login.password : o.password;
+    if (username !== undefined) connect.username = username;
+    if (password !== undefined) connect.password = typeof password === "string" ? encodeUtf8(password) : password;
     if (o.will !== undefined) {
       assertTopicName(o.will.topic);
       // a string payload from JavaScript callers is taken as UTF-8

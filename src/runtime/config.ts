@@ -40,7 +40,11 @@ export interface Config {
   /** WiFi network name; undefined = no WiFi configured (the WiFi part reports "no-ssid"). */
   readonly ssid: string | undefined;
   readonly password: string | undefined;
-  /** Broker URL, `mqtt://host[:port]` or `mqtts://host[:port]`; undefined = MQTT off. */
+  /**
+   * Broker URL, `mqtt://[user:pass@]host[:port]` or `mqtts://…`, or a list of
+   * them (failover, src/mqtt/reconnect.ts) kept comma-separated; undefined =
+   * MQTT off. Credentials in a URL apply to that broker (over mqttUser/mqttPass).
+   */
   readonly broker: string | undefined;
   readonly mqttUser: string | undefined;
   readonly mqttPass: string | undefined;
@@ -218,7 +222,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   return {
     ssid: config.ssid,
     password: config.password === undefined ? undefined : "***",
-    broker: config.broker,
+    broker: config.broker === undefined ? undefined : maskBrokerCredentials(config.broker),
     mqttUser: config.mqttUser === undefined ? undefined : "***",
     mqttPass: config.mqttPass === undefined ? undefined : "***",
     clientId: config.clientId,
@@ -246,17 +250,45 @@ export interface BrokerAddress {
   readonly tls: boolean;
   readonly host: string;
   readonly port: number;
+  /** From the URL's user info (RFC 3986 §3.2.1), percent-decoded. */
+  readonly username?: string;
+  readonly password?: string;
 }
 
-/** Splits a validated broker URL. */
+/** Brokers in one `broker` value, at most (the MQTT client's MAX_BROKERS). */
+export const MAX_BROKERS = 8;
+
+/** Splits a validated broker URL: `mqtt[s]://[user[:pass]@]host[:port][/]`. */
 export function parseBrokerUrl(url: string): BrokerAddress {
-  const m = /^(mqtts?):\/\/(\[[0-9a-fA-F:.]+\]|[^\s/:?#@[\]]+)(?::(\d{1,5}))?\/?$/.exec(url);
-  if (m === null) throw new ConfigError("invalid-value", "broker", "expected mqtt://host[:port] or mqtts://host[:port]");
+  const m = /^(mqtts?):\/\/(?:([^\s:@/,]*)(?::([^\s@/,]*))?@)?(\[[0-9a-fA-F:.]+\]|[^\s/:?#@[\],]+)(?::(\d{1,5}))?\/?$/.exec(url);
+  if (m === null) throw new ConfigError("invalid-value", "broker", "expected mqtt://[user:pass@]host[:port] or mqtts://…");
   const tls = m[1] === "mqtts";
-  const port = m[3] === undefined ? (tls ? 8883 : 1883) : Number(m[3]);
+  const port = m[5] === undefined ? (tls ? 8883 : 1883) : Number(m[5]);
   if (port < 1 || port > 65535) throw new ConfigError("invalid-value", "broker", "port out of range");
-  const host = m[2].startsWith("[") ? m[2].slice(1, -1) : m[2];
-  return { tls, host, port };
+  const host = m[4].startsWith("[") ? m[4].slice(1, -1) : m[4];
+  const address: { tls: boolean; host: string; port: number; username?: string; password?: string } = { tls, host, port };
+  if (m[2]) address.username = userInfo(m[2]);
+  if (m[3] !== undefined) address.password = userInfo(m[3]);
+  return address;
+}
+
+/** The brokers of a validated `broker` value (one URL or a comma-separated list), in order. */
+export function parseBrokerList(value: string): BrokerAddress[] {
+  return value.split(",").map((u) => parseBrokerUrl(u.trim()));
+}
+
+/** A broker value for logs and status: credentials in each URL shown as `***`. */
+export function maskBrokerCredentials(value: string): string {
+  return value.replace(/(mqtts?:\/\/)[^@,/]*@/g, "$1***@");
+}
+
+/** RFC 3986 §2.1 percent-decoding of user info; a bad escape is an invalid value. */
+function userInfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ConfigError("invalid-value", "broker", "bad %-escape in the credentials");
+  }
 }
 
 function text(key: string, value: unknown, min: number, max: number): string {
@@ -273,10 +305,25 @@ function integer(key: string, value: unknown, min: number, max: number): number 
   return n;
 }
 
+/**
+ * One broker URL, or a list (a JSON array, or one string with the URLs
+ * separated by commas: the mcconfig line), kept as one comma-separated string
+ * (preferences hold no arrays). A list is all mqtts or all mqtt: a plain entry
+ * in a TLS list would be a downgrade waiting for the TLS brokers to fail.
+ */
 function brokerUrl(key: string, value: unknown): string {
-  const s = text(key, value, 1, 256);
-  parseBrokerUrl(s);
-  return s;
+  let list: string[];
+  if (Array.isArray(value)) {
+    if (value.length < 1) throw new ConfigError("invalid-value", key, "an empty broker list");
+    list = value.map((u) => text(key, u, 1, 256).trim());
+  } else list = text(key, value, 1, 1024).split(",").map((u) => u.trim());
+  if (list.length > MAX_BROKERS) throw new ConfigError("invalid-value", key, `at most ${MAX_BROKERS} brokers`);
+  const addresses = list.map(parseBrokerUrl);
+  if (addresses.some((a) => a.tls) && addresses.some((a) => !a.tls))
+    throw new ConfigError("invalid-value", key, "a broker list is all mqtts:// or all mqtt://");
+  const joined = list.join(",");
+  if (joined.length > 1024) throw new ConfigError("invalid-value", key, "broker list longer than 1024 characters");
+  return joined;
 }
 
 function uriList(key: string, value: unknown): string[] {

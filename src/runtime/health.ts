@@ -41,7 +41,8 @@ export interface DeviceStatus {
   readonly version: string | undefined;
   readonly uptimeMs: number;
   readonly wifi: { state: WifiState; reason?: string; ip?: string; rssi?: number };
-  readonly mqtt: { state: MqttState; reason?: string; broker?: string };
+  /** `broker`: the configured value (credentials masked); `node`: the broker of a list in use or being tried, host:port. */
+  readonly mqtt: { state: MqttState; reason?: string; broker?: string; node?: string };
   readonly queueDepth: number;
   readonly counters: Counters;
   readonly parts: Record<string, PartHealth>;

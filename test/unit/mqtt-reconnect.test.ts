@@ -17,7 +17,7 @@ function lifecycle(o: Partial<LinkOptions> = {}): LinkLifecycle {
 describe("attempts and backoff", () => {
   test("start opens attempt 1; the transport deadline stands until the socket is up", () => {
     const l = lifecycle();
-    expect(l.handle({ type: "start" }, 0)).toEqual([{ type: "open", attempt: 1 }]);
+    expect(l.handle({ type: "start" }, 0)).toEqual([{ type: "open", attempt: 1, broker: 0 }]);
     expect(l.nextDeadline()).toBe(30_000);
     l.handle({ type: "transport-up" }, 20);
     expect(l.nextDeadline()).toBeUndefined();
@@ -32,7 +32,7 @@ describe("attempts and backoff", () => {
     const a = l.handle({ type: "timer" }, now);
     expect(a).toEqual([{ type: "abandon", code: "timeout" }, { type: "wait", failures: 1, delayMs: 500 }]);
     expect(l.state).toBe("waiting");
-    expect(l.handle({ type: "timer" }, l.nextDeadline()!)).toEqual([{ type: "open", attempt: 2 }]);
+    expect(l.handle({ type: "timer" }, l.nextDeadline()!)).toEqual([{ type: "open", attempt: 2, broker: 0 }]);
   });
 
   test("consecutive failures double the ceiling up to the cap; a stable connection starts the count over", () => {
@@ -87,7 +87,7 @@ describe("the network coming back", () => {
     }
     l.handle({ type: "lost" }, 100_000);
     expect(l.failures).toBe(7);
-    expect(l.handle({ type: "network-up" }, 100_001)).toEqual([{ type: "open", attempt: 8 }]);
+    expect(l.handle({ type: "network-up" }, 100_001)).toEqual([{ type: "open", attempt: 8, broker: 0 }]);
     expect(l.failures).toBe(0);
   });
 
@@ -97,7 +97,7 @@ describe("the network coming back", () => {
     l.handle({ type: "lost" }, 1000); // WiFi went away
     l.handle({ type: "timer" }, l.nextDeadline()!); // attempt 2 begins with no network: its SYN is lost
     expect(l.state).toBe("opening");
-    expect(l.handle({ type: "network-up" }, 5000)).toEqual([{ type: "abandon", code: "network-up" }, { type: "open", attempt: 3 }]);
+    expect(l.handle({ type: "network-up" }, 5000)).toEqual([{ type: "abandon", code: "network-up" }, { type: "open", attempt: 3, broker: 0 }]);
     expect(l.nextDeadline()).toBe(35_000); // a full transport deadline for the fresh attempt
   });
 

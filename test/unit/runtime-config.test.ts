@@ -126,7 +126,7 @@ describe("parseBrokerUrl", () => {
   });
 
   test("refuses anything else with a typed error", () => {
-    for (const bad of ["", "mqtt://", "mqtt://h:0", "ws://h", "mqtt://u@h", "mqtt://h/x", "mqtt://h:1:2"])
+    for (const bad of ["", "mqtt://", "mqtt://h:0", "ws://h", "mqtt://u@", "mqtt://a@b@h", "mqtt://h/x", "mqtt://h:1:2"])
       expect(codeOf(() => parseBrokerUrl(bad))).toBe("invalid-value");
   });
 });

@@ -83,6 +83,8 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       host: options.host,
       port: options.port,
       protocol: options.tls ? "mqtts" : "mqtt",
+      // a broker list: failover with the session and queue kept (src/mqtt/client.ts)
+      brokers: options.brokers?.map((b) => ({ host: b.host, port: b.port, tls: b.tls, username: b.username, password: b.password })),
       ca: options.ca,
       clientId: options.clientId,
       username: options.username,
@@ -97,7 +99,10 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       reconnect: adapter.reconnect ?? { initialDelayMs: 500, maxDelayMs: 30_000, stableAfterMs: 30_000 },
       store,
     });
-    client.on("connect", (info) => onEvent({ type: "connect", sessionPresent: info.sessionPresent }));
+    client.on("connect", (info) => {
+      lastError = "closed"; // a connection that ends without an error was closed by the peer
+      onEvent({ type: "connect", sessionPresent: info.sessionPresent });
+    });
     client.on("error", (e) => {
       // a save that did not fit (the oversized message above) is not why a link went down
       if (e.code !== "store-full") lastError = e.code;
@@ -130,6 +135,10 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
     return {
       get queueDepth() {
         return client.session.inflightCount + client.session.queuedCount;
+      },
+      get broker() {
+        const b = client.broker;
+        return b.host.includes(":") ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
       },
       publish(topic, payload, o) {
         if (o.qos === 1 && !room(topic, payload)) return false;
