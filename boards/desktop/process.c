@@ -6,7 +6,8 @@
      seeds (xs/platforms/lin_xs.c), so every process would draw the same numbers: the
      same MQTT client ids (the broker then drops one of two clients), CoAP tokens and
      message ids. On the ESP32 it is the hardware RNG. Seeding here, when the host
-     loads mc.so, makes each process (each boot) draw its own.
+     loads mc.so, from the operating system's entropy (getentropy; the clock and
+     process id only if that fails), makes each process (each boot) draw its own.
    - trace() output goes to stdout, which the C library buffers by blocks when it is
      a pipe: a runner would see a boot's lines only when it ends. Line buffering
      here, as a serial console shows them. */
@@ -15,12 +16,19 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <sys/random.h>
+#endif
 
 __attribute__((constructor)) static void moteDesktopInit(void)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	srand((unsigned)(now.tv_sec ^ now.tv_nsec ^ ((unsigned)getpid() << 16)));
+	unsigned seed;
+	if (getentropy(&seed, sizeof(seed)) != 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		seed = (unsigned)(now.tv_sec ^ now.tv_nsec ^ ((unsigned)getpid() << 16));
+	}
+	srand(seed);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 }
 

@@ -7,6 +7,7 @@
  *   expect(await xs.call("echoTask", { port })).toEqual(...);
  *   await xs.close();
  */
+import { randomBytes } from "node:crypto";
 import { statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,6 +66,41 @@ export interface StartXsOptions {
   computeLimit?: number;
   /** Where XS's print() goes: "inherit" (our stdout/stderr), "ignore", or "stderr". Default "inherit". */
   stdio?: "inherit" | "ignore" | "stderr";
+}
+
+/**
+ * Math.random for one XS engine, seeded from the operating system's entropy.
+ *
+ * XS's Math.random is the C library's rand() (xsMath.c, c_rand), and the
+ * xsnap worker never seeds it (it is built for deterministic replay), so every
+ * engine would draw the same sequence: the same MQTT client ids (two clients
+ * then take over each other's session), CoAP message ids and tokens. On the
+ * ESP32 c_rand is the hardware RNG (esp_random); on Moddable's desktop
+ * runtime boards/desktop/process.c seeds it. Here the engine gets a generator
+ * of its own before any other code runs: xoshiro128** (Blackman and Vigna,
+ * "Scrambled linear pseudorandom number generators", 2021), 128 bits of state
+ * from node:crypto, two outputs per double (53 bits). Not for secrets, as
+ * Math.random never is.
+ */
+export function randomPrelude(seed: Uint8Array = randomBytes(16)): string {
+  if (seed.length !== 16) throw new RangeError("the seed is 16 bytes");
+  const words: number[] = [0, 4, 8, 12].map((o) => ((seed[o] << 24) | (seed[o + 1] << 16) | (seed[o + 2] << 8) | seed[o + 3]) >>> 0);
+  if (!words.some((w) => w !== 0)) words[0] = 1; // the one state xoshiro cannot leave
+  return `(function () {
+  let a = ${words[0]} | 0, b = ${words[1]} | 0, c = ${words[2]} | 0, d = ${words[3]} | 0;
+  const next = () => {
+    const x = Math.imul(b, 5);
+    const out = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
+    const t = b << 9;
+    c ^= a; d ^= b; b ^= c; a ^= d; c ^= t;
+    d = (d << 11) | (d >>> 21);
+    return out;
+  };
+  Object.defineProperty(Math, "random", {
+    value: function random() { return ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992; },
+    writable: true, configurable: true, enumerable: false,
+  });
+})();`;
 }
 
 /** Size of an XS slot on a 64-bit host (txSlot), to turn slot counts into bytes. */
@@ -207,6 +243,7 @@ export async function startXs(options: StartXsOptions): Promise<XsEngine> {
   };
 
   try {
+    await worker.evaluate(randomPrelude());
     const r = await worker.evaluate(options.bundle);
     lastMeters = r.meters;
   } catch (e) {
