@@ -132,7 +132,7 @@ export class TimeSync {
   #fail(ctx: PartContext, error: string): void {
     this.#state = "failed";
     this.#error = error;
-    this.#o.log.warn(`time: no answer from ${this.#o.server} (${error})`);
+    this.#o.log.warn(`time: sync with ${this.#o.server} failed (${error})`);
     ctx.fail(error);
   }
 }

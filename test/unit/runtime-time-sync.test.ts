@@ -79,7 +79,7 @@ describe("time part", () => {
       r.host.advance(1);
       expect(r.source.queries).toBe(i + 2);
     }
-    expect(r.host.logs.filter((l) => l.includes("time: no answer from 10.0.0.2 (timeout)"))).toHaveLength(4);
+    expect(r.host.logs.filter((l) => l.includes("time: sync with 10.0.0.2 failed (timeout)"))).toHaveLength(4);
     expect(r.host.logs.some((l) => l.includes("supervisor: time failed (timeout); restart in"))).toBe(true);
     expect(r.app.status().mqtt.state).toBe("connecting"); // MQTT carried on meanwhile
   });
