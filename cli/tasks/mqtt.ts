@@ -85,6 +85,17 @@ function explain(e: unknown, at: Stage): string | undefined {
       if (rc === 0x84) return `the broker does not accept MQTT ${at.version === 5 ? "5 (try -V 311)" : "3.1.1 (try -V 5)"}: ${why}`;
       return `the broker refused the connection: ${why}${rc === undefined ? "" : ` (reason code 0x${rc.toString(16).padStart(2, "0")})`}`;
     }
+    case "rejected": {
+      // PUBACK / PUBREC with a failure reason code (MQTT 5 §3.4.2.1)
+      const rc = typeof err.reasonCode === "number" ? err.reasonCode : undefined;
+      const said = typeof err.message === "string" ? err.message.replace(/^rejected(: )?/, "") : "";
+      const why = said !== "" ? said : rc !== undefined ? reasonName(rc) : "";
+      return `the broker refused the message${why === "" ? "" : `: ${why}`}${rc === undefined ? "" : ` (0x${rc.toString(16)})`}`;
+    }
+    case "qos-not-supported":
+      return "the broker does not take this QoS (its CONNACK Maximum QoS is lower): try a lower -q";
+    case "retain-not-supported":
+      return "the broker does not keep retained messages (CONNACK Retain Available 0): drop -r";
     default:
       return undefined;
   }
