@@ -6,8 +6,8 @@
  *   atomically: temp file + rename), like NVS surviving a reboot;
  * - `networks`: the WiFi access points in range (ssid, password, rssi);
  * - `mac`, `ip`: the station's addresses.
- * `dropWifi()` takes the link down (every station gets `disconnect` with the
- * lost-link reason). `closeAllHandles()` closes every host object the twins
+ * `dropWifi()` takes the link down (the access point vanishes: every WiFi
+ * object's connection falls to 200). `closeAllHandles()` closes every host object the twins
  * opened (sockets, listeners, timers) — the XS engine calls it on close.
  */
 import { mkdtempSync } from "node:fs";
@@ -25,7 +25,7 @@ export interface HardwareOptions {
   networks?: SimulatedNetwork[];
   mac?: string;
   ip?: string;
-  /** Milliseconds between `connect` and `gotIP` / failure (default 5). */
+  /** Milliseconds between `connect()` and association / failure, and from association to an address (default 5). */
   wifiDelayMs?: number;
   /** What Moddable's instrumentation reports as "System Free Memory" (default: not reported). */
   freeMemoryBytes?: number;
