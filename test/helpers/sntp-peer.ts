@@ -19,6 +19,8 @@ export interface SntpRequestSeen {
   readonly mode: number;
   readonly transmit: Uint8Array;
   readonly bytes: number;
+  /** Where the request came from (the client's socket). */
+  readonly from: { readonly address: string; readonly port: number };
 }
 
 export interface SntpPeer {
@@ -53,7 +55,7 @@ export async function startSntpPeer(behaviour: SntpBehaviour = "ok"): Promise<Sn
   socket.on("message", (msg, from) => {
     if (msg.length < 48) return;
     const receivedAt = Date.now() + peer.offsetMs;
-    peer.requests.push({ version: (msg[0] >> 3) & 7, mode: msg[0] & 7, transmit: new Uint8Array(msg.subarray(40, 48)), bytes: msg.length });
+    peer.requests.push({ version: (msg[0] >> 3) & 7, mode: msg[0] & 7, transmit: new Uint8Array(msg.subarray(40, 48)), bytes: msg.length, from: { address: from.address, port: from.port } });
     const b = peer.behaviour;
     if (b === "silent") return;
     const reply = (mutate?: (r: Buffer) => void) => {

@@ -2,6 +2,7 @@
  * SNTP codec (src/net/sntp.ts) byte by byte, and one exchange
  * (src/net/sntp-query.ts) over real UDP sockets against a local SNTP peer.
  */
+import { createSocket } from "node:dgram";
 import { afterEach, describe, expect, test } from "vitest";
 import {
   EARLIEST_UNIX_MS,
@@ -159,6 +160,23 @@ describe("one SNTP exchange over UDP with a local SNTP peer", () => {
     peer = await startSntpPeer("silent");
     expect(await ask(peer.server, 200)).toEqual({ error: "timeout" });
     expect(peer.requests).toHaveLength(1);
+  });
+
+  test("a reply from another port, even one that carries the right nonce, is not taken for the server's", async () => {
+    peer = await startSntpPeer("silent");
+    const forger = createSocket("udp4");
+    await new Promise<void>((resolve) => forger.bind(0, "127.0.0.1", () => resolve()));
+    try {
+      const result = ask(peer.server, 500);
+      for (let i = 0; i < 100 && peer.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const request = peer.requests[0];
+      const forged = Buffer.from(reply(Date.now()));
+      forged.set(request.transmit, 24); // the right Originate Timestamp, from the wrong place
+      forger.send(forged, request.from.port, "127.0.0.1");
+      expect(await result).toEqual({ error: "timeout" });
+    } finally {
+      forger.close();
+    }
   });
 
   test("a bad server name fails with invalid-server", async () => {
