@@ -43,10 +43,14 @@ export function withNetworkStack(hardware: SimHardware, options: NetworkStackOpt
   };
 }
 
+// The class names differ from the twins' own (TCP, UDP): esbuild 0.28 renames the imported
+// NodeTCP/NodeUDP back to "TCP"/"UDP" when it bundles (dist/node/cli.mjs, dist/node/sim.mjs)
+// and does not rename a class expression of the same name, so `class UDP extends UDP` threw
+// "Cannot access 'UDP' before initialization" and `new TCP()` recursed in `mote sim`.
 function stationTcp(online: () => boolean, refusal: NetworkStackOptions["refusal"]): unknown {
-  return class TCP {
+  return class StationTcp {
     constructor(options: TcpOptions) {
-      if (options.from != null) return new NodeTCP(options) as unknown as TCP;
+      if (options.from != null) return new NodeTCP(options) as unknown as StationTcp;
       const why = online() ? refusal?.(String(options.address), Number(options.port)) : "unreachable: no route (the station has no IP address)";
       return (why === undefined ? new NodeTCP(options) : new FailedConnect(options, why)) as unknown as TCP;
     }
@@ -85,7 +89,7 @@ class FailedConnect {
 }
 
 function stationUdp(online: () => boolean): unknown {
-  return class UDP extends NodeUDP {
+  return class StationUdp extends NodeUDP {
     override write(data: ArrayBuffer | ArrayBufferView, address: string, port: number): void {
       if (online()) super.write(data, address, port);
       // else: no route, the datagram is not sent (UDP says nothing; CoAP retransmits)
