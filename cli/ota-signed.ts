@@ -76,9 +76,10 @@ function counterOf(p: SignedCliArgs): number {
 }
 
 function common(p: SignedCliArgs): { key: KeyObject; unsigned: Record<string, unknown> } {
+  const counter = counterOf(p);
   const key = loadPrivateKey(readFileSync(one(p, "key", true)!, "utf8"));
   const device = one(p, "device", false);
-  const unsigned: Record<string, unknown> = { format: 1, counter: counterOf(p) };
+  const unsigned: Record<string, unknown> = { format: 1, counter };
   if (device !== undefined) unsigned.device = device;
   return { key, unsigned };
 }

@@ -7,11 +7,16 @@
  * downgrades refused, harmful commands rate-limited, secrets never shown.
  */
 import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main as otaMain } from "../../cli/ota.js";
+import { parsePublicKey } from "../../src/ota/keys.js";
 import { describe, expect, test } from "vitest";
 import { DeviceApp } from "../../src/app/device.js";
 import { TokenBucket, PROTECTED_KEYS, isTlsDowngrade, keyId } from "../../src/app/security.js";
 import { buildConfig, CONFIG_KEYS } from "../../src/runtime/config.js";
-import { parseSignedMessage, TrustError, type SignedMessage } from "../../src/ota/signed.js";
+import { parseSignedMessage, signedMessageValid, TrustError, type SignedMessage } from "../../src/ota/signed.js";
 import { decodeTrustRecord, encodeTrustRecord, TrustStore, TRUST_DOMAIN, type TrustPrefs, type TrustRecord } from "../../src/ota/trust-store.js";
 import { encodeHex } from "../../src/ota/encoding.js";
 import { encodeUtf8 } from "../../src/util/utf8.js";
@@ -404,4 +409,60 @@ describe("secrets never leave the device", () => {
 
 test("the trust domain fits NVS names", () => {
   expect(TRUST_DOMAIN.length).toBeLessThanOrEqual(15);
+});
+
+describe("mote ota rotate / sign-config", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mote-ota-signed-"));
+  const io = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l) } };
+  };
+  const keys = async (name: string) => {
+    expect(await otaMain(["keygen", "--force", "--out", join(dir, name)], io().io)).toBe(0);
+    return { key: join(dir, `${name}.key`), pub: join(dir, `${name}.pub`) };
+  };
+
+  test("rotate writes a rotation the device's decoder accepts, signed by the old key, naming the new one", async () => {
+    const old = await keys("old");
+    const next = await keys("next");
+    const c = io();
+    expect(await otaMain(["rotate", "--key", old.key, "--new-pub", next.pub, "--counter", "7", "--device", ID], c.io)).toBe(0);
+    const m = parseSignedMessage(encodeUtf8(c.out[0])) as SignedMessage;
+    expect(m).toMatchObject({ type: "rotate-key", counter: 7, device: ID });
+    const oldPub = parsePublicKey(readFileSync(old.pub, "utf8"));
+    const nextPub = parsePublicKey(readFileSync(next.pub, "utf8"));
+    expect(m.type === "rotate-key" && encodeHex(m.otaKey)).toBe(encodeHex(nextPub));
+    expect(signedMessageValid(m, oldPub, nodeOtaCrypto)).toBe(true);
+    expect(signedMessageValid(m, nextPub, nodeOtaCrypto)).toBe(false);
+    // a device built with the old key takes it
+    const d = boot({ otaKey: encodeHex(oldPub) });
+    d.link().deliver(`${T}/cmd/signed`, c.out[0]);
+    expect(last(d, "signed")).toMatchObject({ ok: true, counter: 7, otaKey: keyId(nextPub) });
+  });
+
+  test("sign-config writes --set and --unset values and --reboot; --out writes the file", async () => {
+    const k = await keys("cfg");
+    const out = join(dir, "move.json");
+    const c = io();
+    expect(await otaMain(["sign-config", "--key", k.key, "--counter", "3", "--set", "broker=mqtts://h:8883", "--unset", "mqttUser", "--reboot", "--out", out], c.io)).toBe(0);
+    expect(c.out[0]).toContain("cmd/signed");
+    const m = parseSignedMessage(new Uint8Array(readFileSync(out))) as SignedMessage;
+    expect(m).toMatchObject({ type: "config", counter: 3, reboot: true, config: { broker: "mqtts://h:8883", mqttUser: null } });
+  });
+
+  test.each([
+    [["rotate", "--counter", "0"], 2, "counter"],
+    [["rotate", "--counter", "1"], 2, "--key is required"],
+    [["sign-config", "--counter", "1", "--key", "KEY"], 2, "--set"],
+    [["sign-config", "--counter", "1", "--key", "KEY", "--set", "noequals"], 2, "KEY=VALUE"],
+    [["rotate", "--counter", "1", "--key", "PUB", "--new-pub", "PUB"], 1, "bad-key"],
+  ])("%j exits %i naming %s", async (args, status, words) => {
+    const k = await keys("err");
+    const c = io();
+    const argv = (args as string[]).map((a) => (a === "KEY" ? k.key : a === "PUB" ? k.pub : a));
+    expect(await otaMain(argv, c.io)).toBe(status);
+    expect(c.err.join("\n")).toContain(words);
+    expect(c.err.length).toBe(1);
+  });
 });
