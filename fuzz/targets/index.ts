@@ -9,6 +9,7 @@ import { mqttTarget } from "./mqtt.js";
 import { descriptorTarget, otaCommandTarget, otaKeyTarget, semverTarget } from "./ota.js";
 import { pemTarget } from "./pem.js";
 import { signedMessageTarget, trustRecordTarget } from "./signed.js";
+import { sntpTarget } from "./sntp.js";
 import { coapEndpointTarget, mqttSessionTarget } from "./sessions.js";
 import { storeTarget } from "./store.js";
 import { urlTarget } from "./urls.js";
@@ -33,6 +34,7 @@ export const TARGETS: readonly FuzzTarget<any>[] = Object.freeze([
   pemTarget,
   signedMessageTarget,
   trustRecordTarget,
+  sntpTarget,
 ]);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
