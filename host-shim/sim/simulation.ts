@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, type Dirent } from "node:fs";
 import { join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { startBroker, startCoapServer, startUpdateServer, type BrokerPeer, type CoapPeer, type UpdatePeer } from "./peers.js";
 import { TcpFaultProxy, UdpFaultProxy, type ScheduledFault } from "./faults.js";
 import { SimDevice, type SimDeviceEvent, type SimDeviceStatus } from "./device.js";
@@ -21,7 +22,7 @@ import { bundleForXs, projectRoot } from "../xs/engine.js";
 import { seededRandom } from "../../src/runtime/backoff.js";
 import { parsePublicKey } from "../../src/ota/keys.js";
 import { configureFlash } from "../node/flash.js";
-import { provisionSim, simulateBoot } from "../node/ota.js";
+import { bootRecord, provisionSim, simulateBoot } from "../node/ota.js";
 
 export interface SimulationOptions {
   /** Number of devices (distinct MACs and client ids). Default 1, at most 500. */
@@ -215,13 +216,18 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     }
     if (count === 1) {
       // One device: it boots from its (simulated) flash. At start the current bundle
-      // is "flashed over USB" into slot ota_0 as the factory version; every boot then
-      // runs the image of the slot the simulated bootloader picks (an OTA update
+      // is "flashed over USB" into slot ota_0 as the factory version — unless the
+      // state folder's ota_0 already holds that very build, as after an earlier run:
+      // then the flash is kept as it is (an update installed then still boots). Every
+      // boot runs the image of the slot the simulated bootloader picks (an OTA update
       // switches it), with that image's version as mc/config `version`.
       const board = options.ota?.board ?? "sim";
       const factory = await bundleForBoot();
       configureFlash({ dir: join(stateRoot, macFor(0).replace(/:/g, ""), "flash") });
-      provisionSim({ image: new TextEncoder().encode(factory as string), version: options.ota?.factoryVersion ?? "1.0.0" });
+      const factoryImage = new TextEncoder().encode(factory as string);
+      const factoryVersion = options.ota?.factoryVersion ?? "1.0.0";
+      if (holdsFactory(factoryImage, factoryVersion)) options.onLog?.(0, "flash: ota_0 holds this build already; the flash of the last run is kept");
+      else provisionSim({ image: factoryImage, version: factoryVersion });
       bundleForBoot = async () => {
         const boot = simulateBoot();
         if (boot.image === undefined) throw new Error(`no bootable firmware (${boot.reason})`);
@@ -357,6 +363,14 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
     throw e;
   }
+}
+
+/** Whether the simulated flash's ota_0 holds `image` as version `version` (flashed by an earlier run). */
+function holdsFactory(image: Uint8Array, version: string): boolean {
+  const slot = bootRecord().slots[0];
+  if (slot.state === "empty" || slot.size !== image.length || slot.version !== version) return false;
+  const digest = createHash("sha256").update(image).digest();
+  return digest.length === slot.sha256.length && digest.every((b, i) => b === slot.sha256[i]);
 }
 
 function brief(s: SimDeviceStatus): unknown {

@@ -196,7 +196,7 @@ describe("status text", async () => {
 
   test("the live line says what is wrong and what is waiting", () => {
     expect(statusLine(s)).toBe(
-      "mote-sim-0 ○ mote-026d6f000000 · wifi down(wrong-password) · mqtt waiting-wifi · in 1 out 9 drop 2 · q 3 · xs 412K · boot 2 · up 12s",
+      "mote-sim-0 ○ mote-026d6f000000 v1.0.0 · wifi down(wrong-password) · mqtt waiting-wifi · in 1 out 9 drop 2 · q 3 · xsnap heap 412K · boot 2 · up 12s",
     );
     expect(statusLine({ ...s, device: undefined, state: "booting" })).toBe("mote-sim-0 booting");
   });

@@ -23,7 +23,9 @@ const WAIT = 60_000;
 
 beforeAll(async () => {
   sim = await simulate({
-    telemetryMs: 250,
+    // One record a second: a WiFi outage lasts as long as the station's rejoin
+    // backoff (seconds), and the link holds what one session record fits (5 KB).
+    telemetryMs: 1000,
     observeSensor: false,
     onLog: (_device, line) => {
       fullLog.push(line);
@@ -58,6 +60,7 @@ async function pingAnswered(tag: string): Promise<void> {
 describe("faults on XS", () => {
   test("a WiFi drop: the device reports it, rejoins, reconnects, and no telemetry is lost", async () => {
     const sent = sim.status()[0].device!.counters.telemetrySent;
+    const dropped = sim.status()[0].device!.counters.msgsDropped;
     const connects = sim.status()[0].device!.counters.mqttConnects;
     const from = fullLog.length;
     sim.faults.wifiDrop(1500);
@@ -85,6 +88,7 @@ describe("faults on XS", () => {
     const last = sim.status()[0].device!.counters.telemetrySent;
     expect(last).toBeGreaterThan(sent);
     await observer.until(() => seqs().length > 0 && seqs()[seqs().length - 1] >= last, `telemetry up to ${last}`, WAIT);
+    expect(sim.status()[0].device!.counters.msgsDropped - dropped).toBe(0);
     expect(gaps(seqs())).toEqual([]);
   }, 4 * WAIT);
 

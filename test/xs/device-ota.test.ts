@@ -22,17 +22,25 @@ let sim: Simulation;
 let observer: Observer;
 let factory: string;
 let base: string;
+let state: string;
+const log: string[] = [];
 
-beforeAll(async () => {
-  factory = await bundleForXs("src/app/main.ts");
-  sim = await startSimulation({
-    state: mkdtempSync(join(tmpdir(), "mote-sim-ota-")),
+function run(): Promise<Simulation> {
+  return startSimulation({
+    state,
     bundle: factory,
     ota: { publicKey: PEM },
     telemetryMs: 500,
     observeSensor: false,
     pollMs: 250,
+    onLog: (_device, line) => log.push(line),
   });
+}
+
+beforeAll(async () => {
+  factory = await bundleForXs("src/app/main.ts");
+  state = mkdtempSync(join(tmpdir(), "mote-sim-ota-"));
+  sim = await run();
   observer = await Observer.connect(sim.brokerUrl, "#");
   const [s] = await sim.waitFor((s) => s[0].device?.healthy === true, 20_000);
   base = `mote/${s.device!.id}`;
@@ -68,6 +76,14 @@ describe("OTA through the device program on XS", () => {
     expect(s.device!.version).toBe("2.0.0");
     expect(runningPartition()).toBe("ota_1");
     await sim.waitFor(() => partitionState("ota_1") === "valid", 20_000);
+    // the log tells the story: the new image booted pending, then was committed
+    const pendingAt = log.findIndex((l) => /ota: booted v2\.0\.0 from ota_1, pending/.test(l));
+    expect(pendingAt).toBeGreaterThanOrEqual(0);
+    await sim.waitFor(() => log.some((l) => /ota: v2\.0\.0 committed/.test(l)), 20_000);
+    expect(log.findIndex((l) => /ota: v2\.0\.0 committed/.test(l))).toBeGreaterThan(pendingAt);
+    // and the status line shows the running version
+    const { statusLine } = await import("../../host-shim/sim/display.js");
+    expect(statusLine(sim.status()[0])).toContain(" v2.0.0 ·");
   }, 120_000);
 
   test("a descriptor signed by another key is refused and nothing changes", async () => {
@@ -83,4 +99,17 @@ describe("OTA through the device program on XS", () => {
     expect(sim.status()[0].boots).toBe(2);
     expect(sim.status()[0].device!.version).toBe("2.0.0");
   }, 60_000);
+
+  test("the next run with the same state folder boots the update, not the factory image again", async () => {
+    await observer.close();
+    await sim.stop();
+    const before = log.length;
+    sim = await run();
+    const [s] = await sim.waitFor((s) => s[0].device?.healthy === true, 30_000);
+    expect(s.device!.version).toBe("2.0.0");
+    expect(runningPartition()).toBe("ota_1");
+    expect(log.slice(before).some((l) => /flash: ota_0 holds this build already/.test(l))).toBe(true);
+    expect(log.slice(before).some((l) => /boot: ota_1 v2\.0\.0/.test(l))).toBe(true);
+    observer = await Observer.connect(sim.brokerUrl, "#");
+  }, 90_000);
 });
