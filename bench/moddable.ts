@@ -11,30 +11,41 @@
  *   ≤ 96 KB slots + chunks.
  * - peak stack: the largest "Stack used" of the whole run (boot, telemetry, a ping,
  *   a CoAP GET from libcoap through the `coap` command: the deepest path measured),
- *   against the manifest's creation.stack.
+ *   against the manifest's creation.stack; the high-water mark is also read after
+ *   boot + MQTT + telemetry, after the ping and after the CoAP command, to tell which
+ *   path sets it, and held against Moddable's ESP32 default of 384 slots.
  * - allocated heap: the "instruments:" line lin prints every second
  *   (xs/sources/xsDebug.c fxSampleInstrumentation: chunks used/allocated, slots
  *   used/allocated, stack peak/size, ...), read 5 s after the MQTT connection —
  *   the RAM the machine holds, garbage included. Peer: Moddable's own ECMA-419 MQTT
  *   client example (examples/io/tcp/mqttclient: connect, subscribe, publish at QoS
  *   0/1/2) built and measured the same way against the same broker.
+ * - MQTT over TLS (tls_* metrics): the device program on `mqtts://` through
+ *   mosquitto's TLS listener, with a test CA made by openssl (RSA 2048) as its
+ *   `mqttCa` (PEM; checked by Moddable's ssl modules); figures 5 s after the MQTT
+ *   connection (telemetry every second meanwhile). Peer: Moddable's own
+ *   examples/io/tcp/mqttsclient (its tlssocket, the same ssl modules) with the same
+ *   CA as a DER `secure.certificate`, against the same listener; it is built with a
+ *   larger stack, as its default overflows in the handshake.
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import mqtt from "mqtt";
 import { buildManifest, buildModdable } from "../host-shim/moddable/build.js";
 import { ModdableDevice, runModdable, writePreferences } from "../host-shim/moddable/run.js";
 import { findModdable, type ModdableSdk } from "../host-shim/moddable/sdk.js";
 import { projectRoot } from "../host-shim/xs/engine.js";
 import { startLibcoapServer } from "../test/helpers/libcoap.js";
-import { startMosquitto } from "../test/helpers/mosquitto.js";
+import { freePort, makeTlsFiles, startMosquitto, tlsListener } from "../test/helpers/mosquitto.js";
 import type { Emit } from "./lib.js";
 
 const SLOT_64 = 32;
 const SLOT_32 = 16;
 const BUDGET = 96 * 1024;
 const SETTLE_MS = 5_000;
+/** Stack slots the TLS peer is built with (see tlsPeerSource). */
+const PEER_TLS_STACK = 2048;
 
 /** The xs part of an "instruments:" line (its last 12 values). */
 interface Sample {
@@ -56,6 +67,23 @@ function parseInstruments(line: string): Sample | undefined {
 
 /** Slot bytes of this 64-bit host scaled to the ESP32's 16-byte slots, plus chunk bytes (unscaled). */
 const esp32Bytes = (slotBytes: number, chunkBytes: number): number => (slotBytes / SLOT_64) * SLOT_32 + chunkBytes;
+
+/**
+ * The `creation.stack` mcconfig gives the program of `manifest`: its own, else the
+ * first found in its local includes ("./…", depth first, as mcconfig merges them),
+ * else Moddable's default, 384.
+ */
+function creationStack(manifest: string, depth = 0): number {
+  const m = JSON.parse(readFileSync(manifest, "utf8")) as { creation?: { stack?: number }; include?: string | string[] };
+  if (typeof m.creation?.stack === "number") return m.creation.stack;
+  const includes = typeof m.include === "string" ? [m.include] : (m.include ?? []);
+  for (const inc of includes) {
+    if (!inc.startsWith("./") || depth > 4) continue;
+    const stack = creationStack(join(dirname(manifest), inc), depth + 1);
+    if (stack !== 384) return stack;
+  }
+  return 384;
+}
 
 /** Polls `cond` every 50 ms for up to `ms`; the caller says what it means when it stays false. */
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
@@ -95,12 +123,131 @@ function peerSource(sdk: ModdableSdk, port: number): string {
   return join(to, "manifest.json");
 }
 
+/**
+ * Moddable's examples/io/tcp/mqttsclient (and the tlssocket folder its manifest
+ * includes by a relative path), pointed at the bench's TLS listener and given the
+ * test CA as a DER ArrayBuffer in `socket.secure.certificate` (its TLSSocket hands
+ * `secure` to ssl/session, whose CertificateManager registers that certificate).
+ */
+function tlsPeerSource(sdk: ModdableSdk, port: number, caDer: Uint8Array): string {
+  const examples = join(sdk.home, "examples", "io", "tcp");
+  const base = join(projectRoot(), ".moddable", "src");
+  for (const name of ["mqttsclient", "tlssocket"]) {
+    if (!existsSync(join(examples, name, "manifest.json"))) throw new Error(`${join(examples, name)}: Moddable's example is missing`);
+    cpSync(join(examples, name), join(base, name), { recursive: true });
+  }
+  const main = readFileSync(join(examples, "mqttsclient", "main.js"), "utf8");
+  const patched = main
+    .replace("new MQTTClient({", `const certificate = Uint8Array.of(${Array.from(caDer).join(",")}).buffer;\nnew MQTTClient({`)
+    .replace('host: "broker.hivemq.com"', "socket: { ...device.network.mqtts.socket, secure: { certificate } },\n\thost: \"127.0.0.1\"")
+    .replace("port: 8883", `port: ${port}`)
+    // Its 16 KB streamed publish writes past what the TLS socket takes against a local
+    // broker ("would block", an unhandled exception): the connection is measured, not that.
+    .replace("this.remain = 16 * 1024;", "this.remain = 0;");
+  if (!patched.includes("secure: { certificate }") || !patched.includes(`port: ${port}`) || !patched.includes("this.remain = 0;")) throw new Error("examples/io/tcp/mqttsclient/main.js changed: cannot point it at the bench broker");
+  const target = join(base, "mqttsclient", "main.js");
+  if (!existsSync(target) || readFileSync(target, "utf8") !== patched) writeFileSync(target, patched);
+  // Moddable's default stack (384 slots) overflows in its own TLS handshake on lin: give it room to be measured.
+  const manifestPath = join(base, "mqttsclient", "manifest.json");
+  const manifest = JSON.parse(readFileSync(join(examples, "mqttsclient", "manifest.json"), "utf8")) as Record<string, unknown>;
+  const withStack = JSON.stringify({ ...manifest, creation: { stack: PEER_TLS_STACK } }, null, 2);
+  if (readFileSync(manifestPath, "utf8") !== withStack) writeFileSync(manifestPath, withStack);
+  return manifestPath;
+}
+
+/** MQTT over TLS: mote's device program (mqtts:// + mqttCa) and Moddable's mqttsclient, same listener, same CA. */
+async function tlsFigures(sdk: ModdableSdk, emit: Emit, stackSlots: number, common: Record<string, string>): Promise<void> {
+  const certDir = mkdtempSync(join(tmpdir(), "mote-bench-tls-"));
+  const dir = mkdtempSync(join(tmpdir(), "mote-bench-tls-device-"));
+  const peerDir = mkdtempSync(join(tmpdir(), "mote-bench-mqttsclient-"));
+  const files = makeTlsFiles(certDir);
+  const tlsPort = await freePort();
+  const broker = await startMosquitto({ extraConfig: tlsListener(tlsPort, files, files.serverCert, files.serverKey) });
+  const observer = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, clientId: "bench-tls-observer", reconnectPeriod: 0 });
+  let device: ModdableDevice | undefined;
+  try {
+    const id = "bench-lin-tls";
+    let telemetry = 0;
+    observer.on("message", (topic) => {
+      if (topic === `mote/${id}/telemetry`) telemetry++;
+    });
+    await observer.subscribeAsync(`mote/${id}/#`, { qos: 1 });
+    const so = await buildModdable("device", sdk);
+    writePreferences(dir, {
+      mote: { ssid: "lab", password: "secret-pass", broker: `mqtts://127.0.0.1:${tlsPort}`, clientId: id, telemetryMs: 1000, mqttCa: readFileSync(files.caPem, "utf8") },
+    });
+    device = new ModdableDevice(so, sdk, dir);
+    device.start();
+    await device.waitFor(/mqtt connected/, 60_000);
+    const connected = device.lines.length;
+    const sample = await sampleAfter(() => device!.lines, connected, SETTLE_MS);
+    if (telemetry === 0) throw new Error("the device published no telemetry over TLS");
+    const stackPeak = maxStack(device.lines);
+    await device.stop();
+    device = undefined;
+
+    const peerSo = await buildManifest(tlsPeerSource(sdk, tlsPort, new Uint8Array(readFileSync(files.caDer))), join(projectRoot(), ".moddable", "mqttsclient"), sdk);
+    const peer = runModdable(peerSo, sdk, { cwd: peerDir });
+    let peerSample: Sample;
+    let peerStackPeak: number;
+    try {
+      await peer.waitFor(/SUBACK/, 60_000);
+      peerSample = await sampleAfter(() => peer.lines, 0, SETTLE_MS);
+      peerStackPeak = maxStack(peer.lines);
+    } finally {
+      await peer.kill();
+    }
+
+    const allocated = (x: Sample) => esp32Bytes(x.slotsAllocated, x.chunksAllocated);
+    const used = (x: Sample) => esp32Bytes(x.slotsUsed, x.chunksUsed);
+    const peerName = "Moddable examples/io/tcp/mqttsclient";
+    const note = `RSA 2048 test CA; peer built with creation.stack ${PEER_TLS_STACK} (its default 384 overflows in the handshake)`;
+    emit({
+      metric: "tls_stack_peak",
+      unit: "slots",
+      mote: stackPeak / SLOT_64,
+      peer: peerName,
+      peer_value: peerStackPeak / SLOT_64,
+      ratio: peerStackPeak / stackPeak,
+      stack_size: stackSlots,
+      within_stack: stackPeak / SLOT_64 < stackSlots,
+      margin_slots: stackSlots - stackPeak / SLOT_64,
+      note,
+      ...common,
+    });
+    emit({
+      metric: "tls_allocated_heap_5s_after_connect_esp32",
+      unit: "bytes",
+      mote: allocated(sample),
+      peer: peerName,
+      peer_value: allocated(peerSample),
+      ratio: allocated(peerSample) / allocated(sample),
+      note,
+      ...common,
+    });
+    emit({
+      metric: "tls_used_heap_5s_after_connect_esp32",
+      unit: "bytes",
+      mote: used(sample),
+      peer: peerName,
+      peer_value: used(peerSample),
+      ratio: used(peerSample) / used(sample),
+      note,
+      ...common,
+    });
+  } finally {
+    await device?.stop();
+    await observer.endAsync();
+    await broker.close();
+    for (const d of [certDir, dir, peerDir]) rmSync(d, { recursive: true, force: true });
+  }
+}
+
 export async function run(emit: Emit): Promise<void> {
   const sdk = findModdable();
   if (typeof sdk === "string") throw new Error(sdk);
   const so = await buildModdable("device", sdk);
-  const manifest = JSON.parse(readFileSync(join(projectRoot(), "manifest.json"), "utf8")) as { creation?: { stack?: number } };
-  const stackSlots = manifest.creation?.stack ?? 384;
+  const stackSlots = creationStack(join(projectRoot(), "manifest.json"));
   const broker = await startMosquitto();
   const coap = await startLibcoapServer();
   const dir = mkdtempSync(join(tmpdir(), "mote-bench-moddable-"));
@@ -126,8 +273,12 @@ export async function run(emit: Emit): Promise<void> {
     const from = device.lines.length;
     const sample = await sampleAfter(() => device!.lines, from, SETTLE_MS);
     if (telemetry === 0) throw new Error("the device published no telemetry");
+    // The peak is a high-water mark since boot: read after each path, it tells which one raised it.
+    const stackMqttTelemetry = maxStack(device.lines);
     await observer.publishAsync(`mote/${id}/cmd/ping`, JSON.stringify({ id: "gc", gc: true }), { qos: 1 });
     await until(() => pongs.some((p) => p.id === "gc"), 10_000);
+    await new Promise((r) => setTimeout(r, 1500)); // the next "instruments:" line covers the command
+    const stackPing = maxStack(device.lines);
     const pong = pongs.find((p) => p.id === "gc");
     const xs = pong?.xs as { slots: number; chunks: number; stack: number } | undefined;
     if (!xs) throw new Error(`no pong with the XS heap; device said:\n${device.lines.slice(-20).join("\n")}`);
@@ -187,8 +338,14 @@ export async function run(emit: Emit): Promise<void> {
       ratio: peerStackPeak / stackPeak,
       stack_size: stackSlots,
       within_stack: stackPeak / SLOT_64 < stackSlots,
+      margin_slots: stackSlots - stackPeak / SLOT_64,
+      boot_mqtt_telemetry: stackMqttTelemetry / SLOT_64,
+      after_ping_command: stackPing / SLOT_64,
+      after_coap_command: stackPeak / SLOT_64,
+      esp32_default_384: stackPeak / SLOT_64 <= 384,
       ...common,
     });
+    await tlsFigures(sdk, emit, stackSlots, common);
   } finally {
     await device?.stop();
     await observer.endAsync();
