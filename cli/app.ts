@@ -2,7 +2,7 @@
  * `mote app build|lin` — your own app (a project from `mote init`) for
  * Moddable's tools. See docs/cookbook.md and the project's README.
  *
- *   mote app build [ENTRY] [--out DIR]     ENTRY (default src/main.ts) -> DIR/main.js (default build/mod):
+ *   mote app build [ENTRY] [--out DIR]     ENTRY (default src/main.ts) -> DIR/main.js (default dist/device):
  *                                          your code bundled as Moddable's "main"; "mote", "mote/…" and
  *                                          host modules stay imports, served by mote's manifest_lib.json
  *   mote app lin [--manifest FILE] [--out DIR] [--run] [KEY=VALUE...]
@@ -19,7 +19,7 @@ import { build, type Plugin } from "esbuild";
 import { UsageError, parseArgs, wantsHelp } from "./args.js";
 
 const USAGE = `usage:
-  mote app build [ENTRY] [--out DIR]        bundle ENTRY (default src/main.ts) as Moddable's main into DIR (default build/mod)
+  mote app build [ENTRY] [--out DIR]        bundle ENTRY (default src/main.ts) as Moddable's main into DIR (default dist/device)
   mote app lin [--manifest FILE] [--out DIR] [--run] [KEY=VALUE...]
                                             build for Moddable's lin runtime (mcconfig -p lin); --run runs it headless`;
 
@@ -74,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   if (sub === "build") {
     const { options, positional } = parseArgs(rest, { out: { value: true } });
     if (positional.length > 1) throw new UsageError("mote app build takes one ENTRY");
-    const out = await buildApp(positional[0] ?? "src/main.ts", String(options.out ?? join("build", "mod")));
+    const out = await buildApp(positional[0] ?? "src/main.ts", String(options.out ?? join("dist", "device")));
     process.stdout.write(`${out}\n`);
     return 0;
   }

@@ -13,25 +13,14 @@
 import { encodeUtf8 } from "mote";
 import { connect } from "mote/mqtt";
 import { get } from "mote/coap";
-import { buildTimeValues, keepWifi, log, setRepeating, wifiInfo } from "mote/device";
+import { buildTimeValues, log, runWhenOnline, setRepeating, wifiInfo } from "mote/device";
 
-const config = buildTimeValues(["ssid", "password", "broker", "coap", "clientId", "telemetryMs"]);
+const config = buildTimeValues(["broker", "coap", "clientId", "telemetryMs"]);
 const id = String(config.clientId ?? `app-${wifiInfo().mac.split(":").join("").slice(-6)}`);
 const topic = (rest: string) => `app/${id}/${rest}`;
 
-let started = false;
-keepWifi({
-  ssid: String(config.ssid),
-  password: config.password === undefined ? undefined : String(config.password),
-  onOnline(address) {
-    log("info", `wifi online ${address}`);
-    if (!started) {
-      started = true;
-      run();
-    }
-  },
-  onOffline: (reason) => log("warn", `wifi offline (${reason})`),
-});
+// Join WiFi (ssid, password; again by itself after a loss), then run the program once.
+runWhenOnline(run);
 
 function run(): void {
   const client = connect(String(config.broker ?? "mqtt://127.0.0.1"), {

@@ -1,0 +1,33 @@
+/**
+ * Helpers for the tests of projects built on mote (test/apps/): pack this
+ * checkout as npm would publish it, and run a command in a project folder.
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(__dirname, "..", "..");
+
+/**
+ * `npm pack` of this checkout into `dest`; returns the .tgz path. dist/ must be
+ * built (CI runs `npm run build` first); the declarations (dist/types, which
+ * `npm pack` itself would make through prepack) are made here, then packed
+ * with --ignore-scripts so other bundles are not rebuilt under running tests.
+ */
+export function packMote(dest: string): string {
+  const types = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), "--only=types"], { cwd: root, encoding: "utf8", timeout: 180_000 });
+  if (types.status !== 0) throw new Error(`declarations did not build:\n${types.stdout}${types.stderr}`);
+  const r = spawnSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", dest], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`npm pack failed:\n${r.stdout}${r.stderr}`);
+  const tgz = readdirSync(dest).find((f) => f.endsWith(".tgz"));
+  if (tgz === undefined) throw new Error(`npm pack wrote no .tgz into ${dest}`);
+  return join(dest, tgz);
+}
+
+/** Runs `cmd args` in `cwd` with a clean environment for a nested vitest; output is stdout + stderr. */
+export function runIn(cwd: string, cmd: string, args: string[], timeoutMs: number, env: Record<string, string> = {}): { status: number | null; output: string } {
+  const clean: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("VITEST") && k !== "NODE_OPTIONS" && k !== "TEST") clean[k] = v;
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: timeoutMs, env: { ...clean, NO_COLOR: "1", FORCE_COLOR: "0", ...env } });
+  return { status: r.status, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+}
