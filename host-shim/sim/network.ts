@@ -52,7 +52,7 @@ function stationTcp(online: () => boolean, refusal: NetworkStackOptions["refusal
     constructor(options: TcpOptions) {
       if (options.from != null) return new NodeTCP(options) as unknown as StationTcp;
       const why = online() ? refusal?.(String(options.address), Number(options.port)) : "unreachable: no route (the station has no IP address)";
-      return (why === undefined ? new NodeTCP(options) : new FailedConnect(options, why)) as unknown as TCP;
+      return (why === undefined ? new NodeTCP(options) : new FailedConnect(options, why)) as unknown as StationTcp;
     }
   };
 }
