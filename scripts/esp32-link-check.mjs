@@ -53,10 +53,16 @@ const PRELOADED = ["mote/ota-boot", "esp32/ota"];
  * Boot modules (setup/*) from outside this repository that may stay, and why. Each must
  * also import no network module (checked from its source). Moddable's sub-board targets
  * (build/devices/esp32/targets/esp32s3, esp32c3) preload setup/target: it defines the
- * Host.LED/Host.Button globals and calls done() at once (its LED animation runs only
- * with config.led.rainbow, which mote's board fragments do not set).
+ * Host.LED/Host.Button globals and calls done() at once, but with config.led.rainbow
+ * (Moddable's esp32c3 target sets it) it animates the LED from a 33 ms timer for ever:
+ * the board fragments set it false, and the check reads the generated mc.config.js.
  */
-const ALLOWED_SETUP = { "setup/target": "Moddable's sub-board setup: Host globals, calls done() at once, no network" };
+const ALLOWED_SETUP = {
+  "setup/target": {
+    why: "Moddable's sub-board setup: Host globals, calls done() at once, no network",
+    refuse: (mcConfig) => (/"rainbow":\s*true/.test(mcConfig) ? "config.led.rainbow is true: it would run Moddable's LED animation every 33 ms next to mote" : undefined),
+  },
+};
 /** Imports that make a boot module a network one (it would join WiFi or wait on the network). */
 const NETWORK_IMPORT = /^(wifi|net|sntp|socket|dns.*|embedded:network\/.*|embedded:io\/socket\/.*|setup\/network)$/;
 /** The ESP-IDF tag the fake IDF_PATH reports (the IDF Moddable 8.2.3 expects: v6.0). */
@@ -281,8 +287,12 @@ async function checkOne(board, build, work, env, manifest) {
     if (isOurs(src)) continue;
     const imports = existsSync(src) ? [...readFileSync(src, "utf8").matchAll(/^\s*import\s[^"']*["']([^"']+)["']/gm)].map((m) => m[1]) : [];
     const network = imports.filter((i) => NETWORK_IMPORT.test(i));
-    if (!(s.path in ALLOWED_SETUP) || network.length)
+    if (!(s.path in ALLOWED_SETUP) || network.length) {
       problems.push(`"${s.path}" (${src}${network.length ? `, imports ${network.join(", ")}` : ""}) is linked and runs at boot before mote's main: only mote may own the boot`);
+      continue;
+    }
+    const refused = ALLOWED_SETUP[s.path].refuse(existsSync(join(tmp, "mc.config.js")) ? readFileSync(join(tmp, "mc.config.js"), "utf8") : "");
+    if (refused) problems.push(`"${s.path}" (${src}): ${refused}`);
   }
 
   // sizes
