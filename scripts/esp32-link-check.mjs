@@ -28,8 +28,9 @@
  *       starts main only when all have called done()). None may come from outside this
  *       repository: Moddable's `setup/network` would join WiFi and wait for SNTP before
  *       mote's supervisor runs;
- *     - the program's modules are the repository's own (main and mote from dist/device)
- *       and the board modules mote needs are linked (boards/esp32-common/manifest.json).
+ *     - main is dist/device/main.js, mote's modules are preloaded, and the board modules
+ *       mote needs are linked (boards/esp32-common/manifest.json);
+ *     - the board's partitions.csv and sdkconfig lines reached the build (boards/<board>/).
  *  4. Sizes, in bytes (see printSizes below for what each number is).
  *
  * Exit status: 0 when every build passes, 1 when one fails, 2 on a usage or setup error.
@@ -280,6 +281,16 @@ async function checkOne(board, build, work, env, manifest) {
   const ours = scripts.map((s) => s.path).filter((p) => sources[p] && isOurs(sources[p]));
   if (!ours.some((p) => preloaded.includes(p) && sources[p].startsWith(join(dir, "dist") + "/")))
     problems.push("no module of mote's from dist/ is preloaded");
+  // the board's own fragment reached this build: its partition table and sdkconfig lines
+  const proj = join(tmp, `xsProj-${board}`);
+  const boardDir = join(root, "boards", board);
+  const table = join(proj, "partitions.csv");
+  if (!existsSync(table) || readFileSync(table, "utf8") !== readFileSync(join(boardDir, "partitions.csv"), "utf8"))
+    problems.push(`the partition table of this build is not boards/${board}/partitions.csv`);
+  const sdkconfig = existsSync(join(proj, "sdkconfig.mc")) ? readFileSync(join(proj, "sdkconfig.mc"), "utf8").split("\n") : [];
+  const wanted = readFileSync(join(boardDir, "sdkconfig", "sdkconfig.defaults"), "utf8").split("\n").filter((l) => /^CONFIG_/.test(l));
+  const absent = wanted.filter((l) => !sdkconfig.includes(l));
+  if (absent.length) problems.push(`the sdkconfig of this build lacks boards/${board}/sdkconfig lines: ${absent.join(" ")}`);
   // boot: setup/* modules run before main (xs/platforms/mc/xsHosts.c, modRunMachineSetup)
   const setups = scripts.filter((s) => s.path.startsWith("setup/"));
   for (const s of setups) {
