@@ -11,9 +11,10 @@
  *   a failed join falls back to 200 with no reason; scan() lists what is on the air.
  * The air: with no "mote-wifi.json" under config.file.root the station is always in
  * range: any SSID joins with any password. A test drives it with that file, read at
- * every connect and scan: [{"ssid": "home", "password": "secret", "rssi": -50}, ...]
- * lists the networks in range (an SSID not listed is out of range, a wrong password
- * fails the join). The address is 127.0.0.1 (the desktop's sockets are the host's);
+ * every connect and scan and once a second while associated:
+ * [{"ssid": "home", "password": "secret", "rssi": -50}, ...] lists the networks in range
+ * (an SSID not listed is out of range, a wrong password fails the join, and a network
+ * that leaves the list while associated is a lost link: 500 -> 200). The address is 127.0.0.1 (the desktop's sockets are the host's);
  * there is no MAC (mote then keeps a random device id).
  * Nothing runs at module level (mote preloads it); state lives in an object made on
  * first use and kept in a `let` (objects made at module level are read-only once preloaded).
@@ -28,12 +29,13 @@ const MAX_OBJECTS = 16;
 const ADDRESS = "127.0.0.1";
 const BSSID = "02:00:00:00:00:01";
 const CHANNEL = 6;
+const WATCH_MS = 1000;
 
 let radio;
 
 function air() {
 	if (!radio)
-		radio = { objects: [], up: false, online: false, ssid: "", rssi: 0, generation: 0, scanner: undefined, asked: undefined };
+		radio = { objects: [], up: false, online: false, ssid: "", password: "", rssi: 0, generation: 0, scanner: undefined, asked: undefined, watch: undefined };
 	return radio;
 }
 
@@ -74,7 +76,26 @@ function leave() {
 	r.up = false;
 	r.online = false;
 	r.generation += 1;
+	if (r.watch) {
+		Timer.clear(r.watch);
+		r.watch = undefined;
+	}
 	return was;
+}
+
+// While associated: the network leaving mote-wifi.json (or its password changing) is the
+// access point vanishing, as beacons lost on the chip.
+function watch() {
+	const r = air();
+	r.watch = Timer.repeat(() => {
+		const n = find(r.ssid, r.password);
+		if (r.up && (!n || ((n.password ?? "") !== r.password))) {
+			if (leave())
+				broadcast("disconnected");
+		}
+		else if (n)
+			r.rssi = n.rssi ?? r.rssi;
+	}, WATCH_MS);
 }
 
 class WiFi {
@@ -142,7 +163,9 @@ class WiFi {
 				return broadcast("disconnected");
 			r.up = true;
 			r.ssid = ssid;
+			r.password = password;
 			r.rssi = n.rssi ?? -50;
+			watch();
 			broadcast("associated");
 			Timer.set(() => {
 				if ((generation !== r.generation) || !r.up)

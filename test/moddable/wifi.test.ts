@@ -6,7 +6,8 @@
  * path: an SSID not on the air is "no-ap", a rejected join "wrong-password"
  * (both found by a scan: the interface reports no reason), each retried by
  * the supervisor with backoff; once the network is right it joins, comes
- * online and its telemetry carries the RSSI read from the interface.
+ * online and its telemetry carries the RSSI read from the interface; a network
+ * that leaves the air is a lost link, and the device joins again by itself.
  *
  * Needs the Moddable SDK and mosquitto: under CI their absence fails; elsewhere
  * the tier is skipped with the reason printed.
@@ -82,5 +83,22 @@ describe.skipIf(skip !== undefined)("WiFi through the ECMA-419 interface on Modd
     for (let i = 0; i < 200 && telemetry.length === start; i++) await new Promise((r) => setTimeout(r, 100));
     expect(telemetry.length).toBeGreaterThan(start);
     expect(telemetry[telemetry.length - 1].rssi).toBe(-61);
+  }, 60_000);
+
+  test("the network leaves the air: lost-link, and when it is back the device joins again by itself", async () => {
+    const from = device.mark;
+    air([]);
+    await device.waitFor(/wifi down: lost-link/, 20_000, from);
+    const back = device.mark;
+    air([{ ssid: "lab", password: "secret-pass", rssi: -55 }]);
+    await device.waitFor(/wifi up 127\.0\.0\.1/, 30_000, back);
+    // The desktop's sockets are the host's: the broker connection may outlive the simulated
+    // radio, so the proof is telemetry from after the return, with the new RSSI and the drop counted.
+    const start = telemetry.length;
+    const isBack = (t: Record<string, unknown>) => t.rssi === -55;
+    for (let i = 0; i < 200 && !telemetry.slice(start).some(isBack); i++) await new Promise((r) => setTimeout(r, 100));
+    const record = telemetry.slice(start).find(isBack);
+    expect(record, `telemetry since the return: ${JSON.stringify(telemetry.slice(start).map((t) => t.rssi))}`).toBeDefined();
+    expect((record!.counters as { wifiDrops: number }).wifiDrops).toBe(1);
   }, 60_000);
 });
