@@ -9,13 +9,19 @@ import { memoryPerDevice } from "../host-shim/sim/memory.js";
 import { readFileSync } from "node:fs";
 import { errorLine } from "./tasks/types.js";
 import { join } from "node:path";
+import { hostname } from "node:os";
 import { bundleApp } from "../host-shim/sim/app.js";
 
 const HELP = `mote sim — run the device program on the XS engine with simulated hardware
 
   mote sim [options]
 
-  --broker mqtt://HOST:PORT   use this broker (default: embedded aedes)
+  --broker mqtt://[USER:PASS@]HOST:PORT
+                              use this broker (default: embedded aedes); several (comma-separated
+                              or --broker repeated) are a list: device i starts on broker i mod n
+                              and fails over to the next ones
+  --fleet NAME                fleet name the device ids are drawn from: simulators with different
+                              names never share a client id (default: host name and process id)
   --broker-port PORT          port of the embedded broker (default: a free one)
   --coap coap://HOST:PORT     use this CoAP server (default: embedded, /sensor and /large)
   --state DIR                 preferences and flash of the devices (default .state/sim)
@@ -77,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(app === undefined ? {} : { bundle: app, observeSensor: false, state: args.state ?? join(process.cwd(), ".state", "sim") }),
       devices: args.devices,
       broker: args.broker,
+      fleet: args.fleet ?? `${hostname()}-${process.pid}`,
       brokerPort: args.brokerPort,
       coap: args.coap,
       ...(app === undefined ? { state: args.state } : {}),
@@ -122,7 +129,8 @@ export async function main(argv: string[]): Promise<number> {
     await sim.poll();
     const status = sim.status();
     if (args.json) {
-      out.write(`${JSON.stringify({ t: Date.now() - started, devices: status.map(statusJson) })}\n`);
+      // node: the broker of the --broker list the device is on (its relay's target)
+      out.write(`${JSON.stringify({ t: Date.now() - started, devices: status.map((s, i) => ({ ...statusJson(s), node: sim.nodeOf(i) })) })}\n`);
     } else if (tty) {
       clearBlock();
       const lines = status.slice(0, 20).map(statusLine);

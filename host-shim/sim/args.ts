@@ -2,7 +2,10 @@
 import { parseFault, type ScheduledFault } from "./faults.js";
 
 export interface Args {
+  /** One broker URL, or several joined by commas (from a comma list or a repeated --broker). */
   broker?: string;
+  /** Fleet name the device ids are drawn from (simulation.ts macFor). */
+  fleet?: string;
   brokerPort?: number;
   coap?: string;
   state?: string;
@@ -47,9 +50,18 @@ export function parseSimArgs(argv: readonly string[]): Args {
     };
     switch (flag) {
       case "--broker": {
+        // repeatable, and each value may be a comma list: together one broker list, in order
+        const list = take().split(",").map((u) => u.trim());
+        for (const u of list)
+          if (!/^mqtt:\/\/([^@/\s]*@)?[^/:@\s]+(:\d+)?\/?$/.test(u)) throw new UsageError("--broker must be mqtt://[user:pass@]host[:port] (several: comma-separated or repeated)");
+        args.broker = args.broker === undefined ? list.join(",") : `${args.broker},${list.join(",")}`;
+        if (args.broker.split(",").length > 8) throw new UsageError("--broker: at most 8 brokers");
+        break;
+      }
+      case "--fleet": {
         const v = take();
-        if (!/^mqtt:\/\/[^/:]+(:\d+)?\/?$/.test(v)) throw new UsageError("--broker must be mqtt://host[:port]");
-        args.broker = v;
+        if (!/^[A-Za-z0-9._-]{1,64}$/.test(v)) throw new UsageError("--fleet must be 1..64 of A-Z a-z 0-9 . _ -");
+        args.fleet = v;
         break;
       }
       case "--coap": {

@@ -20,6 +20,7 @@ import { AirSpace, createHardware, configureSharedHardware, type WifiNetwork } f
 import { withNetworkStack } from "./network.js";
 import { bundleForXs, projectRoot } from "../xs/engine.js";
 import { seededRandom } from "../../src/runtime/backoff.js";
+import { crc32 } from "../../src/util/crc32.js";
 import { parsePublicKey } from "../../src/ota/keys.js";
 import { configureFlash } from "../node/flash.js";
 import { bootRecord, provisionSim, simulateBoot } from "../node/ota.js";
@@ -27,8 +28,21 @@ import { bootRecord, provisionSim, simulateBoot } from "../node/ota.js";
 export interface SimulationOptions {
   /** Number of devices (distinct MACs and client ids). Default 1, at most 500. */
   devices?: number;
-  /** External broker (`mqtt://host:port`) instead of the embedded aedes. */
+  /**
+   * External broker (`mqtt://[user:pass@]host:port`) instead of the embedded
+   * aedes, or several separated by commas (the nodes of a cluster): device i
+   * gets them all, starting at broker i mod n (the fleet spreads over the
+   * list) and failing over to the next ones in order.
+   */
   broker?: string;
+  /**
+   * Fleet name: the devices' MACs (and so their client ids) are drawn from it,
+   * so two simulators with different names never share an id. Default: none,
+   * the fixed 02:6d:6f:… MACs (`mote sim` passes host name + pid).
+   */
+  fleet?: string;
+  /** false: every device's broker list starts at the first broker (default true: at broker i mod n). */
+  spread?: boolean;
   /** External CoAP server (`coap://host:port`) instead of the embedded one. */
   coap?: string;
   /** Port of the embedded broker (default: a free one). */
@@ -87,6 +101,11 @@ export interface Simulation {
   /** The URLs device 0 uses (through its fault proxies). */
   readonly deviceBrokerUrl: string;
   readonly deviceCoapUrl: string;
+  /**
+   * The broker (of `broker`'s list, as `host:port`) device `index` is connected
+   * to or trying now, seen through its relay; undefined before its first status.
+   */
+  nodeOf(index: number): string | undefined;
   /** The embedded peers (undefined when an external one is used). */
   readonly peers: { broker?: BrokerPeer; coap?: CoapPeer; updates: UpdatePeer };
   readonly faults: SimulationFaults;
@@ -163,12 +182,12 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
   try {
     // Peers (embedded unless given) and the fault proxies in front of them.
     let broker: BrokerPeer | undefined;
-    let brokerTarget: { host: string; port: number };
+    let brokerTargets: BrokerTarget[];
     if (options.broker === undefined) {
       broker = await startBroker({ port: options.brokerPort });
       cleanups.push(() => broker!.close());
-      brokerTarget = { host: "127.0.0.1", port: broker.port };
-    } else brokerTarget = hostPort(options.broker, /^mqtt:\/\//, 1883);
+      brokerTargets = [{ host: "127.0.0.1", port: broker.port, userinfo: "" }];
+    } else brokerTargets = brokerList(options.broker);
     let coap: CoapPeer | undefined;
     let coapTarget: { host: string; port: number };
     if (options.coap === undefined) {
@@ -183,15 +202,27 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
     // device's connections (as losing the IP does on the board) and its network
     // stack (network.ts) has no route until the station has an address again;
     // loss applies to all.
-    const links: { mqtt: TcpFaultProxy; coap: UdpFaultProxy }[] = [];
+    // With a broker list, one relay per broker: device i's list starts at broker i mod n.
+    const links: { mqtt: TcpFaultProxy; mqttAll: TcpFaultProxy[]; brokerConfig: string; coap: UdpFaultProxy }[] = [];
+    const relayTarget = new Map<number, string>();
     for (let i = 0; i < count; i++) {
-      const mqtt = new TcpFaultProxy({ targetHost: brokerTarget.host, targetPort: brokerTarget.port, random });
-      await mqtt.listen();
-      cleanups.push(() => mqtt.close());
+      const mqttAll: TcpFaultProxy[] = [];
+      const urls: string[] = [];
+      const first = options.spread === false ? 0 : i % brokerTargets.length;
+      for (let k = 0; k < brokerTargets.length; k++) {
+        const target = brokerTargets[(first + k) % brokerTargets.length];
+        const relay = new TcpFaultProxy({ targetHost: target.host, targetPort: target.port, random });
+        await relay.listen();
+        cleanups.push(() => relay.close());
+        mqttAll.push(relay);
+        relayTarget.set(relay.port, `${target.host}:${target.port}`);
+        urls.push(`mqtt://${target.userinfo}127.0.0.1:${relay.port}`);
+      }
+      const mqtt = mqttAll[0];
       const coapLink = new UdpFaultProxy({ targetHost: coapTarget.host, targetPort: coapTarget.port, random });
       await coapLink.listen();
       cleanups.push(() => coapLink.close());
-      links.push({ mqtt, coap: coapLink });
+      links.push({ mqtt, mqttAll, brokerConfig: urls.join(","), coap: coapLink });
     }
 
     options.onPeers?.({
@@ -223,7 +254,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       // switches it), with that image's version as mc/config `version`.
       const board = options.ota?.board ?? "sim";
       const factory = await bundleForBoot();
-      configureFlash({ dir: join(stateRoot, macFor(0).replace(/:/g, ""), "flash") });
+      configureFlash({ dir: join(stateRoot, macFor(0, options.fleet).replace(/:/g, ""), "flash") });
       const factoryImage = new TextEncoder().encode(factory as string);
       const factoryVersion = options.ota?.factoryVersion ?? "1.0.0";
       if (holdsFactory(factoryImage, factoryVersion)) options.onLog?.(0, "flash: ota_0 holds this build already; the flash of the last run is kept");
@@ -236,17 +267,16 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       };
     }
     const air = new AirSpace([network]);
-    configureSharedHardware(count === 1 ? join(stateRoot, macFor(0).replace(/:/g, "")) : stateRoot);
+    configureSharedHardware(count === 1 ? join(stateRoot, macFor(0, options.fleet).replace(/:/g, "")) : stateRoot);
     const devices: SimDevice[] = [];
     for (let i = 0; i < count; i++) {
-      const mac = macFor(i);
+      const mac = macFor(i, options.fleet);
       const stateDir = join(stateRoot, mac.replace(/:/g, ""));
       mkdirSync(stateDir, { recursive: true });
       const buildConfig: Record<string, unknown> = {
         ssid: network.ssid,
         password: options.devicePassword ?? network.password,
-        broker: `mqtt://127.0.0.1:${links[i].mqtt.port}`,
-        coap: `coap://127.0.0.1:${links[i].coap.port}`, // for apps (host-shim/sim/app.ts); the default program observes coapObserve
+        broker: links[i].brokerConfig,
         coap: `coap://127.0.0.1:${links[i].coap.port}`, // for apps (host-shim/sim/app.ts); the default program observes coapObserve
         ...(options.telemetryMs !== undefined ? { telemetryMs: options.telemetryMs } : {}),
         ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
@@ -260,7 +290,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         stateDir,
         buildConfig,
         hardware: withNetworkStack(createHardware({ stateDir, mac, air, ssid: network.ssid }), {
-          refusal: (_address, port) => (port === links[i].mqtt.port ? links[i].mqtt.refusal() : undefined),
+          refusal: (_address, port) => links[i].mqttAll.find((relay) => relay.port === port)?.refusal(),
         }),
         bundleForBoot,
         onLog: options.onLog === undefined ? undefined : (line) => options.onLog!(i, line),
@@ -282,7 +312,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         event(`wifi-drop ${durationMs} ms`);
         for (const i of device === undefined ? devices.map((_, k) => k) : [device]) {
           devices[i].dropWifi(durationMs);
-          links[i].mqtt.cut(0); // reset now; new connects fail for want of a route, not by a timer of their own
+          for (const relay of links[i].mqttAll) relay.cut(0); // reset now; new connects fail for want of a route, not by a timer of their own
           links[i].coap.cut(durationMs);
         }
       },
@@ -290,7 +320,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         event(`broker-restart ${downMs} ms`);
         if (broker !== undefined) await broker.restart(downMs);
         else {
-          for (const l of links) l.mqtt.cut(downMs);
+          for (const l of links) for (const relay of l.mqttAll) relay.cut(downMs);
           await new Promise((r) => setTimeout(r, downMs));
         }
       },
@@ -301,7 +331,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       loss(rate: number) {
         event(`loss ${rate}`);
         for (const l of links) {
-          l.mqtt.loss = rate;
+          for (const relay of l.mqttAll) relay.loss = rate;
           l.coap.loss = rate;
         }
       },
@@ -339,6 +369,11 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       peers: { broker, coap, updates },
       faults,
       status: () => devices.map((d) => d.status()),
+      nodeOf(index) {
+        const node = devices[index]?.status().device?.mqtt.node;
+        const port = node === undefined ? NaN : Number(node.slice(node.lastIndexOf(":") + 1));
+        return relayTarget.get(port);
+      },
       poll,
       async waitFor(predicate, timeoutMs) {
         const deadline = Date.now() + timeoutMs;
@@ -377,10 +412,44 @@ function brief(s: SimDeviceStatus): unknown {
   return { name: s.name, state: s.state, wifi: s.device?.wifi, mqtt: s.device?.mqtt, error: s.lastError };
 }
 
-/** A locally administered, unicast MAC per device index (02:6d:6f:xx:xx:xx — "mo"). */
-export function macFor(index: number): string {
-  const b = [0x02, 0x6d, 0x6f, (index >> 16) & 0xff, (index >> 8) & 0xff, index & 0xff];
+/**
+ * A locally administered, unicast MAC per device index: 02:6d:6f:xx:xx:xx
+ * ("mo") without a fleet name; with one, 02 then 24 bits of the name's
+ * CRC-32 then the index in 16 bits, so fleets with different names get
+ * disjoint MACs (and client ids) unless their names' hashes collide
+ * (1 in 2^24 per pair).
+ */
+export function macFor(index: number, fleet?: string): string {
+  let b: number[];
+  if (fleet === undefined) b = [0x02, 0x6d, 0x6f, (index >> 16) & 0xff, (index >> 8) & 0xff, index & 0xff];
+  else {
+    let h = crc32(new TextEncoder().encode(fleet)) >>> 8;
+    // never the prefix of the unnamed fleet
+    if (h >>> 8 === 0x6d6f) h ^= 0x800000;
+    b = [0x02, (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff, (index >> 8) & 0xff, index & 0xff];
+  }
   return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+interface BrokerTarget {
+  host: string;
+  port: number;
+  /** `user:pass@` as given (already percent-encoded), or "". */
+  userinfo: string;
+}
+
+/** `mqtt://[user:pass@]host[:port]`, one or several separated by commas. */
+function brokerList(value: string): BrokerTarget[] {
+  const out: BrokerTarget[] = [];
+  for (const url of value.split(",").map((u) => u.trim())) {
+    const m = /^mqtt:\/\/([^@/]*@)?([^/:@]+)(?::(\d+))?\/?$/.exec(url);
+    const port = m?.[3] === undefined ? 1883 : Number(m[3]);
+    if (m === null || !(port >= 1 && port <= 65535))
+      throw Object.assign(new Error(`invalid-option: bad broker URL ${url}`), { code: "invalid-option" });
+    out.push({ host: m[2], port, userinfo: m[1] ?? "" });
+  }
+  if (out.length > 8) throw Object.assign(new Error("invalid-option: at most 8 brokers"), { code: "invalid-option" });
+  return out;
 }
 
 function hostPort(url: string, scheme: RegExp, defaultPort: number): { host: string; port: number } {

@@ -84,6 +84,12 @@ export interface ClientOptions extends Omit<SessionOptions, "clientId"> {
   servername?: string;
   /** false turns reconnecting off. */
   reconnect?: ReconnectOptions | false;
+  /**
+   * With a broker list: after a connection is lost and the next one is up on
+   * another broker, publish the will first thing (the lost broker may have died
+   * with it; reconnect.ts). Default true; no effect without a will.
+   */
+  willOnFailover?: boolean;
   /** Where a persistent session is kept across reboots. */
   store?: SessionStore;
   /** Bytes waiting for the socket, at most (default 65536); QoS 0 publishes past it are refused. */
@@ -561,6 +567,15 @@ export class MqttClient {
       case "wait":
         this.#emit("reconnect", { attempt: a.failures, delayMs: a.delayMs });
         break;
+      case "failed-over": {
+        // The will, on the new broker, ahead of what the "connect" listeners publish
+        // (#feed queues both in order: this runs inside the CONNACK's event).
+        const w = this.#options.will;
+        if (w === undefined || this.#options.willOnFailover === false) break;
+        const payload = typeof w.payload === "string" ? encodeUtf8(w.payload) : w.payload;
+        this.#feed({ type: "publish", message: { topic: w.topic, payload, qos: w.qos, retain: w.retain } });
+        break;
+      }
     }
   }
 

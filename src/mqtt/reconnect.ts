@@ -35,6 +35,16 @@
  * (a fleet spreads itself by the order of each device's list, not by this
  * core). "network-up" does not move: the failure was the network's, so the
  * broker the device was on (or trying) is tried again at once.
+ *
+ * The will of a broker that died. A broker publishes a client's will when the
+ * connection ends without DISCONNECT (MQTT 3.1.1 §3.1.2.5) — but a node that
+ * crashed publishes nothing, and the other nodes of a cluster never held the
+ * will (RabbitMQ keeps it in the connection's process). So when a connection
+ * was lost and the next one comes up on another broker, the lifecycle says
+ * "failed-over" and the client publishes the will itself, first thing on the
+ * new connection: subscribers learn that the device was cut, then see it come
+ * back. If the old broker was alive after all, it may publish the will too:
+ * for a retained status that is the same value twice.
  */
 
 export type LinkState = "idle" | "opening" | "connected" | "waiting" | "ended";
@@ -80,7 +90,9 @@ export type LinkAction =
    */
   | { type: "abandon"; code: "timeout" | "network-up" }
   /** The next attempt starts after `delayMs` (the client's "reconnect" event). */
-  | { type: "wait"; failures: number; delayMs: number };
+  | { type: "wait"; failures: number; delayMs: number }
+  /** Connected to broker `to` after a connection to broker `from` was lost: its will may never have been published. */
+  | { type: "failed-over"; from: number; to: number };
 
 export class LinkLifecycle {
   readonly #reconnect: boolean;
@@ -98,6 +110,8 @@ export class LinkLifecycle {
   /** Attempts begun since start. */
   #attempts = 0;
   #connectedAt: number | undefined;
+  /** The broker of the last connection lost (not ended by us), until the next connection is up. */
+  #lostFrom: number | undefined;
   /** opening: end of the transport phase; waiting: when the next attempt starts. */
   #deadline: number | undefined;
 
@@ -143,6 +157,12 @@ export class LinkLifecycle {
         this.#state = "connected";
         this.#deadline = undefined;
         this.#connectedAt = now;
+        if (this.#lostFrom !== undefined && this.#lostFrom !== this.#broker) {
+          const from = this.#lostFrom;
+          this.#lostFrom = undefined;
+          return [{ type: "failed-over", from, to: this.#broker }];
+        }
+        this.#lostFrom = undefined;
         return [];
       case "lost":
         return this.#state === "opening" || this.#state === "connected" ? this.#lost(now) : [];
@@ -178,6 +198,7 @@ export class LinkLifecycle {
   #lost(now: number): LinkAction[] {
     if (this.#connectedAt !== undefined && now - this.#connectedAt >= this.#stable) this.#failures = 0;
     this.#connectedAt = undefined;
+    if (this.#state === "connected") this.#lostFrom = this.#broker;
     // this broker failed (or dropped the connection): the next attempt goes to the next one
     this.#broker = (this.#broker + 1) % this.#brokers;
     if (!this.#reconnect) {

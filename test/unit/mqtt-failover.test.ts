@@ -27,7 +27,7 @@ describe("a broker list", () => {
     const seen: number[] = [];
     const delays: number[] = [];
     for (let i = 0; i < 6; i++) {
-      const [w] = l.handle({ type: "lost" }, now) as [{ type: "wait"; delayMs: number }];
+      const [w] = l.handle({ type: "lost" }, now) as unknown as [{ type: "wait"; delayMs: number }];
       delays.push(w.delayMs);
       now = l.nextDeadline()!;
       seen.push(...opened(l.handle({ type: "timer" }, now)));
@@ -42,7 +42,7 @@ describe("a broker list", () => {
     l.handle({ type: "start" }, 0);
     l.handle({ type: "transport-up" }, 10);
     l.handle({ type: "connected" }, 20);
-    const [w] = l.handle({ type: "lost" }, 60_000) as [{ type: "wait"; delayMs: number }];
+    const [w] = l.handle({ type: "lost" }, 60_000) as unknown as [{ type: "wait"; delayMs: number }];
     expect(w.delayMs).toBeLessThanOrEqual(500);
     expect(opened(l.handle({ type: "timer" }, l.nextDeadline()!))).toEqual([1]);
   });
@@ -64,6 +64,40 @@ describe("a broker list", () => {
     l.handle({ type: "connected" }, 710);
     expect(l.handle({ type: "network-up" }, 800)).toEqual([]);
     expect(l.broker).toBe(1);
+  });
+
+  test("a connection lost and the next one up on another broker says failed-over (the will may have died with it)", () => {
+    const l = lifecycle();
+    l.handle({ type: "start" }, 0);
+    l.handle({ type: "connected" }, 10);
+    l.handle({ type: "lost" }, 1000);
+    l.handle({ type: "timer" }, l.nextDeadline()!); // broker 1: refused
+    l.handle({ type: "lost" }, 1100);
+    l.handle({ type: "timer" }, l.nextDeadline()!); // broker 2
+    expect(l.handle({ type: "connected" }, 3000)).toEqual([{ type: "failed-over", from: 0, to: 2 }]);
+    // said once: a later connect on the same broker after a failed attempt is not another failover
+    l.handle({ type: "lost" }, 4000);
+    l.handle({ type: "timer" }, l.nextDeadline()!);
+    l.handle({ type: "lost" }, 4100);
+    l.handle({ type: "timer" }, l.nextDeadline()!);
+    l.handle({ type: "lost" }, 4200);
+    l.handle({ type: "timer" }, l.nextDeadline()!);
+    expect(l.broker).toBe(2);
+    expect(l.handle({ type: "connected" }, 9000)).toEqual([]);
+  });
+
+  test("failed attempts alone, or a reconnect to the same broker, are no failover", () => {
+    const l = lifecycle();
+    l.handle({ type: "start" }, 0);
+    l.handle({ type: "lost" }, 5); // never connected to broker 0
+    l.handle({ type: "timer" }, l.nextDeadline()!);
+    expect(l.handle({ type: "connected" }, 600)).toEqual([]);
+    const one = lifecycle({ brokers: 1 });
+    one.handle({ type: "start" }, 0);
+    one.handle({ type: "connected" }, 5);
+    one.handle({ type: "lost" }, 50);
+    one.handle({ type: "timer" }, one.nextDeadline()!);
+    expect(one.handle({ type: "connected" }, 700)).toEqual([]);
   });
 
   test("one broker (the default) is always broker 0", () => {
