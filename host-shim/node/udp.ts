@@ -9,17 +9,22 @@
  * packets; when it is full new ones are dropped, as lwip drops them when its
  * pbufs run out.
  *
- * With no `address` the socket is dual-stack (IPv6 "::" taking IPv4 too, as
- * lwip's IP_ANY_TYPE pcb): it reaches `::1` and `127.0.0.1` alike, and IPv4
- * peers read as plain dotted quads. A host without IPv6 gets "0.0.0.0".
+ * With no `address` the socket takes both IP versions, as lwip's IP_ANY_TYPE
+ * pcb: one OS socket per family ("0.0.0.0" and "::" IPv6-only) on the same
+ * port, so it reaches `127.0.0.1` and `::1` alike. (One dual-stack socket
+ * would not do: once connected to a v4-mapped peer, Linux leaves it deaf to
+ * IPv6 after the disconnect.) A host without IPv6 gets the IPv4 one only.
  *
  * ICMP errors (RFC 1122 §4.1.3.3: port unreachable reaches UDP as
- * ECONNREFUSED) come only to a connected socket on Linux. So a socket that
- * writes before it has received anything, to one unicast peer, is connected
- * to that peer, as libcoap does for a client session: an ICMP port
- * unreachable then reaches `onError` ("refused: ..."). The first write to a
- * second peer disconnects it again; a socket that received first (a server)
- * is never connected.
+ * ECONNREFUSED) come only to a connected socket on Linux. So a client's
+ * socket (port 0) that writes before it has received anything, to one
+ * unicast peer, is connected to that peer until its first answer, as libcoap
+ * connects a client session: an ICMP port unreachable then reaches `onError`
+ * ("refused: ..."), so a request to a closed port fails at once. The first
+ * datagram received, or the first write to a second peer, disconnects it: from
+ * then on it takes datagrams from anyone, as an ECMA-419 socket does (while
+ * connected, the kernel drops datagrams from other peers). A socket that
+ * received first (a server) is never connected.
  */
 import dgram from "node:dgram";
 import net from "node:net";
@@ -46,11 +51,18 @@ export function udpDroppedCount(): number {
   return counters.dropped;
 }
 
+/** One OS socket of the twin (one per address family) and its connected peer, if any. */
+interface Leg {
+  socket: dgram.Socket;
+  /** "address port" of the peer it is connected to. */
+  connected: string | undefined;
+}
+
 export default class UDP {
   readonly format = "buffer";
   port: number;
   target: unknown;
-  #socket: dgram.Socket;
+  #legs: Leg[];
   #queue: Datagram[] = [];
   #onReadable: UdpOptions["onReadable"];
   #onError: UdpOptions["onError"];
@@ -59,13 +71,9 @@ export default class UDP {
   #sending = 0; // sends not yet handed to the kernel: close() waits for them, as lwip sends synchronously
   #closer = { close: () => this.close() };
   /** Bound to port 0: a client's socket, which may be connected (see above). */
-  #ephemeral: boolean;
-  #dualStack = false;
-  #ipv6: boolean;
+  readonly #ephemeral: boolean;
   #heard = false;
   #writes = 0;
-  /** "address port" of the peer the socket is connected to. */
-  #connected: string | undefined;
 
   constructor(options: UdpOptions) {
     const port = options.port ?? 0;
@@ -75,20 +83,13 @@ export default class UDP {
     this.#onError = options.onError;
     this.target = options.target;
     this.#ephemeral = port === 0;
-    if (options.address !== undefined) this.#socket = bindSocket(options.address, port);
-    else {
-      try {
-        this.#socket = bindSocket("::", port);
-        this.#dualStack = true;
-      } catch (e) {
-        if ((e as { cause?: string }).cause === "address-in-use") throw e;
-        this.#socket = bindSocket("0.0.0.0", port); // no IPv6 on this host
-      }
+    const sockets = bindSockets(options.address, port);
+    this.#legs = sockets.map((socket) => ({ socket, connected: undefined }));
+    for (const leg of this.#legs) {
+      leg.socket.on("message", (data, info) => this.#received(leg, data, info.address, info.port));
+      leg.socket.on("error", (error: NodeJS.ErrnoException) => this.#failed(error));
     }
-    this.#ipv6 = this.#socket.address().family === "IPv6";
-    this.#socket.on("message", (data, info) => this.#received(data, info.address, info.port));
-    this.#socket.on("error", (error: NodeJS.ErrnoException) => this.#failed(error));
-    this.port = this.#socket.address().port;
+    this.port = sockets[0].address().port;
     trackHandle(this.#closer);
   }
 
@@ -97,10 +98,13 @@ export default class UDP {
     this.#onError?.call(this, hostError(causeOf(error), error.message));
   }
 
-  #received(data: Buffer, address: string, port: number): void {
+  #received(leg: Leg, data: Buffer, address: string, port: number): void {
     if (this.#closed) return;
     this.#heard = true;
-    if (this.#dualStack && address.startsWith("::ffff:") && net.isIPv4(address.slice(7))) address = address.slice(7);
+    if (leg.connected !== undefined) {
+      leg.connected = undefined; // answered: back to taking datagrams from anyone
+      leg.socket.disconnect();
+    }
     if (this.#queue.length >= QUEUE_LIMIT) {
       counters.dropped++;
       return;
@@ -126,28 +130,31 @@ export default class UDP {
     if (this.#closed) throw new Error("closed");
     if (typeof address !== "string" || net.isIP(address) === 0) throw new Error("invalid address");
     if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError("invalid port");
-    if (net.isIPv6(address) && !this.#ipv6) throw new Error(`unreachable: an IPv4 socket cannot send to the IPv6 address ${address}`);
-    if (net.isIPv4(address) && this.#ipv6 && !this.#dualStack) throw new Error(`unreachable: an IPv6 socket cannot send to the IPv4 address ${address}`);
-    const to = this.#dualStack && net.isIPv4(address) ? `::ffff:${address}` : address;
+    const family = net.isIPv6(address) ? "IPv6" : "IPv4";
+    const leg = this.#legs.find((l) => l.socket.address().family === family);
+    if (leg === undefined) throw new Error(`unreachable: this socket has no ${family} (bound to ${this.#legs[0].socket.address().address})`);
     const bytes =
       data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const key = `${to} ${port}`;
+    const key = `${address} ${port}`;
     if (this.#writes++ === 0 && this.#ephemeral && !this.#heard && unicast(address)) {
-      this.#socket.connect(port, to); // synchronous: the lookup is the identity
-      this.#connected = key;
-    } else if (this.#connected !== undefined && this.#connected !== key) {
-      this.#connected = undefined;
-      this.#socket.disconnect();
+      leg.socket.connect(port, address); // synchronous: the lookup is the identity
+      leg.connected = key;
+    } else {
+      for (const l of this.#legs) {
+        if (l.connected === undefined || l.connected === key) continue;
+        l.connected = undefined; // a second peer: back to unconnected
+        l.socket.disconnect();
+      }
     }
     this.#sending++;
     const sent = (error: Error | null) => {
       this.#sending--;
-      if (this.#closed && this.#sending === 0) this.#socket.close();
+      if (this.#closed && this.#sending === 0) this.#closeSockets();
       // an ICMP error of an earlier datagram can surface at the next send
       else if (error) this.#failed(error as NodeJS.ErrnoException);
     };
-    if (this.#connected !== undefined) this.#socket.send(Buffer.from(bytes), sent);
-    else this.#socket.send(Buffer.from(bytes), port, to, sent);
+    if (leg.connected !== undefined) leg.socket.send(Buffer.from(bytes), sent);
+    else leg.socket.send(Buffer.from(bytes), port, address, sent);
   }
 
   close(): void {
@@ -155,19 +162,56 @@ export default class UDP {
     this.#closed = true;
     this.#onReadable = this.#onError = undefined;
     this.#queue = [];
-    if (this.#sending === 0) this.#socket.close();
+    if (this.#sending === 0) this.#closeSockets();
     untrackHandle(this.#closer);
+  }
+
+  #closeSockets(): void {
+    for (const l of this.#legs) l.socket.close();
   }
 }
 
 /**
- * A socket bound now to `address` and `port`. The identity lookup makes
- * Node's bind synchronous for IP literals, its failure included: that is
- * thrown here ("address-in-use: ..."), as lwip's udp_bind fails at once.
+ * The OS sockets for `address` (or both families when it is undefined) on
+ * `port`, bound now. The identity lookup makes Node's bind synchronous for IP
+ * literals, its failure included: that is thrown here ("address-in-use: ..."),
+ * as lwip's udp_bind fails at once.
+ *
+ * Port 0 is resolved to a free port first and that port bound by number:
+ * Linux forgets an automatically chosen port when a connected socket is
+ * disconnected (udp_disconnect without SOCK_BINDPORT_LOCK), and a client's
+ * socket may be connected and disconnected (see the class comment).
  */
-function bindSocket(address: string, port: number): dgram.Socket {
+function bindSockets(address: string | undefined, port: number): dgram.Socket[] {
+  for (let attempt = 1; ; attempt++) {
+    let chosen = port;
+    if (chosen === 0) {
+      const probe = bindNow(address ?? "0.0.0.0", 0);
+      chosen = probe.address().port;
+      probe.close();
+    }
+    try {
+      const first = bindNow(address ?? "0.0.0.0", chosen);
+      if (address !== undefined) return [first];
+      try {
+        return [first, bindNow("::", chosen, true)];
+      } catch (e) {
+        // no IPv6 on this host: IPv4 only; its port taken by someone else: try another (port 0)
+        if ((e as { cause?: string }).cause !== "address-in-use" || port !== 0) return [first];
+        first.close();
+        throw e;
+      }
+    } catch (e) {
+      // another process took the port between the probe and the bind: take another (bounded)
+      if (port !== 0 || attempt >= 4 || (e as { cause?: string }).cause !== "address-in-use") throw e;
+    }
+  }
+}
+
+function bindNow(address: string, port: number, ipv6Only = false): dgram.Socket {
   const socket = dgram.createSocket({
     type: net.isIPv6(address) ? "udp6" : "udp4",
+    ipv6Only,
     lookup: (host, _options, callback) =>
       (callback as (e: Error | null, a: string, f: number) => void)(null, host, net.isIPv6(host) ? 6 : 4),
   });
