@@ -74,8 +74,8 @@ function explain(e: unknown, at: Stage): string | undefined {
       return `the broker reset the connection before ${before}`;
     case "closed":
       return `the broker closed the connection before ${before}`;
-    case "timeout":
-      return `no connection to ${hostPort(at.host, at.port)} within ${CONNECT_TIMEOUT_MS / 1000} s`;
+    case "timeout": // the transport phase; once connected, the run's own ack timer, whose message says so
+      return at.connected ? undefined : `no connection to ${hostPort(at.host, at.port)} within ${CONNECT_TIMEOUT_MS / 1000} s`;
     case "connect-timeout":
       return `no CONNACK from the broker within ${CONNECT_TIMEOUT_MS / 1000} s`;
     case "connect-refused": {
@@ -131,8 +131,20 @@ export function mqttPub(args: TaskArgs, io: TaskIO): void {
     if (e !== undefined) fail(io, e, stage);
     client.end({ force: code !== 0 }).then(() => io.exit(code));
   };
+  let handed = false;
+  // The acknowledgement is awaited from when the broker has accepted the connection
+  // and the message was handed over (stdin may take its time to end): 30 s at most.
+  const awaitAck = () => {
+    if (qos === 0 || !handed || !stage.connected || finished || ackTimer !== undefined) return;
+    ackTimer = setTimer(() => {
+      ackTimer = undefined;
+      finish(1, { code: "timeout", message: `no ${stage.awaiting} from the broker within ${ACK_TIMEOUT_MS / 1000} s` });
+    }, ACK_TIMEOUT_MS);
+  };
   const send = (payload: Uint8Array) => {
+    handed = true;
     client.publish(topic, payload, { qos, retain: args.retain === true }).then(() => finish(0), (e) => finish(1, e));
+    awaitAck();
   };
   try {
     client = connect(options);
@@ -142,11 +154,7 @@ export function mqttPub(args: TaskArgs, io: TaskIO): void {
   }
   client.on("connect", () => {
     stage.connected = true;
-    if (qos > 0)
-      ackTimer = setTimer(() => {
-        ackTimer = undefined;
-        finish(1, { code: "timeout", message: `no ${stage.awaiting} from the broker within ${ACK_TIMEOUT_MS / 1000} s` });
-      }, ACK_TIMEOUT_MS);
+    awaitAck();
   });
   client.on("error", (e) => finish(1, e));
   // Reconnecting is off: a connection that ends before the message is acknowledged

@@ -12,11 +12,13 @@
  *   "suback-downgrade"    CONNACK accepted, SUBSCRIBE granted at most QoS 1
  *                         (RabbitMQ 3.10: no QoS 2), then one PUBLISH "m"
  *                         QoS 0 on the first filter
+ *   "no-ack"              CONNACK accepted, PINGREQ answered, PUBLISH never
+ *                         acknowledged
  * Bounded: a connection holds at most 64 KiB of unparsed bytes.
  */
 import { createServer, type Server, type Socket } from "node:net";
 
-export type FakeBrokerMode = "close" | "close-after-connack" | "v311-only" | "suback-refuse" | "suback-downgrade";
+export type FakeBrokerMode = "close" | "close-after-connack" | "v311-only" | "suback-refuse" | "suback-downgrade" | "no-ack";
 
 export interface FakeBroker {
   readonly port: number;
@@ -56,6 +58,7 @@ export async function startFakeBroker(mode: FakeBrokerMode, host = "127.0.0.1"):
           socket.write(version === 5 ? Buffer.of(0x20, 0x03, 0x00, 0x00, 0x00) : Buffer.of(0x20, 0x02, 0x00, 0x00));
         } else if (type === 3) {
           if (mode === "close-after-connack") return void socket.destroy();
+          if (mode === "no-ack") continue;
           const qos = (p.first >> 1) & 3;
           const topicLength = p.body.readUInt16BE(0);
           const id = p.body.subarray(2 + topicLength, 4 + topicLength);

@@ -132,6 +132,14 @@ for (const engine of ["node", "xs"]) {
       });
     }, 90_000);
 
+    test("a broker that never acknowledges: pub ends after its bound with one line, status 1", async () => {
+      await withBroker("no-ack", async (b) => {
+        const r = await mote(["mqtt", "pub", "-h", b.host, "-p", String(b.port), "-t", "t", "-m", "x", "-q", "1", ...e], 60_000);
+        expectOneErrorLine(r, "timeout", /^no PUBACK from the broker within 30 s$/);
+        expect(r.code).toBe(1);
+      });
+    }, 90_000);
+
     test("MQTT 3.1.1 by default, as mosquitto_pub; -V 5 refused by a 3.1.1-only broker is said as such", async () => {
       await withBroker("v311-only", async (b) => {
         const plain = await mote(["mqtt", "pub", "-h", b.host, "-p", String(b.port), "-t", "t", "-m", "x", "-q", "1", ...e]);
