@@ -123,6 +123,9 @@ export interface DeviceAppOptions {
   rateLimit?: Partial<TokenBucketOptions>;
 }
 
+/** Shortest wait before the WiFi part starts again (see the constructor). */
+const WIFI_RESTART_MIN_MS = 500;
+
 const ONLINE = encodeUtf8("online");
 const OFFLINE = encodeUtf8("offline");
 
@@ -165,7 +168,11 @@ export class DeviceApp {
     this.#telemetryMs = options.config.telemetryMs;
     this.#bootAt = options.host.now();
     this.#supervisor = new Supervisor(options.host, { maxParts: 4 + options.config.coapObserve.length, backoff: options.backoff });
-    this.#supervisor.add("wifi", this.#wifiPart());
+    // A restart waits at least WIFI_RESTART_MIN_MS: closing a station disconnects it, and the
+    // ESP32 module posts that STA_DISCONNECTED to every WiFi object alive when it is handled
+    // (wifi-esp32.c broadcastWiFiEvent); a new object made before then would take it for
+    // the end of its own attempt.
+    this.#supervisor.add("wifi", this.#wifiPart(), { minMs: Math.min(WIFI_RESTART_MIN_MS, options.backoff?.maxMs ?? WIFI_RESTART_MIN_MS) });
     this.#supervisor.add("mqtt", this.#mqttPart());
     this.#supervisor.add("telemetry", this.#telemetryPart());
     if (options.time !== undefined) {
