@@ -392,6 +392,9 @@ export class DeviceApp {
         this.#counters.msgsIn++;
         this.#onMessage(event.topic, event.payload, event.responseTopic);
         break;
+      case "sent":
+        this.#counters.msgsOut++;
+        break;
       case "dropped":
         this.#counters.msgsDropped++;
         break;
@@ -488,10 +491,8 @@ export class DeviceApp {
   #publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean): boolean {
     const link = this.#link;
     if (link === undefined) return false;
-    if (link.publish(topic, payload, { qos, retain })) {
-      this.#counters.msgsOut++;
-      return true;
-    }
+    // counted in msgsOut when the link says it went out ("sent"), not when queued
+    if (link.publish(topic, payload, { qos, retain })) return true;
     this.#counters.msgsDropped++;
     return false;
   }

@@ -60,6 +60,8 @@ export type MqttLinkEvent =
   | { type: "connect"; sessionPresent: boolean }
   | { type: "offline"; reason: string }
   | { type: "message"; topic: string; payload: Uint8Array; responseTopic?: string }
+  /** A message the link had accepted went out: acknowledged (QoS 1) or written to the socket (QoS 0). */
+  | { type: "sent" }
   /** A message the link had accepted could not be delivered (e.g. its queue overflowed). */
   | { type: "dropped"; reason: string }
   /** The link gave up for good (e.g. not authorized); the app fails its MQTT part. */

@@ -43,6 +43,7 @@ export class FakeLink implements MqttLink {
     const m = { topic, text: new TextDecoder().decode(payload), qos: o.qos, retain: o.retain === true };
     if (this.online) {
       this.sent.push(m);
+      this.emit({ type: "sent" });
       return true;
     }
     if (o.qos === 0) return true; // QoS 0 offline: dropped by design
@@ -65,7 +66,10 @@ export class FakeLink implements MqttLink {
   connect(sessionPresent = false): void {
     this.online = true;
     this.emit({ type: "connect", sessionPresent });
-    this.sent.push(...this.queue.splice(0));
+    for (const m of this.queue.splice(0)) {
+      this.sent.push(m);
+      this.emit({ type: "sent" });
+    }
   }
   drop(reason = "reset"): void {
     this.online = false;

@@ -23,11 +23,15 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-test("a broker that is not there: the device sees its connection refused and says so", async () => {
-  const [s] = await sim.waitFor((s) => s[0].device?.mqtt.reason === "refused", WAIT);
+test("a broker that is not there: the device sees its connection refused and says so; nothing counts as out", async () => {
+  const [s] = await sim.waitFor((s) => s[0].device?.mqtt.reason === "refused" && s[0].device.counters.telemetrySent >= 2, WAIT);
   expect(s.device!.wifi.state).toBe("up");
   expect(s.device!.mqtt.state).toBe("offline");
   expect(s.device!.counters.mqttConnects).toBe(0);
   expect(statusLine(s)).toContain("mqtt offline(refused)");
+  // the records are queued (q), not out: `out` counts what the broker acknowledged
+  expect(s.device!.counters.msgsOut).toBe(0);
+  expect(s.device!.queueDepth).toBeGreaterThanOrEqual(2);
+  expect(statusLine(s)).toContain(" out 0 ");
   expect(log.some((l) => /mqtt connected/.test(l))).toBe(false);
 }, 2 * WAIT);

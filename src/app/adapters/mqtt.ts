@@ -142,9 +142,12 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       },
       publish(topic, payload, o) {
         if (o.qos === 1 && !room(topic, payload)) return false;
-        client.publish(topic, payload, { qos: o.qos, retain: o.retain ?? false }).then(undefined, (e: { code?: string }) => {
-          if (e?.code !== "ended") onEvent({ type: "dropped", reason: e?.code ?? "error" });
-        });
+        client.publish(topic, payload, { qos: o.qos, retain: o.retain ?? false }).then(
+          () => onEvent({ type: "sent" }),
+          (e: { code?: string }) => {
+            if (e?.code !== "ended") onEvent({ type: "dropped", reason: e?.code ?? "error" });
+          },
+        );
         return true;
       },
       subscribe(filter, qos) {
