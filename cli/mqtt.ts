@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs, parseEngine, parsePort, UsageError, wantsHelp } from "./args.js";
 import { runTask } from "./engine.js";
 import type { TaskArgs } from "./tasks/types.js";
+import { derOf } from "../src/util/pem.js";
 
 const USAGE = `usage: mote mqtt pub -t TOPIC (-m MESSAGE | -n | -s) [options]
        mote mqtt sub -t FILTER [-t FILTER ...] [-C COUNT] [-v] [options]
@@ -89,7 +90,8 @@ export async function main(argv: string[]): Promise<number> {
     args.willQos = o["will-qos"] === undefined ? 0 : Number(o["will-qos"]);
     args.willRetain = o["will-retain"] === true;
   }
-  if (typeof o.cafile === "string") args.ca = new Uint8Array(readFileSync(o.cafile));
+  // One certificate, PEM or DER: checked here, so a wrong file ends with its PemError code before any connection
+  if (typeof o.cafile === "string") args.ca = derOf(new Uint8Array(readFileSync(o.cafile)), ["CERTIFICATE", "X509 CERTIFICATE", "X.509 CERTIFICATE"], `--cafile ${o.cafile}`);
   if (o.insecure) args.insecure = true;
   if (topics.length === 0) throw new UsageError(`-t TOPIC is required\n${USAGE}`);
   const engine = parseEngine(o.engine);
