@@ -73,9 +73,13 @@ function explain(e: unknown, at: Stage): string | undefined {
     case "reset":
       return `the broker reset the connection before ${before}`;
     case "closed":
+      // MQTT 3.1.1 §3.1.2.2: a 3.1.1-only broker may close a v5 CONNECT without a CONNACK (RabbitMQ 3.10 does)
+      if (!at.connected && at.version === 5) return "the broker closed the connection before CONNACK: it may not speak MQTT 5 (try -V 311)";
       return `the broker closed the connection before ${before}`;
-    case "timeout": // the transport phase; once connected, the run's own ack timer, whose message says so
-      return at.connected ? undefined : `no connection to ${hostPort(at.host, at.port)} within ${CONNECT_TIMEOUT_MS / 1000} s`;
+    case "timeout":
+      // once connected, a timeout is the run's own acknowledgement timer, and its message says so
+      if (at.connected && typeof err.message === "string" && err.message !== "") return undefined;
+      return `no connection to ${hostPort(at.host, at.port)} within ${CONNECT_TIMEOUT_MS / 1000} s`;
     case "connect-timeout":
       return `no CONNACK from the broker within ${CONNECT_TIMEOUT_MS / 1000} s`;
     case "connect-refused": {
@@ -93,6 +97,8 @@ function explain(e: unknown, at: Stage): string | undefined {
       return `the broker refused the message${why === "" ? "" : `: ${why}`}${rc === undefined ? "" : ` (0x${rc.toString(16)})`}`;
     }
     case "qos-not-supported":
+      // the session says when the broker acknowledged QoS 2 at QoS 1 (PUBACK instead of PUBREC)
+      if (typeof err.message === "string" && err.message.includes("PUBACK")) return `${err.message.replace(/^qos-not-supported: /, "")}: try -q 1`;
       return "the broker does not take this QoS (its CONNACK Maximum QoS is lower): try a lower -q";
     case "retain-not-supported":
       return "the broker does not keep retained messages (CONNACK Retain Available 0): drop -r";

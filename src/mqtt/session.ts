@@ -835,6 +835,19 @@ export class MqttSession {
       return;
     }
     if (f === undefined) return;
+    if (type === "puback" && f.packet.qos === 2 && !f.released) {
+      // §4.3.3 has no PUBACK for QoS 2, yet a broker without QoS 2 (RabbitMQ 3.10's
+      // MQTT plugin) answers one: it took the message at QoS 1. Waiting for a PUBREC
+      // that never comes would hang the sender; the message is not sent again (the
+      // broker has it) and its request fails with what happened.
+      this.#inflight.delete(id);
+      if (f.sent) this.#sentCount--;
+      this.#dirty = true;
+      this.#fail(f.ref, "qos-not-supported", undefined, "the broker answered the QoS 2 PUBLISH with PUBACK: it took the message at QoS 1 and has no QoS 2");
+      this.#pump(now);
+      this.#maybeFinishEnd(now);
+      return;
+    }
     if (type === "puback" ? f.packet.qos !== 1 : !f.released) return; // an ack for another phase: ignore
     this.#complete(id, f, reasonCode, reasonString, now);
   }
