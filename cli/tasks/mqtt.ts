@@ -76,10 +76,8 @@ function explain(e: unknown, at: Stage): string | undefined {
       // MQTT 3.1.1 §3.1.2.2: a 3.1.1-only broker may close a v5 CONNECT without a CONNACK (RabbitMQ 3.10 does)
       if (!at.connected && at.version === 5) return "the broker closed the connection before CONNACK: it may not speak MQTT 5 (try -V 311)";
       return `the broker closed the connection before ${before}`;
-    case "timeout":
-      // once connected, a timeout is the run's own acknowledgement timer, and its message says so
-      if (at.connected && typeof err.message === "string" && err.message !== "") return undefined;
-      return `no connection to ${hostPort(at.host, at.port)} within ${CONNECT_TIMEOUT_MS / 1000} s`;
+    case "timeout": // the transport phase; once connected, the run's own ack timer, whose message says so
+      return at.connected ? undefined : `no connection to ${hostPort(at.host, at.port)} within ${CONNECT_TIMEOUT_MS / 1000} s`;
     case "connect-timeout":
       return `no CONNACK from the broker within ${CONNECT_TIMEOUT_MS / 1000} s`;
     case "connect-refused": {
