@@ -9,7 +9,7 @@
  *   - `{"url": "http://.../app-2.0.0.json"}` or the bare URL text: where to GET the descriptor.
  * Progress and outcome go to `onEvent` in the shape the device program
  * publishes on `<prefix>/<id>/reply/ota` (src/app/ports.ts OtaPort):
- *   {type:"progress", detail:"download 4096/65536"} ... {type:"done", reboot:true} | {type:"error", detail:"hash-mismatch: ..."}
+ *   {type:"progress", detail:"download 4096/65536"} ... {type:"done", reboot:true} | {type:"error", code:"hash-mismatch", detail:"..."}
  *
  * Every erase is followed by a `defer` (a 0 ms timer on the device) before
  * the next one, so one sector is erased per turn and the watchdog and the
