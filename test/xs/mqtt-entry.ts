@@ -111,3 +111,23 @@ g.mqttCodecLoop = (args: { count: number; size: number }) => {
   }
   return bytes;
 };
+
+/** A second client, for the network-return case: connects through `port` (a relay the test controls). */
+let returning: MqttClient | undefined;
+let returningConnects = 0;
+g.rnStart = async (args: { port: number }) => {
+  // The CONNACK wait is 10 minutes: only reconnectNow() can end a lost attempt within the test.
+  returning = connect({ host: "127.0.0.1", port: args.port, protocolVersion: 4, clientId: "xs-rn", connectTimeoutMs: 600_000, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+  returning.on("connect", () => returningConnects++);
+  return (await until(() => returningConnects > 0, 5000)) ? { connects: returningConnects } : { error: "no connect" };
+};
+/** The network is back: reconnectNow(), then whether it connects again (bounded). */
+g.rnNow = async () => {
+  const before = returningConnects;
+  const wasConnected = returning!.connected;
+  returning!.reconnectNow();
+  const ok = await until(() => returningConnects > before, 10_000);
+  const r = { wasConnected, connected: ok && returning!.connected };
+  await returning!.end({ force: true });
+  return r;
+};

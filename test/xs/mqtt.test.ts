@@ -4,7 +4,7 @@
  * restart on the same port.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createServer, type Server, type Socket } from "node:net";
+import { connect as netConnect, createServer, type Server, type Socket } from "node:net";
 import { Aedes } from "aedes";
 import { bundleForXs, startXs, type XsEngine } from "../../host-shim/xs/engine.js";
 import { freePort, mosquittoSkipReason, startMosquitto } from "../helpers/mosquitto.js";
@@ -56,6 +56,41 @@ test("inside XS: connect, subscribe, publish QoS 0/1/2 to aedes and get them bac
   expect(second).toMatchObject({ got: ["xs/again1=back1@1", "xs/again2=back2@2"] });
   expect(second.connects).toBeGreaterThanOrEqual(2);
   expect(await xs!.call("mqttEnd")).toBe("ended");
+}, 60_000);
+
+test("inside XS: reconnectNow() abandons an attempt whose CONNECT was lost during the outage and connects with a fresh one", async () => {
+  // A relay in front of aedes: "dark", it takes connections and swallows their bytes.
+  let dark = false;
+  const swallowed: Socket[] = [];
+  const pairs = new Set<Socket>();
+  const relay = createServer((s) => {
+    s.on("error", () => undefined);
+    if (dark) {
+      s.on("data", () => swallowed.push(s));
+      return;
+    }
+    pairs.add(s);
+    const up = netConnect({ host: "127.0.0.1", port });
+    up.on("error", () => s.destroy());
+    s.on("close", () => (up.destroy(), pairs.delete(s)));
+    up.on("close", () => s.destroy());
+    s.pipe(up).pipe(s);
+  });
+  const relayPort = await freePort();
+  await new Promise<void>((r) => relay.listen(relayPort, "127.0.0.1", r));
+  try {
+    expect(await xs!.call("rnStart", { port: relayPort })).toEqual({ connects: 1 });
+    dark = true;
+    for (const s of pairs) s.destroy(); // the outage takes the connection
+    const until = Date.now() + 10_000;
+    while (swallowed.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(swallowed.length).toBeGreaterThan(0); // the next attempt's CONNECT went nowhere
+    dark = false;
+    expect(await xs!.call("rnNow")).toEqual({ wasConnected: false, connected: true });
+  } finally {
+    for (const s of swallowed) s.destroy();
+    await new Promise<void>((r) => relay.close(() => r()));
+  }
 }, 60_000);
 
 test("inside XS: the codec encodes and decodes PUBLISH packets with a flat heap", async () => {
