@@ -34,7 +34,9 @@ const USAGE = `usage:
                 [--kind firmware|mod] [--url URL]... [--created T] --out DIR
   mote ota verify DESCRIPTOR.json --key NAME.pub [--image FILE]
   mote ota serve DIR [--port P] [--host H] [--ignore-range] [--drop-after N]
-  mote ota deploy --broker URL (--device ID | --all) [--prefix P] [--timeout S] DESCRIPTOR.json
+  mote ota deploy --broker URL[,URL] (--all | --device ID | --devices FILE) [--canary N|P%] [--wave N|P%]
+                [--max-failures N|P%] [--timeout S] [--discover MS] [--state FILE] [--json] [--prefix P] DESCRIPTOR.json
+  mote ota deploy --broker URL --resume STATE.json      a halted rollout goes on (docs/ota.md, "Staged rollout")
   mote ota rotate --key OLD.key --new-pub NEW.pub --counter N [--device ID] [--out FILE]
                                                   a key rotation for <prefix>/<id>/cmd/signed
   mote ota sign-config --key NAME.key --counter N [--device ID] (--set KEY=VALUE | --unset KEY)...
@@ -46,7 +48,7 @@ interface Parsed {
   flags: Map<string, string[]>;
 }
 
-const BOOLEAN_FLAGS = new Set(["ignore-range", "all", "help", "force", "reboot"]);
+const BOOLEAN_FLAGS = new Set(["ignore-range", "all", "help", "force", "reboot", "json"]);
 
 export function parseArgs(argv: string[]): Parsed {
   const positional: string[] = [];

@@ -142,6 +142,17 @@ export class SimDevice {
     }
   }
 
+  /**
+   * The board's restart called from inside the program (esp_restart: the OTA
+   * twin's `restart()`, e.g. a health check that rolls an update back). Runs on
+   * a later turn, outside the engine's host call that asked for it.
+   */
+  restartSoon(reason: string): void {
+    setTimeout(() => {
+      if (this.#state === "running") this.#restart(reason).catch(() => undefined);
+    }, 0);
+  }
+
   /** Restarts the engine (what the device's own reboot does). */
   async #restart(reason: string): Promise<void> {
     this.#state = "rebooting";

@@ -23,7 +23,7 @@ import { seededRandom } from "../../src/runtime/backoff.js";
 import { crc32 } from "../../src/util/crc32.js";
 import { parsePublicKey } from "../../src/ota/keys.js";
 import { configureFlash } from "../node/flash.js";
-import { bootRecord, provisionSim, simulateBoot } from "../node/ota.js";
+import { bootRecord, onRestart, provisionSim, simulateBoot } from "../node/ota.js";
 
 export interface SimulationOptions {
   /** Number of devices (distinct MACs and client ids). Default 1, at most 500. */
@@ -297,6 +297,12 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         onEvent: options.onEvent === undefined ? undefined : (e) => options.onEvent!(i, e),
       });
       devices.push(device);
+    }
+    // One device boots from its flash: the OTA twin's restart() (a health check
+    // rolling an update back) restarts it, as esp_restart does the board.
+    if (count === 1) {
+      onRestart((reason) => devices[0].restartSoon(reason));
+      cleanups.push(() => onRestart(undefined));
     }
     cleanups.push(async () => {
       await Promise.all(devices.map((d) => d.stop()));

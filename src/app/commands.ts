@@ -51,6 +51,12 @@ export interface Topics {
   readonly commands: string;
   readonly pong: string;
   readonly error: string;
+  /** `P/fleet/hello`: the fleet-wide discovery request, one exact topic every device subscribes (docs/ota.md). */
+  readonly fleetHello: string;
+  /** `P/ID/cmd/hello`: the same request to one device. */
+  readonly hello: string;
+  /** `P/ID/announce`: the device's answer (id, version, boot, slot). */
+  readonly announce: string;
   reply(command: string): string;
   coap(uri: string): string;
 }
@@ -64,6 +70,9 @@ export function topicsFor(prefix: string, clientId: string): Topics {
     commands: `${base}/cmd/#`,
     pong: `${base}/pong`,
     error: `${base}/error`,
+    fleetHello: `${prefix}/fleet/hello`,
+    hello: `${base}/cmd/hello`,
+    announce: `${base}/announce`,
     reply: (command: string) => `${base}/reply/${command}`,
     coap: (uri: string) => `${base}/coap/${coapTopicPath(uri)}`,
   });

@@ -128,6 +128,8 @@ const WIFI_RESTART_MIN_MS = 500;
 
 const ONLINE = encodeUtf8("online");
 const OFFLINE = encodeUtf8("offline");
+/** Least time between two announces answering hellos, ms. */
+export const ANNOUNCE_GAP_MS = 1000;
 
 export class DeviceApp {
   readonly #o: DeviceAppOptions;
@@ -156,6 +158,7 @@ export class DeviceApp {
   #otaKey: Uint8Array | undefined;
   readonly #bucket: TokenBucket;
   #refused = 0;
+  #announcedAt: number | undefined;
   #lastRefusal: { cmd: string; code: string } | undefined;
 
   constructor(options: DeviceAppOptions) {
@@ -376,8 +379,15 @@ export class DeviceApp {
         // Subscribe on every connect: a broker that lost its state (restart without
         // persistence) would otherwise leave the device deaf (MQTT 3.1.1 §3.2.2.2).
         link?.subscribe(this.#topics.commands, 1);
+        // Discovery (docs/ota.md): an exact topic, so brokers that give retained
+        // messages or wildcards no fleet-wide reach (RabbitMQ) still deliver it;
+        // QoS 0, so a persistent session never queues a burst of them offline.
+        link?.subscribe(this.#topics.fleetHello, 0);
         this.#publish(this.#topics.status, ONLINE, 1, true);
         this.#o.onLink?.("mqtt", true);
+        // After onLink: the boot health check has seen the connection, so the
+        // slot state announced is its verdict (a kept update shows "valid").
+        this.#announce(true);
         ctx.up();
         break;
       case "offline":
@@ -504,6 +514,10 @@ export class DeviceApp {
   // --- commands ------------------------------------------------------------
 
   #onMessage(topic: string, payload: Uint8Array, responseTopic: string | undefined): void {
+    if (topic === this.#topics.fleetHello || topic === this.#topics.hello) {
+      this.#announce(false); // the payload is not read
+      return;
+    }
     const command = parseCommand(this.#topics, topic, payload, responseTopic);
     if (command instanceof CommandError) {
       this.#commandFailed(command.command, command.code, command.message);
@@ -516,6 +530,32 @@ export class DeviceApp {
       const code = (e as { code?: unknown }).code;
       this.#commandFailed(command.kind, typeof code === "string" ? code : "internal", describeError(e));
     }
+  }
+
+  /**
+   * Publishes `P/ID/announce` (QoS 1, not retained): id, running version, boot
+   * number and, with OTA slots, the running slot and its state. On a connect
+   * always; for a hello at most once per `ANNOUNCE_GAP_MS`, so a flood of
+   * hellos costs each device one small message a second at most.
+   */
+  #announce(connected: boolean): void {
+    const now = this.#host.now();
+    if (!connected && this.#announcedAt !== undefined && now - this.#announcedAt < ANNOUNCE_GAP_MS) return; // dropped
+    this.#announcedAt = now;
+    let firmware: { slot: string; state: string } | undefined;
+    try {
+      firmware = this.#o.ota?.firmware?.();
+    } catch {
+      firmware = undefined; // no slots on this host
+    }
+    this.#publishJson(this.#topics.announce, {
+      id: this.#o.config.clientId,
+      version: this.#o.version,
+      boot: this.#o.boot,
+      slot: firmware?.slot,
+      slotState: firmware?.state,
+      uptimeMs: now - this.#bootAt,
+    });
   }
 
   #commandFailed(command: string, code: string, message: string): void {

@@ -105,6 +105,8 @@ export interface OtaPort {
   start(payload: Uint8Array, onEvent: (event: { type: "progress" | "done" | "error"; detail: string; reboot?: boolean }) => void): void;
   /** Updates are checked against this key from now on (a signed key rotation). */
   setPublicKey?(publicKey: Uint8Array): void;
+  /** The running firmware slot and its state (`valid`, `pending-verify`...), for the discovery answer; none without slots. */
+  firmware?(): { slot: string; state: string } | undefined;
 }
 
 /** The trust record store (src/ota/trust-store.ts `TrustStore`): two slots in the preferences. */

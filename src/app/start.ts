@@ -12,11 +12,12 @@
  * boot; the simulator's script (src/app/main.ts) does the same.
  */
 import { startDevice } from "./program.js";
-import { platformOta } from "./ota.js";
+import { otaWithSelfTest, type SelfTest } from "./ota.js";
 import { firmwareStatus, restart } from "../platform/ota.js";
 import type { DeviceStatus } from "../runtime/health.js";
 
-export function start(): { status(): DeviceStatus } {
+/** `selfTest`: the build's own check, part of the OTA health check after an update (src/app/ota.ts). */
+export function start(options: { selfTest?: SelfTest } = {}): { status(): DeviceStatus } {
   // The boot's slot decision first of all, as a bootloader makes it before the app
   // runs: on the ESP32 a read; boards/desktop/ota-boot.js applies the rollback rules
   // when it is first asked, so a boot that fails before anything else asks still counts.
@@ -25,7 +26,7 @@ export function start(): { status(): DeviceStatus } {
   } catch {
     // a host without slots (no ota-boot): nothing to decide
   }
-  const app = startDevice({ otaFactory: platformOta, reboot: (reason) => restart(reason) });
+  const app = startDevice({ otaFactory: otaWithSelfTest(options.selfTest), reboot: (reason) => restart(reason) });
   (globalThis as unknown as { moteStatus: () => DeviceStatus }).moteStatus = () => app.status();
   return app;
 }

@@ -15,7 +15,7 @@ vi.mock("mote/ota-boot", async () => await import("../../host-shim/node/ota-boot
 
 import { startOtaServer, type OtaServer } from "../../cli/ota-serve.js";
 import { main } from "../../cli/ota.js";
-import { provisionSim, simulateBoot } from "../../host-shim/node/ota.js";
+import { bootRecord, provisionSim, simulateBoot } from "../../host-shim/node/ota.js";
 import { freshBoard, makeAgent, makeImage, publish } from "./ota-helpers.js";
 
 let broker: Aedes;
@@ -41,15 +41,33 @@ afterAll(async () => {
   await new Promise<void>((r) => tcp.close(() => r()));
 });
 
-/** A device: MQTT client + the OTA agent, replying on <prefix>/<id>/reply/ota like the device program. */
+/**
+ * A device: MQTT client + the OTA agent, replying on <prefix>/<id>/reply/ota
+ * like the device program, and answering hellos on <prefix>/<id>/announce. After
+ * "done" it boots the simulated board (the bootloader's choice) and announces
+ * the version of the slot it will boot, as the program does on its next connect.
+ */
 async function device(id: string, board: string): Promise<mqtt.MqttClient> {
   const agent = makeAgent({ runningVersion: "1.0.0", board });
   const c = await mqtt.connectAsync(brokerUrl, { clientId: id, reconnectPeriod: 0 });
   devices.push(c);
+  let version = "1.0.0";
+  let boot = 1;
+  const announce = () => void c.publish(`mote/${id}/announce`, JSON.stringify({ id, version, boot }), { qos: 1 });
   await c.publishAsync(`mote/${id}/status`, "online", { retain: true, qos: 1 });
-  await c.subscribeAsync(`mote/${id}/cmd/ota`, { qos: 1 });
-  c.on("message", (_topic, payload) => {
-    agent.start(new Uint8Array(payload), (e) => void c.publish(`mote/${id}/reply/ota`, JSON.stringify(e), { qos: 1 }));
+  await c.subscribeAsync([`mote/${id}/cmd/ota`, `mote/${id}/cmd/hello`], { qos: 1 });
+  await c.subscribeAsync("mote/fleet/hello", { qos: 0 });
+  c.on("message", (topic, payload) => {
+    if (topic.endsWith("/hello")) return announce();
+    agent.start(new Uint8Array(payload), (e) => {
+      void c.publish(`mote/${id}/reply/ota`, JSON.stringify(e), { qos: 1 });
+      if (e.type === "done") {
+        const record = bootRecord(); // the slot the bootloader will boot (the test boots it below)
+        version = record.slots[record.active].version;
+        boot++;
+        announce();
+      }
+    });
   });
   return c;
 }
@@ -75,7 +93,10 @@ test("deploys to one device, shows its progress and exits 0 when it reports done
   expect(r.err).toEqual([]);
   expect(r.status).toBe(0);
   expect(r.out.some((l) => /^dev-ok \[#+-*\] download \d+\/90000$/.test(l))).toBe(true);
-  expect(r.out.at(-1)).toBe("dev-ok done: firmware 2.0.0 installed");
+  // the verdict is the device's announce of the new version after its reboot, then the table
+  expect(r.out).toContain("dev-ok done: 2.0.0");
+  expect(r.out.at(-1)).toBe("1 ok, 0 failed, 0 not done (finished)");
+  expect(r.out.some((l) => /^dev-ok\s+canary\s+ok\s+1\.0\.0 -> 2\.0\.0/.test(l))).toBe(true);
   expect(simulateBoot().version).toBe("2.0.0");
   await retire(c, "dev-ok");
 });
@@ -88,7 +109,7 @@ test("with --all, every online device gets it; a refusing device makes the exit 
   publish(www, "app-2.1.0.bin", makeImage(50_000, 3), { version: "2.1.0", baseUrl: http.url });
   const r = await run("deploy", "--broker", brokerUrl, "--all", "--discover", "300", "--timeout", "20", join(www, "app-2.1.0.json"));
   expect(r.status).toBe(1);
-  expect(r.out).toContain("dev-a done: firmware 2.1.0 installed");
+  expect(r.out).toContain("dev-a done: 2.1.0");
   expect(r.out.some((l) => l.startsWith("dev-ok"))).toBe(false);
   expect(r.err).toEqual([expect.stringMatching(/^mote: wrong-board: device dev-wrong/)]);
 });

@@ -25,10 +25,12 @@ describe("device program: boot and connect", () => {
     expect(new TextDecoder().decode(o.will.payload)).toBe("offline");
   });
 
-  test("on connect it subscribes to its command topics and publishes a retained online", () => {
+  test("on connect it subscribes to its command topics and the fleet hello, publishes a retained online and announces itself", () => {
     const rig = online();
-    expect(rig.link().subscriptions).toEqual([`${T}/cmd/#`]);
+    expect(rig.link().subscriptions).toEqual([`${T}/cmd/#`, "mote/fleet/hello"]);
     expect(rig.link().sent[0]).toEqual({ topic: `${T}/status`, text: "online", qos: 1, retain: true });
+    expect(rig.link().sent[1]).toMatchObject({ topic: `${T}/announce`, qos: 1, retain: false });
+    expect(JSON.parse(rig.link().sent[1].text)).toMatchObject({ id: ID });
     const s = rig.app.status();
     expect(s).toMatchObject({ id: ID, healthy: true, wifi: { state: "up", ip: "10.0.0.7" }, mqtt: { state: "connected" } });
   });
@@ -49,7 +51,7 @@ describe("device program: telemetry", () => {
     expect(records.map((r) => r.seq)).toEqual([1, 2, 3]);
     expect(records.map((r) => r.uptimeMs)).toEqual([1000, 2000, 3000]);
     expect(records[0]).toMatchObject({ freeHeap: 123_456, rssi: -55, sensor: { temperature: 20 } });
-    expect(records[2].counters.msgsOut).toBe(3); // online + two telemetry records before it
+    expect(records[2].counters.msgsOut).toBe(4); // online + announce + two telemetry records before it
     expect(rig.link().sent.filter((m) => m.topic === `${T}/telemetry`).every((m) => m.qos === 1)).toBe(true);
   });
 
@@ -73,7 +75,7 @@ describe("device program: telemetry", () => {
     rig.host.advance(1000);
     const seqs = (rig.link().json(`${T}/telemetry`) as { seq: number }[]).map((r) => r.seq);
     expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(rig.link().subscriptions.length).toBe(2); // subscribed again on the reconnect
+    expect(rig.link().subscriptions.length).toBe(4); // subscribed again on the reconnect (commands, fleet hello)
     expect(rig.app.status().counters.mqttConnects).toBe(2);
   });
 
