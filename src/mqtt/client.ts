@@ -149,6 +149,8 @@ export interface ClientEvents {
   message: MessageHandler;
 }
 
+const noop = (): void => {};
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -349,15 +351,22 @@ export class MqttClient {
 
   #request(event: SessionEvent): Promise<unknown> {
     const ref = this.#nextRef++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(ref, { resolve, reject, qos0: event.type === "publish" && event.message.qos === 0 });
-      try {
-        this.#feed({ ...event, ref } as SessionEvent);
-      } catch (e) {
-        this.#pending.delete(ref);
-        reject(e);
-      }
+    // The session is fed after the promise exists, not from inside its executor:
+    // two frames (20 slots) fewer under every publish down to the socket write
+    // (Moddable's XS stack, docs/moddable.md); the same order of effects.
+    const pending: Pending = { resolve: noop, reject: noop, qos0: event.type === "publish" && event.message.qos === 0 };
+    const promise = new Promise((resolve, reject) => {
+      pending.resolve = resolve;
+      pending.reject = reject;
     });
+    this.#pending.set(ref, pending);
+    try {
+      this.#feed({ ...event, ref } as SessionEvent);
+    } catch (e) {
+      this.#pending.delete(ref);
+      pending.reject(e as Error);
+    }
+    return promise;
   }
 
   #settle(ref: unknown, value: unknown, error?: Error): void {
