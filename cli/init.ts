@@ -85,7 +85,7 @@ export function initProject(dir: string, options: InitOptions = {}): string[] {
   }
 
   const board = (platform: string) =>
-    `npm run build:mod && MOTE=$PWD/node_modules/mote mcconfig -d -m -p ${platform} -o build/moddable manifest.json ssid=$SSID password=$PASSWORD broker=$BROKER coap=$COAP`;
+    `npm run build:mod && mkdir -p build/moddable && MOTE=$PWD/node_modules/mote mcconfig -d -m -p ${platform} -o build/moddable manifest.json ssid=$SSID password=$PASSWORD broker=$BROKER coap=$COAP`;
   const pkg = {
     name,
     version: "0.1.0",
@@ -95,7 +95,7 @@ export function initProject(dir: string, options: InitOptions = {}): string[] {
       start: "mote sim --app src/main.ts",
       test: "vitest run",
       typecheck: "tsc --noEmit",
-      "build:mod": "mote app build src/main.ts --out build/mod",
+      "build:mod": "mote app build src/main.ts --out dist/device",
       "build:lin": "npm run build:mod && mote app lin",
       "start:lin": "npm run build:mod && mote app lin --run",
       "build:esp32": board("esp32"),
