@@ -30,6 +30,7 @@ const TARGETS = [
   [/^xs_heap_peak_(256KiB|1MiB)$/, "the same for both image sizes", false],
   [/^live_heap_after_boot_esp32$/, "≤ 96 KB slots + chunks (98,304 B)", false],
   [/^stack_peak$/, "< the manifest's creation.stack", false],
+  [/^wifi_return_to_mqtt_max$/, "≤ 2,000 ms after WiFi is back, every time", false],
 ];
 const targetOf = (f) => {
   const t = TARGETS.find(([re]) => re.test(f.metric));
