@@ -91,7 +91,7 @@ function simTarget(): OtaTarget {
 }
 
 function freshBoard(): void {
-  flashTwin.configureFlash({ dir: mkdtempSync(join(tmpdir(), "mote-bench-ota-")), partitions: { otadata: 8192, ota_0: 0x180000, ota_1: 0x180000, xs: 0x40000 } });
+  flashTwin.configureFlash({ dir: mkdtempSync(join(tmpdir(), "mote-bench-ota-")), partitions: { otadata: 8192, ota_0: 0x1d0000, ota_1: 0x1d0000, xs: 0x40000 } });
   otaTwin.provisionSim({ image: image(4096, 1), version: "1.0.0" });
 }
 

@@ -10,7 +10,7 @@ import config from "mc/config";
 import boot from "mote/ota-boot";
 
 const BLOCK = 4096;
-const SIZES = Object.freeze({ ota_0: 0x180000, ota_1: 0x180000, xs: 0x40000, mote: 0x80000 });
+const SIZES = Object.freeze({ ota_0: 0x1d0000, ota_1: 0x1d0000, xs: 0x40000 });
 
 function path(label) {
 	return config.file.root + "flash-" + label + ".bin";

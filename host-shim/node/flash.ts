@@ -20,8 +20,8 @@ export const SECTOR_SIZE = 4096;
 /** Default partition table of the simulated board (bytes), after ESP32's two-OTA layouts. */
 export const DEFAULT_PARTITIONS: Readonly<Record<string, number>> = Object.freeze({
   otadata: 2 * SECTOR_SIZE,
-  ota_0: 0x180000,
-  ota_1: 0x180000,
+  ota_0: 0x1d0000, // boards/*/partitions.csv
+  ota_1: 0x1d0000,
   xs: 0x40000,
   modstate: 2 * SECTOR_SIZE,
 });

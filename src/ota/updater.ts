@@ -7,7 +7,7 @@
  *      is a `fail` action and NOTHING else happens: no erase, no download.
  *   2. erasing: one `erase` action per sector; the binding feeds `erased`
  *      after each, yielding to the event loop in between so the watchdog is
- *      fed and the network stays serviced (a 1.5 MB slot is ~380 sectors).
+ *      fed and the network stays serviced (a 1.8 MB slot is ~460 sectors).
  *   3. downloading: `fetch { url, from }` asks for the image from byte
  *      `from` (Range: bytes=from-, RFC 9110 §14.2). Body bytes are hashed as
  *      they arrive and gathered in ONE bounded buffer (`chunkSize`, default
