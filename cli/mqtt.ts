@@ -10,8 +10,9 @@ import { derOf } from "../src/util/pem.js";
 
 const USAGE = `usage: mote mqtt pub -t TOPIC (-m MESSAGE | -n | -s) [options]
        mote mqtt sub -t FILTER [-t FILTER ...] [-C COUNT] [-v] [options]
-options: -h HOST  -p PORT  -q 0|1|2  -r (retain)  -i CLIENT_ID  -u USER  -P PASSWORD
-         -k KEEPALIVE  -V 311|5 (default 311, as mosquitto)  -c (persistent session)  -L mqtt(s)://user:pass@host:port/topic
+options: -h HOST[,HOST...]  -p PORT  -q 0|1|2  -r (retain)  -i CLIENT_ID  -u USER  -P PASSWORD
+         -k KEEPALIVE  -V 311|5 (default 311, as mosquitto)  -c (persistent session)
+         -L mqtt(s)://user:pass@host:port/topic[,mqtt(s)://...]  (several hosts or URLs: a broker list, failover)
          --will-topic T --will-payload P --will-qos Q --will-retain  --cafile FILE  --insecure
          --engine node|xs|moddable`;
 
@@ -52,15 +53,26 @@ export async function main(argv: string[]): Promise<number> {
   const args: TaskArgs = {};
   let topics = (o.topic as string[] | undefined) ?? [];
   if (typeof o.url === "string") {
-    // RFC 3986 §3.2.2: an IPv6 literal host is written in brackets (mqtt://[::1]:1883/t)
-    const m = /^(mqtts?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\[[0-9a-fA-F:.]+\]|[^:/[\]]+)(?::(\d+))?(?:\/(.*))?$/.exec(o.url);
-    if (m === null) throw new UsageError(`-L needs mqtt(s)://[user[:pass]@]host[:port]/topic, not "${o.url}"`);
-    if (m[1] === "mqtts") args.tls = true;
-    if (m[2]) args.username = decodeUrlPart(m[2], "user name");
-    if (m[3] !== undefined) args.password = decodeUrlPart(m[3], "password");
-    args.host = m[4].replace(/^\[(.*)\]$/, "$1");
-    if (m[5]) args.port = parsePort(m[5]);
-    if (m[6]) topics = [...topics, decodeUrlPart(m[6], "topic")];
+    // Several URLs separated by commas are a broker list (failover, docs/mqtt.md); the
+    // first gives the defaults and the topic ("," inside credentials is written %2C).
+    const parts = o.url.split(",");
+    if (parts.length > 8) throw new UsageError("-L takes at most 8 broker URLs");
+    for (const [i, part] of parts.entries()) {
+      // RFC 3986 §3.2.2: an IPv6 literal host is written in brackets (mqtt://[::1]:1883/t)
+      const m = /^(mqtts?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\[[0-9a-fA-F:.]+\]|[^:/[\]]+)(?::(\d+))?(?:\/(.*))?$/.exec(part);
+      if (m === null) throw new UsageError(`-L needs mqtt(s)://[user[:pass]@]host[:port]/topic, not "${part}"`);
+      if (m[2]) decodeUrlPart(m[2], "user name");
+      if (m[3] !== undefined) decodeUrlPart(m[3], "password");
+      if (m[5]) parsePort(m[5]);
+      if (i > 0) continue;
+      if (m[1] === "mqtts") args.tls = true;
+      if (m[2]) args.username = decodeUrlPart(m[2], "user name");
+      if (m[3] !== undefined) args.password = decodeUrlPart(m[3], "password");
+      args.host = m[4].replace(/^\[(.*)\]$/, "$1");
+      if (m[5]) args.port = parsePort(m[5]);
+      if (m[6]) topics = [...topics, decodeUrlPart(m[6], "topic")];
+    }
+    if (parts.length > 1) args.brokers = parts.map((p) => p.replace(/^(mqtts?:\/\/[^/]*)\/.*$/, "$1")).join(",");
   }
   if (typeof o.host === "string") args.host = o.host.replace(/^\[(.*)\]$/, "$1");
   if (typeof o.port === "string") args.port = parsePort(o.port);

@@ -8,7 +8,7 @@
  * connection before CONNACK, or before the PUBACK/PUBCOMP of the message,
  * a SUBACK refusing a filter, and an acknowledgement that never comes.
  */
-import { connect, type ClientOptions, type MqttClient } from "../../src/mqtt/index.js";
+import { connect, parseMqttUrls, type ClientOptions, type MqttClient } from "../../src/mqtt/index.js";
 import type { QoS } from "../../src/mqtt/packets.js";
 import { reasonName } from "../../src/mqtt/reason-codes.js";
 import { clearTimer, setTimer, type TimerHandle } from "../../src/platform/timer.js";
@@ -41,6 +41,19 @@ export function clientOptions(args: TaskArgs, reconnect: boolean): ClientOptions
     connectTimeoutMs: CONNECT_TIMEOUT_MS,
     reconnect: reconnect ? { initialDelayMs: 500, maxDelayMs: 10_000 } : false,
   };
+  // A broker list (-L url,url or -h host,host): the client fails over along it (src/mqtt/reconnect.ts)
+  const hosts = (o.host as string).split(",");
+  if (str(args.brokers) !== undefined) o.url = str(args.brokers);
+  else if (hosts.length > 1)
+    o.url = hosts
+      .map((h) => h.trim().replace(/^\[(.*)\]$/, "$1"))
+      .map((h) => `${tls ? "mqtts" : "mqtt"}://${h.includes(":") ? `[${h}]` : h}:${o.port}`)
+      .join(",");
+  if (o.url !== undefined) {
+    const first = parseMqttUrls(o.url)[0];
+    o.host = first.host;
+    o.port = first.port;
+  }
   if (args.persistent === true && o.protocolVersion === 5) o.sessionExpiry = 3600;
   if (str(args.username) !== undefined) o.username = str(args.username);
   if (str(args.password) !== undefined) o.password = str(args.password);
@@ -160,10 +173,16 @@ export function mqttPub(args: TaskArgs, io: TaskIO): void {
     stage.connected = true;
     awaitAck();
   });
-  client.on("error", (e) => finish(1, e));
+  const list = brokerList(options, stage);
+  client.on("error", (e) => {
+    if (!list.failed(client)) finish(1, e);
+  });
   // Reconnecting is off: a connection that ends before the message is acknowledged
-  // ends the run (some hosts report a broker's hang-up as a clean close, no error).
-  client.on("close", () => finish(1, { code: "closed" }));
+  // ends the run (some hosts report a broker's hang-up as a clean close, no error);
+  // with a broker list, an attempt that fails before CONNACK goes on to the next broker.
+  client.on("close", () => {
+    if (!list.closed()) finish(1, { code: "closed" });
+  });
   if (args.stdin === true) {
     const parts: Uint8Array[] = [];
     io.onInput((d) => {
@@ -215,13 +234,16 @@ export function mqttSub(args: TaskArgs, io: TaskIO): void {
   }
   client.on("connect", () => (stage.connected = true));
   // Before the first CONNACK any end is fatal (wrong host, refused credentials, a
-  // broker that hangs up, reported by some hosts as a clean close); later ones are
-  // reconnected, as mosquitto_sub does, except a refusal.
+  // broker that hangs up, reported by some hosts as a clean close) — once every
+  // broker of a list failed; later ones are reconnected, as mosquitto_sub does,
+  // except a refusal.
+  const list = brokerList(options, stage);
   client.on("error", (e) => {
+    if (list.failed(client)) return;
     if (!stage.connected || e.code === "connect-refused") finish(1, e);
   });
   client.on("close", () => {
-    if (!stage.connected) finish(1, { code: "closed" });
+    if (!stage.connected && !list.closed()) finish(1, { code: "closed" });
   });
   client.on("message", (topic, payload) => {
     if (finished) return;
@@ -245,6 +267,30 @@ export function mqttSub(args: TaskArgs, io: TaskIO): void {
     },
     (e) => finish(1, e),
   );
+}
+
+/**
+ * Before the first CONNACK, a broker list's failed attempts: `failed` (on an
+ * error) is true while another broker is left to try, and points the error
+ * words at the broker that failed; `closed` (on the attempt's close) is true
+ * when the run goes on with the next broker. Once connected, both are false.
+ */
+function brokerList(options: ClientOptions, stage: Stage): { failed(client: MqttClient): boolean; closed(): boolean } {
+  let left = options.url === undefined ? 0 : parseMqttUrls(options.url).length - 1;
+  return {
+    failed(client) {
+      if (stage.connected) return false;
+      const b = client.broker;
+      stage.host = b.host;
+      stage.port = b.port;
+      return left > 0; // not said: the last broker's failure is the run's one line
+    },
+    closed() {
+      if (stage.connected || left === 0) return false;
+      left--;
+      return true;
+    },
+  };
 }
 
 const NEWLINE = Uint8Array.of(10);

@@ -7,8 +7,8 @@
  * that does imports the store from `./store.js` and passes it as
  * `ClientOptions.store` (client.ts only needs its type).
  */
-export { connect, MqttClient, MqttRequestError, MqttConnectionError, parseMqttUrl } from "./client.js";
-export type { ClientOptions, PublishOptions, SubscribeOptions, MessageHandler, ReconnectOptions, ClientEvents } from "./client.js";
+export { connect, MqttClient, MqttRequestError, MqttConnectionError, parseMqttUrl, parseMqttUrls } from "./client.js";
+export type { ClientOptions, PublishOptions, SubscribeOptions, MessageHandler, ReconnectOptions, ClientEvents, BrokerTarget } from "./client.js";
 export { MqttProtocolError } from "./errors.js";
 export type { SessionStore } from "./store.js";
 export { topicMatches } from "./topic.js";

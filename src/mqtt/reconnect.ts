@@ -50,7 +50,11 @@
 export type LinkState = "idle" | "opening" | "connected" | "waiting" | "ended";
 
 export interface LinkOptions {
-  /** false: a lost link stays down. Default true. */
+  /**
+   * false: a lost link stays down. Default true. With a broker list, "down"
+   * comes once every broker was tried: a failed attempt goes on to the next
+   * broker at once until the list is used up (a one-shot `mote mqtt pub -h a,b`).
+   */
   reconnect?: boolean;
   /** First delay cap, ms (default 1000). */
   initialDelayMs?: number;
@@ -110,6 +114,8 @@ export class LinkLifecycle {
   /** Attempts begun since start. */
   #attempts = 0;
   #connectedAt: number | undefined;
+  /** Failed attempts in a row without reconnecting (reconnect off: the list is used up at `brokers`). */
+  #tried = 0;
   /** The broker of the last connection lost (not ended by us), until the next connection is up. */
   #lostFrom: number | undefined;
   /** opening: end of the transport phase; waiting: when the next attempt starts. */
@@ -198,10 +204,12 @@ export class LinkLifecycle {
   #lost(now: number): LinkAction[] {
     if (this.#connectedAt !== undefined && now - this.#connectedAt >= this.#stable) this.#failures = 0;
     this.#connectedAt = undefined;
-    if (this.#state === "connected") this.#lostFrom = this.#broker;
+    const wasConnected = this.#state === "connected";
+    if (wasConnected) this.#lostFrom = this.#broker;
     // this broker failed (or dropped the connection): the next attempt goes to the next one
     this.#broker = (this.#broker + 1) % this.#brokers;
     if (!this.#reconnect) {
+      if (!wasConnected && ++this.#tried < this.#brokers) return [this.#open(now)];
       this.#state = "idle";
       this.#deadline = undefined;
       return [];

@@ -8,6 +8,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { freePort } from "../helpers/mosquitto.js";
 import { rabbitmqSkipReason, startRabbitCluster, type RabbitCluster } from "../helpers/rabbitmq.js";
 
 const skip = rabbitmqSkipReason();
@@ -68,6 +69,39 @@ describe.skipIf(skip !== undefined)("mote mqtt against RabbitMQ", () => {
     const r = await mote(["mqtt", "pub", "-h", "127.0.0.1", "-p", port, "-t", "cli/v5", "-m", "x", "-V", "5"]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("mote: closed: the broker closed the connection before CONNACK: it may not speak MQTT 5 (try -V 311)\n");
+  }, 120_000);
+
+  test("a broker list: -h with a dead first host publishes on the next one; -L sub fails over too", async () => {
+    const dead = String(await freePort());
+    // the node listens on 127.0.0.1 only: ::1 refuses, and the run goes on to 127.0.0.1
+    const pub = await mote(["mqtt", "pub", "-h", "::1,127.0.0.1", "-p", port, "-t", "cli/list", "-m", "x", "-q", "1"]);
+    expect(pub).toMatchObject({ code: 0, stderr: "" });
+    const child = spawn(
+      process.execPath,
+      [join(root, "bin", "mote.mjs"), "mqtt", "sub", "-L", `mqtt://127.0.0.1:${dead}/cli/list,mqtt://127.0.0.1:${port}`, "-q", "1", "-C", "1"],
+      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+    const kill = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    // published until the subscriber (on the second broker of its list) has it
+    for (let i = 0; i < 60 && child.exitCode === null; i++) {
+      await mote(["mqtt", "pub", "-h", `127.0.0.1`, "-p", port, "-t", "cli/list", "-m", "over", "-q", "1"]);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const code = await exited;
+    clearTimeout(kill);
+    expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: "over\n", stderr: "" });
+  }, 120_000);
+
+  test("a broker list where every broker is down ends with one line for the last one", async () => {
+    const [a, b] = [String(await freePort()), String(await freePort())];
+    const r = await mote(["mqtt", "pub", "-L", `mqtt://127.0.0.1:${a}/t,mqtt://127.0.0.1:${b}`, "-m", "x"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`mote: refused: the connection to 127.0.0.1:${b} was refused: no broker listens there\n`);
   }, 120_000);
 
   test("-V 311 (the default) and -q 1 go through", async () => {

@@ -279,8 +279,9 @@ export async function startRabbitCluster(options: RabbitClusterOptions = {}): Pr
       writeFileSync(
         config,
         [
-          `listeners.tcp.default = ${n.amqpPort}`,
-          `mqtt.listeners.tcp.default = ${n.mqttPort}`,
+          // loopback only (a bare port, listeners.tcp.default, would bind every interface)
+          `listeners.tcp.1 = 127.0.0.1:${n.amqpPort}`,
+          `mqtt.listeners.tcp.1 = 127.0.0.1:${n.mqttPort}`,
           "mqtt.allow_anonymous = true",
           "mqtt.durable_queue_type = quorum",
           "loopback_users = none",

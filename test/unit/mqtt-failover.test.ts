@@ -100,6 +100,21 @@ describe("a broker list", () => {
     expect(one.handle({ type: "connected" }, 700)).toEqual([]);
   });
 
+  test("reconnect off: a failed attempt tries the next broker at once, until every broker was tried", () => {
+    const l = lifecycle({ reconnect: false });
+    expect(opened(l.handle({ type: "start" }, 0))).toEqual([0]);
+    expect(opened(l.handle({ type: "lost" }, 5))).toEqual([1]);
+    expect(opened(l.handle({ type: "lost" }, 9))).toEqual([2]);
+    expect(l.handle({ type: "lost" }, 12)).toEqual([]);
+    expect(l.state).toBe("idle");
+    // and a connection that was up and is lost stays down
+    const c = lifecycle({ reconnect: false });
+    c.handle({ type: "start" }, 0);
+    c.handle({ type: "connected" }, 1);
+    expect(c.handle({ type: "lost" }, 2)).toEqual([]);
+    expect(c.state).toBe("idle");
+  });
+
   test("one broker (the default) is always broker 0", () => {
     const l = lifecycle({ brokers: undefined });
     l.handle({ type: "start" }, 0);
