@@ -67,7 +67,7 @@ function bufferOf(bytes: Uint8Array): ArrayBuffer {
   return (whole ? bytes.buffer : bytes.slice().buffer) as ArrayBuffer;
 }
 
-type Callback = (this: unknown, ...args: unknown[]) => void;
+type Callback = (...args: unknown[]) => void;
 
 /**
  * What TLSSocket is given as its `TCP` option, one per connection. Moddable's
@@ -95,26 +95,34 @@ class GuardedTCP extends TCP {
     // TLSSocket spreads its own options into ours: its TCP option is here too.
     const note = options.TCP as TcpOption;
     let failed = false;
-    const guard = (self: unknown, run: () => void): void => {
-      if (failed) return;
-      try {
-        run();
-      } catch (error) {
-        failed = true;
-        note.failure = `tls: ${messageOf(error) ?? "handshake failed"}`;
-        onError.call(self);
-      }
+    // try/catch written out in each callback, not through a helper taking a closure,
+    // and TLSSocket's callbacks (arrow functions) called directly, not through call():
+    // the TLS handshake runs under these frames, and each one costs XS stack.
+    const fail = (error: unknown): void => {
+      failed = true;
+      note.failure = `tls: ${messageOf(error) ?? "handshake failed"}`;
+      onError();
     };
     super({
       ...options,
-      onReadable(this: unknown, count: number) {
-        guard(this, () => onReadable.call(this, count));
+      onReadable(count: number) {
+        if (failed) return;
+        try {
+          onReadable(count);
+        } catch (error) {
+          fail(error);
+        }
       },
-      onWritable(this: unknown, count: number) {
-        guard(this, () => onWritable.call(this, count));
+      onWritable(count: number) {
+        if (failed) return;
+        try {
+          onWritable(count);
+        } catch (error) {
+          fail(error);
+        }
       },
-      onError(this: unknown, cause?: unknown) {
-        if (!failed) onError.call(this, cause);
+      onError(cause?: unknown) {
+        if (!failed) onError(cause);
       },
     } as unknown as ConstructorParameters<typeof TCP>[0]);
   }
