@@ -3,7 +3,7 @@
  * peers, simulated hardware and faults. See docs/simulator.md.
  */
 import { startSimulation, type Simulation } from "../host-shim/sim/simulation.js";
-import { parseSimArgs, type Args } from "../host-shim/sim/args.js";
+import { parseSimArgs, stateFleet, type Args } from "../host-shim/sim/args.js";
 import { statusJson, statusLine } from "../host-shim/sim/display.js";
 import { memoryPerDevice } from "../host-shim/sim/memory.js";
 import { readFileSync } from "node:fs";
@@ -11,6 +11,7 @@ import { errorLine } from "./tasks/types.js";
 import { join } from "node:path";
 import { hostname } from "node:os";
 import { bundleApp } from "../host-shim/sim/app.js";
+import { startFleetView, type FleetView } from "../host-shim/sim/view.js";
 
 const HELP = `mote sim — run the device program on the XS engine with simulated hardware
 
@@ -35,6 +36,8 @@ const HELP = `mote sim — run the device program on the XS engine with simulate
                               (PEM, as \`mote ota keygen\` writes it) and boots from its active flash slot
   --for SECONDS               stop after SECONDS; exit 0 iff every device ended healthy
   --json                      one JSON status object per second on stdout
+  --view [PORT]               serve the live fleet view at http://127.0.0.1:PORT/ (default: a free port):
+                              a row per device, a telemetry chart, fault buttons (docs/simulator.md)
   -h, --help
 
   keys (on a terminal): w WiFi drop · b broker restart · p power cut · l loss 30% on/off · q quit
@@ -83,7 +86,8 @@ export async function main(argv: string[]): Promise<number> {
       ...(app === undefined ? {} : { bundle: app, observeSensor: false, state: args.state ?? join(process.cwd(), ".state", "sim") }),
       devices: args.devices,
       broker: args.broker,
-      fleet: args.fleet ?? `${hostname()}-${process.pid}`,
+      // a state folder keeps its fleet (and so its devices) from run to run
+      fleet: args.fleet ?? (args.state === undefined ? `${hostname()}-${process.pid}` : stateFleet(args.state, `${hostname()}-${process.pid}`)),
       brokerPort: args.brokerPort,
       coap: args.coap,
       ...(app === undefined ? { state: args.state } : {}),
@@ -112,6 +116,18 @@ export async function main(argv: string[]): Promise<number> {
     const err = e as Error & { code?: string };
     process.stderr.write(`${errorLine(err)}\n`);
     return 1;
+  }
+  let view: FleetView | undefined;
+  if (args.view !== undefined) {
+    try {
+      view = await startFleetView({ sim, port: args.view });
+    } catch (e) {
+      await sim.stop();
+      process.stderr.write(`${errorLine({ code: "view-listen", message: `the fleet view cannot listen on 127.0.0.1:${args.view}: ${(e as Error).message}` })}\n`);
+      return 1;
+    }
+    // the URL goes to stderr under --json, so stdout stays JSON lines
+    print(`view    ${view.url}`);
   }
   let finished = false;
   let resolveDone!: () => void;
@@ -179,6 +195,7 @@ export async function main(argv: string[]): Promise<number> {
   const status = sim.status();
   const healthy = sim.healthy();
   const mem = memoryPerDevice(args.devices, baselineRss);
+  await view?.close();
   await sim.stop();
   const summary = {
     healthy,

@@ -1,4 +1,6 @@
 /** Arguments of `mote sim` (cli/sim.ts). */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseFault, type ScheduledFault } from "./faults.js";
 
 export interface Args {
@@ -19,6 +21,8 @@ export interface Args {
   otaKey?: string;
   /** Entry file of the user's own app (host-shim/sim/app.ts) instead of the default program. */
   app?: string;
+  /** Serve the live fleet view (host-shim/sim/view.ts) on 127.0.0.1 at this port (0: a free one). */
+  view?: number;
 }
 
 export class UsageError extends Error {
@@ -98,6 +102,12 @@ export function parseSimArgs(argv: readonly string[]): Args {
       case "--json":
         args.json = true;
         break;
+      case "--view":
+        // --view [PORT]: the port is optional (0 = a free one)
+        if (inline !== undefined) args.view = int(inline, flag, 0, 65535);
+        else if (argv[i + 1] !== undefined && /^\d+$/.test(argv[i + 1])) args.view = int(argv[++i], flag, 0, 65535);
+        else args.view = 0;
+        break;
       case "-h":
       case "--help":
         args.help = true;
@@ -109,3 +119,22 @@ export function parseSimArgs(argv: readonly string[]): Args {
   return args;
 }
 
+/**
+ * The fleet name a state folder keeps: read from `<dir>/fleet`, or `fresh`
+ * written there at the folder's first run. With it `mote sim --state DIR`
+ * boots the same devices every run — the same MACs, client ids, preferences
+ * and flash (an OTA update installed in one run boots in the next) — while two
+ * folders still draw different ids.
+ */
+export function stateFleet(dir: string, fresh: string): string {
+  const file = join(dir, "fleet");
+  try {
+    const kept = readFileSync(file, "utf8").trim();
+    if (kept.length > 0 && kept.length <= 200) return kept;
+  } catch {
+    // first run in this folder
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, `${fresh}\n`);
+  return fresh;
+}
