@@ -130,7 +130,7 @@ export function stateFleet(dir: string, fresh: string): string {
   const file = join(dir, "fleet");
   try {
     const kept = readFileSync(file, "utf8").trim();
-    if (kept.length > 0 && kept.length <= 200) return kept;
+    if (kept.length > 0 && kept.length <= 64) return kept;
   } catch {
     // first run in this folder
   }
