@@ -209,7 +209,7 @@ export async function main(argv: string[]): Promise<number> {
     clearBlock();
     for (const s of status.slice(0, 20)) out.write(`${statusLine(s)}\n`);
     out.write(
-      `mote sim: ${summary.healthyDevices}/${summary.devices} healthy · host memory per device ${(summary.memoryPerDeviceBytes / 1048576).toFixed(1)} MB · XS heap peak ${(summary.xsHeapBytesMax / 1024).toFixed(0)} KB\n`,
+      `mote sim: ${summary.healthyDevices}/${summary.devices} healthy · host memory per device ${(summary.memoryPerDeviceBytes / 1048576).toFixed(1)} MB · xsnap heap peak ${(summary.xsHeapBytesMax / 1024).toFixed(0)} KB (not an ESP32 figure: docs/simulator.md)\n`,
     );
   }
   // --for: 0 iff healthy; interactive stop: 0.
