@@ -279,7 +279,10 @@ async function checkOne(board, build, work, env, manifest) {
   if (sources.main !== mainSource) problems.push(`module "main" comes from ${sources.main ?? "nowhere"}, not ${mainSource}`);
   // mote's own modules: every linked module compiled from a file of this repository
   const ours = scripts.map((s) => s.path).filter((p) => sources[p] && isOurs(sources[p]));
-  if (!ours.some((p) => preloaded.includes(p) && sources[p].startsWith(join(dir, "dist") + "/")))
+  // mote's library: the manifest's own dist/ (mote's manifest.json), or mote's dist/lib/ through
+  // $(MOTE)/manifest_lib.json (an app's manifest, e.g. a `mote init` project).
+  const dists = [join(dir, "dist") + "/", join(root, "dist", "lib") + "/"];
+  if (!ours.some((p) => preloaded.includes(p) && dists.some((d) => sources[p].startsWith(d))))
     problems.push("no module of mote's from dist/ is preloaded");
   // the board's own fragment reached this build: its partition table and sdkconfig lines
   const proj = join(tmp, `xsProj-${board}`);
