@@ -35,6 +35,8 @@ export interface SimDeviceOptions {
   bundleForBoot(): Promise<string | { source: string; config?: Record<string, unknown> }>;
   /** Host modules every boot gets besides the hardware's (e.g. "mote/ota-boot"). */
   readonly extraModules?: Record<string, Record<string, unknown>>;
+  /** The xsnap-worker binary its engine runs on (default: the stock one). */
+  readonly xsnapBinary?: string;
   onLog?(line: string): void;
   onEvent?(event: SimDeviceEvent): void;
 }
@@ -105,6 +107,7 @@ export class SimDevice {
         onLog: (line) => this.#o.onLog?.(line),
         stdio: "ignore",
         maxLogLines: 2000,
+        xsnapBinary: this.#o.xsnapBinary,
       });
       this.#state = "running";
     } catch (e) {

@@ -19,6 +19,7 @@ import { SimDevice, type SimDeviceEvent, type SimDeviceStatus } from "./device.j
 import { AirSpace, createHardware, configureSharedHardware, type WifiNetwork } from "./hardware.js";
 import { withNetworkStack } from "./network.js";
 import { bundleForXs, projectRoot } from "../xs/engine.js";
+import { liteXsnapBinary } from "../xs/xsnap-lite.js";
 import { seededRandom } from "../../src/runtime/backoff.js";
 import { crc32 } from "../../src/util/crc32.js";
 import { parsePublicKey } from "../../src/ota/keys.js";
@@ -72,6 +73,13 @@ export interface SimulationOptions {
    * (default "1.0.0", board `board`, default "sim") at start.
    */
   ota?: { publicKey: string | Uint8Array; factoryVersion?: string; board?: string };
+  /**
+   * The XS worker the devices run on: "lite" (host-shim/xs/xsnap-lite.ts, a
+   * small-heap build: ~1/5 of the memory per device; build it first with
+   * ensureLiteXsnap()) or "standard" (@agoric/xsnap's). Default: "lite" for a
+   * fleet (devices > 1) when it is built, else "standard".
+   */
+  engine?: "lite" | "standard";
   /** Status poll period, ms (default 1000). */
   pollMs?: number;
   /** Seed for loss decisions (default 1). */
@@ -106,6 +114,8 @@ export interface Simulation {
    * to or trying now, seen through its relay; undefined before its first status.
    */
   nodeOf(index: number): string | undefined;
+  /** The flash slot device `index` booted from (a single device boots from its simulated flash); undefined for a fleet. */
+  slotOf(index: number): string | undefined;
   /** The embedded peers (undefined when an external one is used). */
   readonly peers: { broker?: BrokerPeer; coap?: CoapPeer; updates: UpdatePeer };
   readonly faults: SimulationFaults;
@@ -240,6 +250,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
       cachedBundle ??= await deviceBundle(options.onLog === undefined ? undefined : (line) => options.onLog!(-1, line));
       return cachedBundle;
     };
+    let bootedSlot: string | undefined;
     let otaKeyHex: string | undefined;
     if (options.ota !== undefined) {
       const key = typeof options.ota.publicKey === "string" ? parsePublicKey(options.ota.publicKey) : options.ota.publicKey;
@@ -263,8 +274,15 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         const boot = simulateBoot();
         if (boot.image === undefined) throw new Error(`no bootable firmware (${boot.reason})`);
         options.onLog?.(0, `boot: ${boot.slot} v${boot.version} (${boot.state}, ${boot.reason})`);
+        bootedSlot = boot.slot;
         return { source: new TextDecoder().decode(boot.image), config: { version: boot.version, board } };
       };
+    }
+    let xsnapBinary: string | undefined;
+    if (options.engine === "lite" || (options.engine === undefined && count > 1)) {
+      xsnapBinary = liteXsnapBinary();
+      if (xsnapBinary === undefined && options.engine === "lite")
+        throw Object.assign(new Error("invalid-option: the lite XS worker is not built (ensureLiteXsnap())"), { code: "invalid-option" });
     }
     const air = new AirSpace([network]);
     configureSharedHardware(count === 1 ? join(stateRoot, macFor(0, options.fleet).replace(/:/g, "")) : stateRoot);
@@ -293,6 +311,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
           refusal: (_address, port) => links[i].mqttAll.find((relay) => relay.port === port)?.refusal(),
         }),
         bundleForBoot,
+        xsnapBinary,
         onLog: options.onLog === undefined ? undefined : (line) => options.onLog!(i, line),
         onEvent: options.onEvent === undefined ? undefined : (e) => options.onEvent!(i, e),
       });
@@ -380,6 +399,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         const port = node === undefined ? NaN : Number(node.slice(node.lastIndexOf(":") + 1));
         return relayTarget.get(port);
       },
+      slotOf: (index) => (index === 0 ? bootedSlot : undefined),
       poll,
       async waitFor(predicate, timeoutMs) {
         const deadline = Date.now() + timeoutMs;

@@ -64,6 +64,8 @@ export interface StartXsOptions {
   maxQueuedEvents?: number;
   /** XS compute meter limit per command (one call, one event batch): a runaway loop ends the engine instead of hanging. Default: none. */
   computeLimit?: number;
+  /** The xsnap-worker binary (host-shim/xs/xsnap-lite.ts builds a small-heap one for fleets). Default: @agoric/xsnap's. */
+  xsnapBinary?: string;
   /** Where XS's print() goes: "inherit" (our stdout/stderr), "ignore", or "stderr". Default "inherit". */
   stdio?: "inherit" | "ignore" | "stderr";
 }
@@ -233,6 +235,7 @@ export async function startXs(options: StartXsOptions): Promise<XsEngine> {
     handleCommand: (bytes) => bridge.handle(bytes),
     stdio: options.stdio ?? "inherit",
     computeLimit: options.computeLimit,
+    binary: options.xsnapBinary,
   });
 
   const send = async (body: Record<string, unknown>): Promise<Record<string, unknown>> => {

@@ -115,10 +115,12 @@ export interface StartXsnapOptions {
   maxMessageBytes?: number;
   /** XS compute meter limit per command (xsnap -l); past it the worker exits. Default: none. */
   computeLimit?: number;
+  /** The worker binary (e.g. the fleet build, xsnap-lite.ts). Default: @agoric/xsnap's. */
+  binary?: string;
 }
 
 export function startXsnap(options: StartXsnapOptions): XsnapWorker {
-  const bin = xsnapBinary();
+  const bin = options.binary ?? xsnapBinary();
   const out = options.stdio === "stderr" ? 2 : (options.stdio ?? "inherit");
   const argv = [options.name ?? "mote"];
   if (options.computeLimit !== undefined && options.computeLimit > 0) argv.push("-l", String(Math.floor(options.computeLimit)));
