@@ -122,3 +122,34 @@ test("usage errors exit 2; a malformed descriptor file is refused before anythin
   expect(r.status).toBe(1);
   expect(r.err[0]).toMatch(/^mote: bad-descriptor/);
 });
+
+test("--devices FILE, --json, --resume: a halted rollout goes on from its state file with a new failure allowance; a finished one is not resumed", async () => {
+  freshBoard();
+  provisionSim({ image: makeImage(10_000, 1), version: "1.0.0" });
+  await device("dev-r1", "esp32/other"); // refuses: wrong board
+  await device("dev-r2", "sim");
+  await device("dev-r3", "sim");
+  publish(www, "app-2.2.0.bin", makeImage(40_000, 4), { version: "2.2.0", baseUrl: http.url });
+  const state = join(www, "r.json");
+  const list = join(www, "devices.txt");
+  (await import("node:fs")).writeFileSync(list, "# the canary first\ndev-r1\ndev-r2\ndev-r3\n");
+  const first = await run("deploy", "--broker", brokerUrl, "--devices", list, "--canary", "1", "--wave", "1", "--timeout", "20", "--json", "--state", state, join(www, "app-2.2.0.json"));
+  expect(first.status).toBe(1);
+  const j1 = JSON.parse(first.out.at(-1)!) as { state: string; failed: number; notSent: number; devices: { id: string; result: string; code?: string }[] };
+  expect(j1).toMatchObject({ state: "halted", failed: 1, notSent: 2 });
+  expect(j1.devices[0]).toMatchObject({ id: "dev-r1", result: "failed", code: "wrong-board" });
+  expect(first.err).toEqual([expect.stringMatching(/^mote: wrong-board: device dev-r1/)]);
+
+  // the operator allows one failure and resumes: dev-r1 fails again, dev-r2 and dev-r3 take it one by one
+  const second = await run("deploy", "--broker", brokerUrl, "--resume", state, "--max-failures", "1", "--timeout", "20");
+  expect(second.status).toBe(1); // dev-r1 never took it
+  expect(second.out).toContain("dev-r2 done: 2.2.0");
+  expect(second.out).toContain("dev-r3 done: 2.2.0");
+  expect(second.out.at(-1)).toBe("2 ok, 1 failed, 0 not done (finished)");
+  const saved = JSON.parse((await import("node:fs")).readFileSync(state, "utf8")) as { state: string; devices: { id: string; phase: string }[] };
+  expect(saved.state).toBe("finished");
+  expect(saved.devices.map((d) => d.phase)).toEqual(["failed", "succeeded", "succeeded"]);
+  const third = await run("deploy", "--broker", brokerUrl, "--resume", state);
+  expect(third.status).toBe(1);
+  expect(third.err[0]).toMatch(/^mote: finished: /);
+});
