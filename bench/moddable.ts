@@ -11,9 +11,10 @@
  *   ≤ 96 KB slots + chunks.
  * - peak stack: the largest "Stack used" of the whole run (boot, telemetry, a ping,
  *   a CoAP GET from libcoap through the `coap` command: the deepest path measured),
- *   against the manifest's creation.stack; the high-water mark is also read after
- *   boot + MQTT + telemetry, after the ping and after the CoAP command, to tell which
- *   path sets it, and held against Moddable's ESP32 default of 384 slots.
+ *   against the manifest's creation.stack; also per path (each "instruments:" line
+ *   holds the peak of its second): boot up to the MQTT connection, MQTT + telemetry
+ *   after it, the ping command, the CoAP command; held against Moddable's ESP32
+ *   default of 384 slots.
  * - allocated heap: the "instruments:" line lin prints every second
  *   (xs/sources/xsDebug.c fxSampleInstrumentation: chunks used/allocated, slots
  *   used/allocated, stack peak/size, ...), read 5 s after the MQTT connection —
@@ -273,12 +274,15 @@ export async function run(emit: Emit): Promise<void> {
     const from = device.lines.length;
     const sample = await sampleAfter(() => device!.lines, from, SETTLE_MS);
     if (telemetry === 0) throw new Error("the device published no telemetry");
-    // The peak is a high-water mark since boot: read after each path, it tells which one raised it.
-    const stackMqttTelemetry = maxStack(device.lines);
+    // Each "instruments:" line holds the peak of its second: the lines of each phase tell its path's peak.
+    const stackBoot = maxStack(device.lines.slice(0, from + 1));
+    const stackMqttTelemetry = maxStack(device.lines.slice(from + 1));
+    const pingFrom = device.lines.length;
     await observer.publishAsync(`mote/${id}/cmd/ping`, JSON.stringify({ id: "gc", gc: true }), { qos: 1 });
     await until(() => pongs.some((p) => p.id === "gc"), 10_000);
     await new Promise((r) => setTimeout(r, 1500)); // the next "instruments:" line covers the command
-    const stackPing = maxStack(device.lines);
+    const stackPing = maxStack(device.lines.slice(pingFrom));
+    const coapFrom = device.lines.length;
     const pong = pongs.find((p) => p.id === "gc");
     const xs = pong?.xs as { slots: number; chunks: number; stack: number } | undefined;
     if (!xs) throw new Error(`no pong with the XS heap; device said:\n${device.lines.slice(-20).join("\n")}`);
@@ -286,6 +290,7 @@ export async function run(emit: Emit): Promise<void> {
     if (!(await until(() => coapResults > 0, 10_000))) throw new Error(`no CoAP result; device said:\n${device.lines.slice(-20).join("\n")}`);
     await new Promise((r) => setTimeout(r, 1500)); // the next "instruments:" line covers the exchange
     const stackPeak = maxStack(device.lines);
+    const stackCoap = maxStack(device.lines.slice(coapFrom));
     await device.stop();
     device = undefined;
 
@@ -339,9 +344,10 @@ export async function run(emit: Emit): Promise<void> {
       stack_size: stackSlots,
       within_stack: stackPeak / SLOT_64 < stackSlots,
       margin_slots: stackSlots - stackPeak / SLOT_64,
-      boot_mqtt_telemetry: stackMqttTelemetry / SLOT_64,
-      after_ping_command: stackPing / SLOT_64,
-      after_coap_command: stackPeak / SLOT_64,
+      boot: stackBoot / SLOT_64,
+      mqtt_telemetry: stackMqttTelemetry / SLOT_64,
+      ping_command: stackPing / SLOT_64,
+      coap_command: stackCoap / SLOT_64,
       esp32_default_384: stackPeak / SLOT_64 <= 384,
       ...common,
     });
