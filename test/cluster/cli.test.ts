@@ -36,7 +36,7 @@ describe.skipIf(skip !== undefined)("mote mqtt against RabbitMQ", () => {
   beforeAll(async () => {
     cluster = await startRabbitCluster({ nodes: 1 });
     port = String(cluster.nodes[0].mqttPort);
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await cluster?.stop();

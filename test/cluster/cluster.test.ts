@@ -17,7 +17,7 @@ describe.skipIf(skip !== undefined)("a 3-node RabbitMQ cluster on loopback", () 
 
   beforeAll(async () => {
     cluster = await startRabbitCluster({ nodes: 3 });
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.end({ force: true })));

@@ -37,7 +37,7 @@ describe.skipIf(skip !== undefined)("a fleet on a 3-node RabbitMQ cluster when i
     });
     await sim.waitFor((s) => s.every((d) => d.device?.healthy === true), 90_000);
     ids = sim.status().map((s) => s.device!.id);
-  }, 240_000);
+  }, 420_000);
 
   afterAll(async () => {
     await sim?.stop();

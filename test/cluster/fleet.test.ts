@@ -75,7 +75,7 @@ describe.skipIf(skip !== undefined)("a simulated fleet on a 3-node RabbitMQ clus
 
   beforeAll(async () => {
     cluster = await startRabbitCluster({ nodes: 3 });
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await Promise.all(sims.map((s) => s.stop()));

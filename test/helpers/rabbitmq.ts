@@ -15,7 +15,7 @@
  * Processes are tracked by PID: each node's beam (from its pid file) and the
  * script that started it, and epmd. `stop()` ends them all (SIGTERM, then
  * SIGKILL after a bound) and removes the folder; `kill(i)` is a node crash
- * (SIGKILL of its beam). Start is bounded (`startTimeoutMs`, default 120 s on
+ * (SIGKILL of its beam). Start is bounded (`startTimeoutMs`, default 240 s on
  * this loaded machine) and fails with the node's last log lines.
  *
  * When rabbitmq-server is not installed: under CI (env CI set)
@@ -68,7 +68,7 @@ export interface RabbitCluster {
 export interface RabbitClusterOptions {
   /** Nodes, default 3. */
   nodes?: number;
-  /** Bound of the whole start (nodes up, cluster joined), ms. Default 120000. */
+  /** Bound of the whole start (nodes up, cluster joined), ms. Default 240000 (three Erlang VMs and three rabbitmqctl runs on a loaded 2-core machine). */
   startTimeoutMs?: number;
   /** Extra rabbitmq.conf lines for every node. */
   extraConfig?: string[];
@@ -159,7 +159,7 @@ export async function startRabbitCluster(options: RabbitClusterOptions = {}): Pr
   const server = findRabbitmq();
   if (server === undefined) throw new Error("rabbitmq-server is not installed (apt-get install rabbitmq-server)");
   const count = options.nodes ?? 3;
-  const startBound = options.startTimeoutMs ?? 120_000;
+  const startBound = options.startTimeoutMs ?? 240_000;
   const startedAt = Date.now();
   const left = () => startBound - (Date.now() - startedAt);
   const dir = mkdtempSync(join(tmpdir(), "mote-rabbit-"));
