@@ -7,6 +7,7 @@
  *   npm test                    its test against the simulator API (mote/sim)
  *   npm run build:lin           mcconfig for Moddable's lin runtime (start:lin runs it headless)
  *   npm run build:esp32[s3|c3]  mcconfig for each ESP32 board
+ *   npm run check:esp32         the ESP32 host-side link check, no ESP-IDF needed
  *
  * `--mote SPEC` is the dependency on mote as npm takes it (a version range,
  * `file:../mote`, a .tgz from `npm pack`); default: this mote's own folder
@@ -101,6 +102,8 @@ export function initProject(dir: string, options: InitOptions = {}): string[] {
       "build:esp32": board("esp32"),
       "build:esp32s3": board("esp32/esp32s3"),
       "build:esp32c3": board("esp32/esp32c3"),
+      // the ESP32 host-side build (mcconfig, xsc, xsl for each board) without ESP-IDF: every module found and linked
+      "check:esp32": "npm run build:mod && node node_modules/mote/scripts/esp32-link-check.mjs --manifest manifest.json",
     },
     dependencies: { mote: spec },
     devDependencies: Object.fromEntries(DEV_DEPENDENCIES.map((d) => [d, versions[d] ?? "*"])),

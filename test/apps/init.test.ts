@@ -9,7 +9,9 @@
  *   - `npm test`: the project's own test, the app in the simulator;
  *   - `npm run build:mod` + `mote app lin KEY=VALUE…`: the app built by the
  *     real mcconfig for Moddable's lin runtime on mote's manifest_lib.json,
- *     then run headless against mosquitto and a CoAP server.
+ *     then run headless against mosquitto and a CoAP server;
+ *   - the ESP32 host-side link check (scripts/esp32-link-check.mjs) on the
+ *     project's manifest, for the esp32 board.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -145,6 +147,16 @@ describe.skipIf(skip !== undefined)("the project built by mcconfig for lin and r
     const lin = await runIn(app, "npx", ["mote", "app", "lin", ...config], 900_000, { MODDABLE: sdk.home, PATH: `${sdk.bin}:${process.env.PATH}` });
     expect(lin.status, lin.output).toBe(0);
     expect(lin.output).toMatch(/\/mc\.so$/m);
+  }, 960_000);
+
+  test("npm run check:esp32: the ESP32 host-side link check (mcconfig -p esp32, xsc, xsl; release) passes", async () => {
+    // the project's own script, with the packed mote's copy of the check (MOTE = node_modules/mote)
+    const r = await runIn(app, "npm", ["run", "check:esp32", "--", "--board", "esp32", "--build", "release"], 900_000, {
+      MODDABLE: sdk.home,
+      PATH: `${sdk.bin}:${process.env.PATH}`,
+    });
+    expect(r.status, r.output.slice(-3000)).toBe(0);
+    expect(r.output).toMatch(/esp32 link check: PASS/);
   }, 960_000);
 
   test("runs headless: online, telemetry with the CoAP sensor's value, a ping answered", async () => {
