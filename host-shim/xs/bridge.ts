@@ -142,6 +142,22 @@ const hooks: RefHooks = {
   },
 };
 
+/**
+ * Host objects XS closed (`close()`) or cleared (`Timer.clear(t)`): events for
+ * them that were already on their way — queued on the Node side, or later in the
+ * batch being delivered — are not delivered, so no callback runs after close or
+ * clear (the ECMA-419 I/O rule that no callback runs after close(); Moddable's Timer.clear).
+ * `Timer.schedule(t, …)` arms a cleared timer again.
+ */
+const closedByXs = new WeakSet<object>();
+
+function noteClosing(name: string, self: unknown, args: unknown[]): void {
+  const first = args[0];
+  if (name === "close" && self !== null && typeof self === "object") closedByXs.add(self);
+  else if (name === "clear" && first !== null && (typeof first === "object" || typeof first === "function")) closedByXs.add(first);
+  else if (name === "schedule" && first !== null && (typeof first === "object" || typeof first === "function")) closedByXs.delete(first);
+}
+
 /** The handle id a proxy target carries (a symbol key: invisible to string-keyed gets). */
 const HANDLE = Symbol("handle");
 type Target = { [HANDLE]: number };
@@ -158,6 +174,7 @@ function handlerFor(shape: Shape): ProxyHandler<Target> {
     methods.set(name, function (this: unknown, ...args: unknown[]) {
       const h = this !== null && (typeof this === "object" || typeof this === "function") ? handleOf.get(this as object) : undefined;
       if (h === undefined) throw new TypeError(`${name} called on something that is not a host object`);
+      noteClosing(name, this, args);
       return request({ op: "call", h, m: name, a: args });
     });
   }
@@ -306,12 +323,17 @@ function deliverEvents(events: unknown[][]): void {
     const entry = callbacks.get(id as number);
     if (entry === undefined) continue;
     const self = thisArg ?? entry.owner?.deref();
+    if (isClosed(self) || isClosed((args as unknown[])[0])) continue;
     try {
       entry.fn.apply(self, args as unknown[]);
     } catch (e) {
       pendingLogs.push(`uncaught exception in callback: ${describe(e)}`);
     }
   }
+}
+
+function isClosed(value: unknown): boolean {
+  return value !== null && (typeof value === "object" || typeof value === "function") && closedByXs.has(value);
 }
 
 function describe(e: unknown): string {

@@ -104,10 +104,14 @@ g.repeatingTimerThenClear = () =>
     const id = T.repeat(() => {
       n++;
       if (n === 3) {
+        // busy for 30 ms first: meanwhile the timer fires on the Node side and its
+        // events queue up; cleared, none of them may call back
+        const until = Time.ticks + 30;
+        while (Time.ticks < until) P.inc(0);
         T.clear(id);
         T.set(() => resolve(n), 30);
       }
-    }, 5);
+    }, 2);
   });
 
 g.leaveOpen = () => {
