@@ -302,7 +302,22 @@ export class MqttClient {
       message: { topic, payload: typeof payload === "string" ? encodeUtf8(payload) : payload, qos, retain: options.retain ?? false },
     };
     if (options.properties) message.message.properties = options.properties;
-    return this.#request(message) as Promise<void>;
+    // #request written out here: a publish is the deepest path on the device (a
+    // command's reply), and one frame fewer keeps it under Moddable's 384 slots.
+    const ref = this.#nextRef++;
+    const pending: Pending = { resolve: noop, reject: noop, qos0: qos === 0 };
+    const promise = new Promise<void>((resolve, reject) => {
+      pending.resolve = resolve as (value: unknown) => void;
+      pending.reject = reject;
+    });
+    this.#pending.set(ref, pending);
+    try {
+      this.#feed({ ...message, ref } as SessionEvent);
+    } catch (e) {
+      this.#pending.delete(ref);
+      pending.reject(e as Error);
+    }
+    return promise;
   }
 
   /** Resolves with the granted QoS / reason code per filter (>= 0x80 = refused). */
