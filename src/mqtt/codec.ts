@@ -36,6 +36,7 @@ import type {
   UnsubscribePacket,
 } from "./packets.js";
 import { WILL_CONTEXT, propertiesBodySize, readProperties, writeProperties } from "./properties.js";
+import { writeUtf8 } from "../util/utf8.js";
 import {
   MAX_VARINT,
   Reader,
@@ -100,17 +101,84 @@ function encodeWith(
   serverSentSize: typeof serverSentLength | undefined,
   serverSentWrite: typeof writeServerSent | undefined,
 ): Uint8Array {
+  if (packet.type === "publish") return encodePublish(packet, version, out, offset);
   const rem = remainingLength(packet, version, serverSentSize);
   const total = 1 + varintLength(rem) + rem;
-  if (out === undefined) {
-    out = new Uint8Array(total);
-    offset = 0;
-  } else if (offset + total > out.length) {
-    throw new MoteError("overflow", `packet of ${total} bytes does not fit`);
-  }
+  if (out === undefined) offset = 0;
+  out = target(out, offset, total);
   const end = writePacket(packet, version, rem, out, offset, serverSentWrite);
   if (end !== offset + total) throw new MoteError("internal", `size pass ${total} != written ${end - offset}`);
   return offset === 0 && end === out.length ? out : out.subarray(offset, end);
+}
+
+/** `out` (checked to hold `total` bytes at `offset`), or a new array of exactly `total` bytes. */
+function target(out: Uint8Array | undefined, offset: number, total: number): Uint8Array {
+  if (out === undefined) return new Uint8Array(total);
+  if (offset + total > out.length) throw new MoteError("overflow", `packet of ${total} bytes does not fit`);
+  return out;
+}
+
+/**
+ * PUBLISH, the packet a device sends most, sized and written in one function
+ * (§3.3). XS inlines no calls and walks strings one character at a time in
+ * bytecode, so the generic path's helper calls and per-character topic loops
+ * were most of its cost on the chip (bench/codec-moddable.ts).
+ */
+function encodePublish(p: PublishPacket, v: ProtocolVersion, out: Uint8Array | undefined, offset: number): Uint8Array {
+  const qos = checkQoS(p.qos);
+  const topic = topicBytes(p.topic);
+  const payload = p.payload;
+  let rem = 2 + topic.length + payload.length;
+  const id = qos > 0 ? checkPacketId(p.packetId) : 0;
+  if (qos > 0) rem += 2;
+  let props = 0;
+  if (v === 5) {
+    props = propertiesBodySize(p.properties);
+    rem += varintLength(props) + props;
+  }
+  if (rem > MAX_VARINT) throw new MoteError("packet-too-large", `${rem} bytes > ${MAX_VARINT} (§1.5.5)`);
+  const total = 1 + varintLength(rem) + rem;
+  const bytes = target(out, offset, total);
+  if (out === undefined) offset = 0;
+  let o = offset;
+  bytes[o++] = 0x30 | (p.dup ? 0x08 : 0) | (qos << 1) | (p.retain ? 0x01 : 0);
+  o = writeVarint(rem, bytes, o);
+  bytes[o++] = topic.length >> 8;
+  bytes[o++] = topic.length & 0xff;
+  bytes.set(topic, o);
+  o += topic.length;
+  if (qos > 0) {
+    bytes[o++] = id >> 8;
+    bytes[o++] = id & 0xff;
+  }
+  if (v === 5) o = writeProperties(p.properties, props, bytes, o);
+  bytes.set(payload, o);
+  o += payload.length;
+  return offset === 0 && o === bytes.length ? bytes : bytes.subarray(offset, o);
+}
+
+/** Topics whose UTF-8 bytes are kept (a device publishes to a handful; each at most TOPIC_CACHE_BYTES). */
+const TOPIC_CACHE = 4;
+const TOPIC_CACHE_BYTES = 128;
+const cachedTopics: string[] = [];
+const cachedTopicBytes: Uint8Array[] = [];
+let nextCached = 0;
+
+/**
+ * The UTF-8 bytes of a topic name (§1.5.4), from a small cache: comparing two
+ * strings is one native step in XS, encoding one is a bytecode loop per
+ * character. The cached arrays are only ever copied from, never handed out.
+ */
+function topicBytes(topic: string): Uint8Array {
+  for (let i = 0; i < cachedTopics.length; i++) if (cachedTopics[i] === topic) return cachedTopicBytes[i];
+  const bytes = new Uint8Array(stringSize(topic) - 2);
+  writeUtf8(topic, bytes, 0);
+  if (bytes.length <= TOPIC_CACHE_BYTES) {
+    cachedTopics[nextCached] = topic;
+    cachedTopicBytes[nextCached] = bytes;
+    nextCached = (nextCached + 1) % TOPIC_CACHE;
+  }
+  return bytes;
 }
 
 function propsSize(p: Properties | undefined): number {
@@ -267,14 +335,6 @@ function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8A
       if (p.password !== undefined) o = writeBinary(p.password, out, o);
       return o;
     }
-    case "publish":
-      out[o++] = 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0);
-      o = writeVarint(rem, out, o);
-      o = writeString(p.topic, out, o);
-      if (p.qos > 0) o = writeU16(p.packetId!, out, o);
-      if (v === 5) o = writeProps(p.properties, out, o);
-      out.set(p.payload, o);
-      return o + p.payload.length;
     case "puback":
     case "pubrec":
     case "pubrel":
@@ -527,10 +587,13 @@ function decodePublish(r: Reader, flags: number, v: ProtocolVersion): PublishPac
   if (qos === 3) throw malformed("PUBLISH QoS 3"); // §3.3.1.2
   const dup = (flags & 0x08) !== 0;
   if (dup && qos === 0) throw malformed("DUP set on QoS 0"); // §3.3.1.1
-  const topic = r.utf8("topic name");
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i);
-    if (c === 0x2b || c === 0x23) throw new MqttProtocolError("topic-name-invalid", "wildcard in topic name"); // §3.3.2.1
+  let topic = plainTopic(r);
+  if (topic === undefined) {
+    topic = r.utf8("topic name");
+    for (let i = 0; i < topic.length; i++) {
+      const c = topic.charCodeAt(i);
+      if (c === 0x2b || c === 0x23) throw new MqttProtocolError("topic-name-invalid", "wildcard in topic name"); // §3.3.2.1
+    }
   }
   const p: PublishPacket = { type: "publish", topic, payload: EMPTY, qos: qos as QoS, retain: (flags & 1) === 1, dup };
   if (qos > 0) p.packetId = packetId(r);
@@ -541,6 +604,44 @@ function decodePublish(r: Reader, flags: number, v: ProtocolVersion): PublishPac
   p.payload = r.rest();
   return p;
 }
+
+/** Any character a plain topic name does not have: non-ASCII, U+0000, '#', '+' (§1.5.4, §3.3.2.1). */
+const NOT_PLAIN = /[^\x01-\x22\x24-\x2a\x2c-\x7f]/;
+const PLAIN_TOPIC_MAX = 128;
+
+/**
+ * The topic name at the Reader when it is short and plain ASCII (the common
+ * case), else `undefined` and the Reader untouched (the general UTF-8 path
+ * then decodes it, or says what is wrong). In XS the general path loops per
+ * byte in bytecode twice (decode, wildcard scan); here one native call makes
+ * the string and one native regex test checks it.
+ */
+function plainTopic(r: Reader): string | undefined {
+  const b = r.bytes;
+  const at = r.pos;
+  if (r.end - at < 2) return undefined;
+  const n = (b[at] << 8) | b[at + 1];
+  if (n === 0 || n > PLAIN_TOPIC_MAX || at + 2 + n > r.end) return undefined;
+  let topic: string;
+  if (fromArrayBuffer !== undefined) {
+    try {
+      topic = fromArrayBuffer(b.buffer, b.byteOffset + at + 2, n);
+    } catch {
+      return undefined; // not UTF-8: the general path says why
+    }
+  } else topic = String.fromCharCode.apply(null, b.subarray(at + 2, at + 2 + n) as unknown as number[]);
+  // one character per byte and none outside the plain set: ASCII, no U+0000, no wildcard
+  if (topic.length !== n || NOT_PLAIN.test(topic)) return undefined;
+  r.pos = at + 2 + n;
+  return topic;
+}
+
+/**
+ * XS's own `String.fromArrayBuffer(buffer, offset, length)` (xsString.c): bytes to
+ * a string in one native call, twice as fast in XS as `String.fromCharCode.apply`
+ * on a view (which also allocates the view). Absent elsewhere (V8).
+ */
+const fromArrayBuffer = (String as unknown as { fromArrayBuffer?: (b: ArrayBufferLike, offset: number, length: number) => string }).fromArrayBuffer;
 
 const EMPTY = new Uint8Array(0);
 const ACK_TYPES = Object.freeze(["puback", "pubrec", "pubrel", "pubcomp"] as const);

@@ -304,3 +304,48 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** A v4 QoS 0 PUBLISH whose topic name is `topic` (bytes) and payload "x". */
+function publishWithTopic(topic: number[]): Uint8Array {
+  const rem = 2 + topic.length + 1;
+  const length = rem < 128 ? [rem] : [(rem & 0x7f) | 0x80, rem >> 7]; // §1.5.5
+  return Uint8Array.of(0x30, ...length, topic.length >> 8, topic.length & 0xff, ...topic, 0x78);
+}
+
+describe("topic names on the fast paths (plain ASCII decode, cached encode bytes)", () => {
+  const ascii = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
+  test("plain, non-ASCII and long topic names decode as the general UTF-8 path does", () => {
+    for (const [bytes, topic] of [
+      [ascii("a/b"), "a/b"],
+      [ascii("~\x7f!"), "~\x7f!"],
+      [[0xc3, 0xa9, 0x2f, 0x61], "é/a"],
+      [ascii("t".repeat(129)), "t".repeat(129)], // longer than the fast path takes
+    ] as const) {
+      const d = decodePacket(publishWithTopic([...bytes]), 4)!.packet;
+      expect(d).toMatchObject({ type: "publish", topic, payload: Uint8Array.of(0x78) });
+    }
+  });
+  test("wildcards, U+0000, bad UTF-8 and surrogates are refused with their codes whatever the path", () => {
+    expectFault([...publishWithTopic(ascii("a+"))], 4, 0x90);
+    expectFault([...publishWithTopic(ascii("#"))], 4, 0x90);
+    expectFault([...publishWithTopic([0x61, 0x00])], 4, 0x81);
+    expectFault([...publishWithTopic([0x61, 0xff])], 4, 0x81);
+    expectFault([...publishWithTopic([0xed, 0xa0, 0x80])], 4, 0x81);
+  });
+  test("more topics than the encoder caches, each twice, and a non-ASCII one: every PUBLISH carries its own topic", () => {
+    const topics = ["t/0", "t/1", "t/2", "t/3", "t/4", "t/5", "température", "x".repeat(200)];
+    for (let round = 0; round < 2; round++) {
+      for (const topic of topics) {
+        const p: MqttPacket = { type: "publish", topic, payload: Uint8Array.of(1), qos: 1, retain: false, dup: false, packetId: 7 };
+        const bytes = encodePacket(p, 4);
+        expect(bytes.length).toBe(packetSize(p, 4));
+        expect(canon(decodePacket(bytes, 4)!.packet)).toEqual(canon(p));
+        const peer: string[] = [];
+        const parser = mqttPacket.parser({ protocolVersion: 4 });
+        parser.on("packet", (q) => peer.push((q as { topic: string }).topic));
+        parser.parse(Buffer.from(bytes));
+        expect(peer).toEqual([topic]);
+      }
+    }
+  });
+});

@@ -131,3 +131,23 @@ g.rnNow = async () => {
   await returning!.end({ force: true });
   return r;
 };
+
+/** Decodes each v4 PUBLISH given as bytes: its topic name, or the reason code it was refused with (the codec's topic fast path in XS). */
+g.mqttDecodeTopics = (args: { packets: number[][] }) =>
+  args.packets.map((bytes) => {
+    const d = new MqttDecoder({ version: 4 });
+    d.push(Uint8Array.from(bytes));
+    const r = d.next();
+    return r !== undefined && "reasonCode" in r ? { refused: r.reasonCode } : { topic: (r as PublishPacket).topic };
+  });
+/** Encodes and decodes PUBLISHes to each topic, twice round (the encoder's topic cache): the topics decoded. */
+g.mqttTopicRoundTrip = (args: { topics: string[] }) => {
+  const out: string[] = [];
+  for (let round = 0; round < 2; round++)
+    for (const topic of args.topics) {
+      const d = new MqttDecoder({ version: 4 });
+      d.push(encodePacket({ type: "publish", topic, payload: Uint8Array.of(1), qos: 1, retain: false, dup: false, packetId: 3 }, 4));
+      out.push((d.next() as PublishPacket).topic);
+    }
+  return out;
+};

@@ -105,6 +105,23 @@ test("inside XS: the codec encodes and decodes PUBLISH packets with a flat heap"
   expect(Math.abs(after.heapBytes - before.heapBytes)).toBeLessThan(65_536);
 }, 60_000);
 
+test("inside XS: topic names decode and encode the same on the fast paths (XS's String.fromArrayBuffer, the topic cache)", async () => {
+  const engine = await startXs({ bundle: await bundleForXs("test/xs/mqtt-entry.ts"), name: "mqtt-topics" });
+  try {
+    const ascii = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
+    // remaining length 3 + n (§1.5.5: two bytes from 128 on)
+    const publish = (t: number[]) => [0x30, ...(t.length < 125 ? [3 + t.length] : [((3 + t.length) & 0x7f) | 0x80, (3 + t.length) >> 7]), 0, t.length, ...t, 0x78];
+    const got = await engine.call("mqttDecodeTopics", {
+      packets: [ascii("a/b"), [0xc3, 0xa9], ascii("t".repeat(129)), ascii("a+"), ascii("#"), [0x61, 0x00], [0x61, 0xff], [0xed, 0xa0, 0x80], [0xc0, 0x80]].map(publish),
+    });
+    expect(got).toEqual([{ topic: "a/b" }, { topic: "é" }, { topic: "t".repeat(129) }, { refused: 0x90 }, { refused: 0x90 }, { refused: 0x81 }, { refused: 0x81 }, { refused: 0x81 }, { refused: 0x81 }]);
+    const topics = ["t/0", "t/1", "t/2", "t/3", "t/4", "t/5", "température", "x".repeat(200)];
+    expect(await engine.call("mqttTopicRoundTrip", { topics })).toEqual([...topics, ...topics]);
+  } finally {
+    await engine.close();
+  }
+}, 60_000);
+
 test.skipIf(mosquittoSkipReason())("inside XS: MQTT 5 with mosquitto, QoS 0/1/2, and a mosquitto restart (persistence on)", async () => {
   const broker = await startMosquitto();
   const engine = await startXs({ bundle: await bundleForXs("test/xs/mqtt-entry.ts"), name: "mqtt-v5" });
