@@ -27,9 +27,10 @@ import { parseDescriptor } from "../src/ota/descriptor.js";
 import type { OtaArgs, OtaCliIO } from "./ota.js";
 import { parseAmount, resultTable, Rollout, RolloutError, type Announce, type RolloutAction, type RolloutSnapshot } from "./rollout.js";
 import { UsageError } from "./args.js";
+import { startFleetView, type FleetView } from "../host-shim/sim/view.js";
 
 const USAGE =
-  "deploy --broker URL (--all | --device ID | --devices FILE) DESCRIPTOR.json [--canary N|P%] [--wave N|P%] [--max-failures N|P%] [--timeout S] [--state FILE] [--json] | deploy --broker URL --resume STATE.json";
+  "deploy --broker URL (--all | --device ID | --devices FILE) DESCRIPTOR.json [--canary N|P%] [--wave N|P%] [--max-failures N|P%] [--timeout S] [--state FILE] [--json] [--view PORT] | deploy --broker URL --resume STATE.json";
 
 /** Device ids: 1..128 characters, no MQTT wildcards or level separators (MQTT 3.1.1 §4.7.1). */
 const ID = /^[^\s/+#]{1,128}$/;
@@ -85,7 +86,7 @@ export async function deploy(p: OtaArgs, io: OtaCliIO, signal?: AbortSignal): Pr
     if (v !== undefined && v.length > 1) throw new UsageError(`--${k} given twice`);
     return v?.[0];
   };
-  const known = ["broker", "device", "devices", "all", "prefix", "timeout", "discover", "canary", "wave", "max-failures", "resume", "state", "json", "help"];
+  const known = ["broker", "device", "devices", "all", "prefix", "timeout", "discover", "canary", "wave", "max-failures", "resume", "state", "json", "help", "view"];
   for (const k of p.flags.keys()) if (!known.includes(k)) throw new UsageError(`unknown option --${k}`);
   const broker = get("broker");
   const resumeFile = get("resume");
@@ -113,6 +114,10 @@ export async function deploy(p: OtaArgs, io: OtaCliIO, signal?: AbortSignal): Pr
   const canary = amount("canary");
   const wave = amount("wave");
   const maxFailures = amount("max-failures");
+  // --view PORT: the live fleet view (host-shim/sim/view.ts) shows the rollout at http://127.0.0.1:PORT/ (0: a free port)
+  const viewPort = get("view") === undefined ? undefined : Number(get("view"));
+  if (viewPort !== undefined && !(Number.isInteger(viewPort) && viewPort >= 0 && viewPort <= 65535)) throw new UsageError("--view must be a port 0..65535");
+  let view: FleetView | undefined;
 
   // What to roll out, to whom, from where.
   let previous: StateFile | undefined;
@@ -231,6 +236,10 @@ export async function deploy(p: OtaArgs, io: OtaCliIO, signal?: AbortSignal): Pr
     say(
       `${previous !== undefined ? "resuming" : "rolling out"} ${descriptor.kind} ${descriptor.version} to ${targets.length} device(s): canary ${describe(canary, "1")}, waves of ${describe(wave, "all the rest")}, halt at more than ${rollout.maxFailures} failure(s)`,
     );
+    if (viewPort !== undefined) {
+      view = await startFleetView({ port: viewPort });
+      say(`view ${view.url}`);
+    }
     pending.push(...rollout.handle({ type: "start" }, now()));
 
     // The loop: run what the core asks, sleep until a message or its next deadline.
@@ -239,6 +248,7 @@ export async function deploy(p: OtaArgs, io: OtaCliIO, signal?: AbortSignal): Pr
         const a = pending.shift()!;
         await run(a);
       }
+      view?.publishRollout(rollout.snapshot());
       if (rollout.state === "halted" || rollout.state === "finished" || signal?.aborted || lost) break;
       const deadline = rollout.nextDeadline();
       await waitUntil(deadline === undefined ? 1000 : Math.max(0, deadline - now()), signal, (w) => (wake = w), () => pending.length > 0 || lost);
@@ -246,6 +256,7 @@ export async function deploy(p: OtaArgs, io: OtaCliIO, signal?: AbortSignal): Pr
     }
   } finally {
     wake = undefined;
+    await view?.close();
     await client.endAsync().catch(() => undefined);
   }
 
