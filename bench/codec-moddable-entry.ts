@@ -5,7 +5,8 @@
  * codec for one shape (QoS 1, ASCII topic), in the same machine, rounds
  * interleaved. Prints one line per round: "codec-round <name> <packets/s>".
  */
-import { ClientDecoder, encodeClientPacket } from "../src/mqtt/codec.js";
+import { ClientDecoder, decodeClientBody, decodeClientPacket, encodeClientPacket } from "../src/mqtt/codec.js";
+import { Reader } from "../src/mqtt/wire.js";
 import type { PublishPacket } from "../src/mqtt/packets.js";
 
 declare const trace: (s: string) => void;
@@ -98,6 +99,9 @@ if (PROFILE) {
   const out = new Uint8Array(bytes.length);
   runners.push(["mote-enc", () => void encodeClientPacket(packet, 4)]);
   runners.push(["mote-dec", () => { decoder.push(bytes); sink += (decoder.next() as PublishPacket).payload.length; }]);
+  runners.push(["mote-dec1", () => void (sink += (decodeClientPacket(bytes, 4)!.packet as PublishPacket).payload.length)]);
+  const r = new Reader(bytes, 0, bytes.length);
+  runners.push(["mote-body", () => void (sink += (decodeClientBody(0x32, bytes, 2, bytes.length, 4, r) as PublishPacket).payload.length)]);
   runners.push(["peer-enc", () => void peerEncode(TOPIC, 1, payload, new Uint8Array(out.length))]);
   runners.push(["peer-dec", () => void (sink += peerDecode(bytes, bytes.length).payload.length)]);
 }
