@@ -63,10 +63,16 @@ describe.skipIf(skip !== undefined)(`the fleet view of ${DEVICES} simulated devi
   let browser: BrowserContext;
   let page: Page;
   let state: string;
+  const foreign: string[] = [];
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`chromium is not installed at ${CHROMIUM} (apt-get install chromium); CI is set, so this fails`);
-    ensureLiteXsnap();
+    // the view does not depend on the worker; the fleet worker only makes 12 devices lighter
+    try {
+      ensureLiteXsnap();
+    } catch (e) {
+      console.warn(`fleet worker not built (${(e as Error).message}); the devices run on the stock worker`);
+    }
     state = mkdtempSync(join(tmpdir(), "mote-view-"));
     sim = await startSimulation({ devices: DEVICES, state, telemetryMs: 1000, observeSensor: false, pollMs: 500, fleet: `view-${process.pid}` });
     await sim.waitFor((s) => s.every((d) => d.device?.healthy === true), 240_000);
@@ -87,9 +93,9 @@ describe.skipIf(skip !== undefined)(`the fleet view of ${DEVICES} simulated devi
       ],
     });
     page = browser.pages()[0] ?? (await browser.newPage());
-    // nothing but the view itself is fetched: no outside asset
+    // nothing but the view itself is fetched: no outside asset (checked at the end)
     page.on("request", (r) => {
-      if (!r.url().startsWith(view.url)) throw new Error(`the page fetched ${r.url()}`);
+      if (!r.url().startsWith(view.url)) foreign.push(r.url());
     });
     await page.goto(view.url);
   }, 600_000);
@@ -159,5 +165,9 @@ describe.skipIf(skip !== undefined)(`the fleet view of ${DEVICES} simulated devi
     expect(((await r.json()) as { error: { code: string } }).error.code).toBe("bad-device");
     const big = await fetch(`${view.url}api/fault`, { method: "POST", body: "x".repeat(4096) });
     expect(big.status).toBe(413);
+  });
+
+  test("the page fetched nothing from anywhere but the view", () => {
+    expect(foreign).toEqual([]);
   });
 });
