@@ -14,7 +14,7 @@ declare const trace: (s: string) => void;
 const TOPIC = "sensors/dev1/tmp"; // 16 bytes
 const SIZE = 64;
 const ROUND_MS = 400;
-const ROUNDS = 7;
+const ROUNDS = 15;
 
 // ---- the peer: a minimal PUBLISH (QoS 1) codec, Uint8Array only
 function peerEncode(topic: string, id: number, payload: Uint8Array, out: Uint8Array): number {

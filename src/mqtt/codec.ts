@@ -174,11 +174,15 @@ class PacketStream {
   }
 
   #next(): MqttPacket | undefined {
-    if (this.#buffered < 2) return undefined;
+    // fields read once into locals: each private field read is a lookup in XS
+    const buffered = this.#buffered;
+    if (buffered < 2) return undefined;
+    const head = this.#chunks[0];
+    const offset = this.#offset;
     // the fixed header (≤ 5 bytes) where it lies in the first piece; copied out only when it spans pieces
-    const n = Math.min(5, this.#buffered);
-    let fixed = this.#chunks[0];
-    let at = this.#offset;
+    const n = buffered < 5 ? buffered : 5;
+    let fixed = head;
+    let at = offset;
     if (fixed.length - at < n) {
       fixed = new Uint8Array(n);
       at = 0;
@@ -189,18 +193,16 @@ class PacketStream {
     const first = fixed[at];
     const header = h % 8;
     const total = (h - header) / 8;
-    if (this.#buffered < total) return undefined;
+    if (buffered < total) return undefined;
     let bytes: Uint8Array;
     let start: number;
-    const head = this.#chunks[0];
-    if (head.length - this.#offset >= total) {
+    if (head.length - offset >= total) {
       bytes = head;
-      start = this.#offset;
-      this.#offset += total;
-      if (this.#offset === head.length) {
+      start = offset;
+      if (offset + total === head.length) {
         this.#chunks.shift();
         this.#offset = 0;
-      }
+      } else this.#offset = offset + total;
     } else {
       // the packet spans pieces: join it into one array of exactly its size
       bytes = new Uint8Array(total);
@@ -218,7 +220,7 @@ class PacketStream {
         }
       }
     }
-    this.#buffered -= total;
+    this.#buffered = buffered - total;
     const r = this.#reader;
     try {
       const packet = this.#decode(first, bytes, start + header, start + total, first >> 4 === 1 ? 5 : this.version, r);
