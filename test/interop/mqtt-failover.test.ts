@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import mqtt, { type MqttClient as PeerClient } from "mqtt";
 import { connect, type MqttClient } from "../../src/mqtt/index.js";
+import { encodeUtf8 } from "../../src/util/utf8.js";
 import { mosquittoSkipReason, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { connected, once, text, waitFor } from "./mqtt-helpers.js";
 
@@ -45,7 +46,7 @@ describe.skipIf(skip !== undefined)("a broker list of two independent mosquittos
       clean: false,
       protocolVersion: 4,
       reconnect: { initialDelayMs: 200, maxDelayMs: 1000 },
-      will: { topic: "fo/status", payload: "offline", qos: 1, retain: true },
+      will: { topic: "fo/status", payload: encodeUtf8("offline"), qos: 1, retain: true },
     });
     await connected(client, 10_000);
     expect(client.broker).toMatchObject({ index: 0, port: m1.port });
