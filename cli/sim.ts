@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { errorLine } from "./tasks/types.js";
 import { join } from "node:path";
 import { hostname } from "node:os";
+import { isHealthy } from "../host-shim/sim/device.js";
 import { bundleApp } from "../host-shim/sim/app.js";
 import { startFleetView, type FleetView } from "../host-shim/sim/view.js";
 import { ensureLiteXsnap } from "../host-shim/xs/xsnap-lite.js";
@@ -159,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
     } else if (tty) {
       clearBlock();
       const lines = status.slice(0, 20).map(statusLine);
-      if (status.length > 20) lines.push(`… and ${status.length - 20} more (${status.filter((s) => s.device?.healthy).length} healthy)`);
+      if (status.length > 20) lines.push(`… and ${status.length - 20} more (${status.filter(isHealthy).length} healthy)`);
       out.write(lines.join("\n") + "\n");
       drawn = lines.length;
     } else if (Date.now() - lastPlain >= 5000) {
@@ -209,7 +210,7 @@ export async function main(argv: string[]): Promise<number> {
   const summary = {
     healthy,
     devices: args.devices,
-    healthyDevices: status.filter((s) => s.device?.healthy).length,
+    healthyDevices: status.filter(isHealthy).length,
     memoryPerDeviceBytes: Math.round(mem.bytesPerDevice),
     xsHeapBytesMax: Math.max(0, ...status.map((s) => s.xsHeapPeakBytes)),
   };

@@ -60,6 +60,16 @@ export interface SimDeviceStatus {
   readonly lastError: string | undefined;
 }
 
+/**
+ * Healthy: the program's own verdict where it reports one (the default program's
+ * `moteStatus().healthy`); an app that reports no status is healthy while its engine
+ * runs without an error (it did not crash and no host call was refused).
+ */
+export function isHealthy(s: SimDeviceStatus): boolean {
+  if (s.device !== undefined) return s.device.healthy === true;
+  return s.state === "running" && s.lastError === undefined;
+}
+
 export class SimDevice {
   readonly #o: SimDeviceOptions;
   #engine: XsEngine | undefined;

@@ -15,7 +15,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { startBroker, startCoapServer, startUpdateServer, type BrokerPeer, type CoapPeer, type UpdatePeer } from "./peers.js";
 import { TcpFaultProxy, UdpFaultProxy, type ScheduledFault } from "./faults.js";
-import { SimDevice, type SimDeviceEvent, type SimDeviceStatus } from "./device.js";
+import { isHealthy, SimDevice, type SimDeviceEvent, type SimDeviceStatus } from "./device.js";
 import { AirSpace, createHardware, configureSharedHardware, type WifiNetwork } from "./hardware.js";
 import { withNetworkStack } from "./network.js";
 import { bundleForXs, projectRoot } from "../xs/engine.js";
@@ -412,7 +412,7 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
           await new Promise((r) => setTimeout(r, 100));
         }
       },
-      healthy: () => devices.every((d) => d.status().device?.healthy === true),
+      healthy: () => devices.every((d) => isHealthy(d.status())),
       async stop() {
         if (stopped) return;
         stopped = true;
