@@ -326,12 +326,13 @@ export class Rollout {
     if (this.#state !== "running" && this.#state !== "halting") return;
     if (this.#state === "running" && this.#failures > this.maxFailures) this.#state = "halting";
     if (this.#devices.some((d) => IN_FLIGHT.has(d.phase))) return; // the stage runs on
-    if (this.#state === "halting") {
+    const waiting = this.#devices.filter((d) => d.phase === "waiting");
+    // a halt holds devices back; with none left the rollout simply finished (with its failures)
+    if (this.#state === "halting" && waiting.length > 0) {
       this.#state = "halted";
       out.push({ type: "halt", failures: this.#failures, maxFailures: this.maxFailures });
       return;
     }
-    const waiting = this.#devices.filter((d) => d.phase === "waiting");
     if (waiting.length === 0) {
       this.#state = "finished";
       out.push({ type: "finished" });

@@ -116,7 +116,7 @@ describe("a device's verdict", () => {
   });
 
   test("silence ends in a timeout on the clock; while rebooting the device is asked to announce", () => {
-    const { r } = started(1, { deviceTimeoutMs: 60_000, helloEveryMs: 5000 });
+    const { r } = started(2, { deviceTimeoutMs: 60_000, helloEveryMs: 5000 });
     expect(r.nextDeadline()).toBe(60_000);
     r.handle({ type: "reply", id: "dev-00", reply: { type: "done", detail: "installed", reboot: true } }, 1000);
     expect(r.nextDeadline()).toBe(6000);
@@ -203,6 +203,15 @@ describe("resume", () => {
   test("a file that is not a state file is refused", () => {
     expect(() => Rollout.resume({ format: 2 } as unknown as RolloutSnapshot)).toThrow(RolloutError);
   });
+});
+
+test("failures in the last stage: nothing is held back, so the rollout finishes (with its failures), not halts", () => {
+  const { r, first } = started(2, { canary: { count: 1 } });
+  update(r, sends(first)[0], 1, "good");
+  const out = update(r, "dev-01", 2, "rollback");
+  expect(out.at(-1)).toEqual({ type: "finished" });
+  expect(r.state).toBe("finished");
+  expect(r.failures).toBe(1);
 });
 
 test("the result table: one row per device, stage, result, version/slot before and after, why", () => {
