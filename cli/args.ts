@@ -95,6 +95,23 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedAr
   return { options, positional };
 }
 
+/**
+ * The single value of `--name` in flags collected as name -> every value given
+ * (`mote ota`'s parsers): undefined when absent (UsageError when `required`),
+ * UsageError when given twice.
+ */
+export function oneFlag(p: { flags: Map<string, string[]> }, name: string, required: true): string;
+export function oneFlag(p: { flags: Map<string, string[]> }, name: string, required?: boolean): string | undefined;
+export function oneFlag(p: { flags: Map<string, string[]> }, name: string, required = false): string | undefined {
+  const v = p.flags.get(name);
+  if (v === undefined) {
+    if (required) throw new UsageError(`--${name} is required`);
+    return undefined;
+  }
+  if (v.length > 1) throw new UsageError(`--${name} given twice`);
+  return v[0];
+}
+
 /** A port number from text, or UsageError. */
 export function parsePort(text: string | undefined, what = "PORT"): number {
   if (text === undefined) throw new UsageError(`missing ${what}`);

@@ -16,7 +16,7 @@ import { encodeBase64, encodeHex } from "../src/ota/encoding.js";
 import { parsePublicKey } from "../src/ota/keys.js";
 import { MAX_COUNTER, parseSignedMessage, signedMessageValid, TrustError } from "../src/ota/signed.js";
 import { encodeUtf8 } from "../src/util/utf8.js";
-import { UsageError } from "./args.js";
+import { oneFlag as one, UsageError } from "./args.js";
 import { loadPrivateKey, nodeOtaCrypto, rawPublicKey } from "./ota-sign.js";
 
 export interface SignedCliArgs {
@@ -50,16 +50,6 @@ function sortMembers(o: Record<string, unknown>): Record<string, unknown> {
     out[k] = typeof v === "object" && v !== null && !Array.isArray(v) ? sortMembers(v as Record<string, unknown>) : v;
   }
   return out;
-}
-
-function one(p: SignedCliArgs, name: string, required: boolean): string | undefined {
-  const v = p.flags.get(name);
-  if (v === undefined) {
-    if (required) throw new UsageError(`--${name} is required`);
-    return undefined;
-  }
-  if (v.length > 1) throw new UsageError(`--${name} given twice`);
-  return v[0];
 }
 
 function allowOnly(p: SignedCliArgs, names: string[]): void {

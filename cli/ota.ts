@@ -15,7 +15,7 @@ import { parsePublicKey } from "../src/ota/keys.js";
 import { parseSemVer } from "../src/ota/semver.js";
 import { describeImage, generateSigningKey, loadPrivateKey, nodeOtaCrypto, sha256Of, signDescriptor } from "./ota-sign.js";
 import { startOtaServer } from "./ota-serve.js";
-import { UsageError } from "./args.js";
+import { oneFlag as one, UsageError } from "./args.js";
 import { errorLine } from "./tasks/types.js";
 
 export interface OtaCliIO {
@@ -71,18 +71,6 @@ export function parseArgs(argv: string[]): Parsed {
     } else positional.push(a);
   }
   return { positional, flags };
-}
-
-function one(p: Parsed, name: string, required: true): string;
-function one(p: Parsed, name: string, required?: false): string | undefined;
-function one(p: Parsed, name: string, required = false): string | undefined {
-  const v = p.flags.get(name);
-  if (v === undefined) {
-    if (required) throw new UsageError(`--${name} is required`);
-    return undefined;
-  }
-  if (v.length > 1) throw new UsageError(`--${name} given twice`);
-  return v[0];
 }
 
 function allowOnly(p: Parsed, names: string[], positionals: number): void {
