@@ -40,3 +40,27 @@ export function takeoverMessages(attacker: TestKey): { otaKey: string; broker: s
     broker: JSON.stringify({ broker: "mqtt://127.0.0.2:1883", reboot: true }),
   };
 }
+
+type TrustRecord = Record<string, { bytes: string }>;
+
+/** The trust slot ("ta" or "tb") whose bytes a save changed from `before` to `after`. */
+export function changedTrustSlot(before: TrustRecord, after: TrustRecord): string {
+  return ["ta", "tb"].find((k) => after[k]?.bytes !== before[k]?.bytes)!;
+}
+
+/**
+ * The trust record (preferences file contents) as a power cut while saving
+ * `slot` left it: the slot is either lost (back to what it was in `before`,
+ * or absent) or half-written (the first half of its bytes in `after`).
+ */
+export function tornTrust(before: TrustRecord, after: TrustRecord, slot: string, cut: "lost" | "half"): TrustRecord {
+  const torn = { ...after };
+  if (cut === "lost") {
+    if (before[slot] === undefined) delete torn[slot];
+    else torn[slot] = before[slot];
+  } else {
+    const bytes = Buffer.from(after[slot].bytes, "base64");
+    torn[slot] = { bytes: bytes.subarray(0, bytes.length >> 1).toString("base64") };
+  }
+  return torn;
+}

@@ -24,7 +24,7 @@ import { keyId } from "../../src/app/security.js";
 import { configureHardware } from "../../host-shim/node/hardware.js";
 import { setBuildConfig } from "../../host-shim/node/config.js";
 import { freePort, makeTlsFiles, mosquittoSkipReason, opensslSkipReason, startMosquitto, tlsListener, type Mosquitto } from "../helpers/mosquitto.js";
-import { rotation, signedConfig, takeoverMessages, testKey } from "../helpers/security-fixtures.js";
+import { rotation, signedConfig, takeoverMessages, changedTrustSlot, testKey, tornTrust } from "../helpers/security-fixtures.js";
 
 const skip = mosquittoSkipReason() ?? opensslSkipReason();
 const ID = "node-sec-1";
@@ -128,15 +128,8 @@ describe.skipIf(skip !== undefined)("security of the command channel: the device
       expect(await send("signed", message)).toMatchObject({ ok: true, counter: counter + 1 });
       app.stop();
       const after = JSON.parse(readFileSync(trustFile(), "utf8")) as Record<string, { bytes: string }>;
-      const slot = ["ta", "tb"].find((k) => after[k]?.bytes !== before[k]?.bytes)!;
-      const torn = { ...after };
-      if (cut === "lost") {
-        if (before[slot] === undefined) delete torn[slot];
-        else torn[slot] = before[slot];
-      } else {
-        const bytes = Buffer.from(after[slot].bytes, "base64");
-        torn[slot] = { bytes: bytes.subarray(0, bytes.length >> 1).toString("base64") };
-      }
+      const slot = changedTrustSlot(before, after);
+      const torn = tornTrust(before, after, slot, cut);
       writeFileSync(trustFile(), JSON.stringify(torn));
       await boot();
       expect(app.status().security).toMatchObject({ otaKey: keyId(from.pub), counter });

@@ -20,7 +20,7 @@ import { startSimulation, type Simulation } from "../../host-shim/sim/simulation
 import { bundleForXs } from "../../host-shim/xs/engine.js";
 import { keyId } from "../../src/app/security.js";
 import { freePort, makeTlsFiles, mosquittoSkipReason, opensslSkipReason, startMosquitto, tlsListener, type Mosquitto } from "../helpers/mosquitto.js";
-import { rotation, signedConfig, takeoverMessages, testKey } from "../helpers/security-fixtures.js";
+import { rotation, signedConfig, takeoverMessages, changedTrustSlot, testKey, tornTrust } from "../helpers/security-fixtures.js";
 import { Observer } from "./device-observer.js";
 
 const skip = mosquittoSkipReason() ?? opensslSkipReason();
@@ -169,16 +169,9 @@ describe.skipIf(skip !== undefined)("security of the command channel on XS (simu
       // Power off; what the cut left in the preferences is written while it is off.
       await sim.faults.powerCut(3000);
       const after = JSON.parse(readFileSync(file, "utf8")) as Record<string, { bytes: string }>;
-      const slot = ["ta", "tb"].find((k) => after[k]?.bytes !== before[k]?.bytes)!;
+      const slot = changedTrustSlot(before, after);
       expect(slot).toBeDefined();
-      const torn = { ...after };
-      if (cut === "lost") {
-        if (before[slot] === undefined) delete torn[slot];
-        else torn[slot] = before[slot];
-      } else {
-        const bytes = Buffer.from(after[slot].bytes, "base64");
-        torn[slot] = { bytes: bytes.subarray(0, bytes.length >> 1).toString("base64") };
-      }
+      const torn = tornTrust(before, after, slot, cut);
       writeFileSync(file, JSON.stringify(torn));
       await connected(++boots);
       await security((s) => s.otaKey === keyId(THIRD.pub) && s.counter === counter, `old key and counter after a cut (${cut})`);
