@@ -150,10 +150,8 @@ function buildTypes() {
   console.log("types: dist/types/");
 }
 
-/** dist/node/sim.mjs: the simulator as a library for apps ("mote/sim": startApp, startSimulation). */
-async function buildNodeSim(plugins) {
-  const entry = join(root, "host-shim", "sim", "app.ts");
-  if (!existsSync(entry)) return;
+/** dist/node/NAME: `entry` bundled as an ES module for Node 20, its packages left external. */
+async function buildNodeBundle(entry, name, esbuildPlugins) {
   await build({
     entryPoints: [entry],
     bundle: true,
@@ -161,10 +159,17 @@ async function buildNodeSim(plugins) {
     format: "esm",
     target: "node20",
     packages: "external",
-    outfile: join(root, "dist", "node", "sim.mjs"),
+    outfile: join(root, "dist", "node", name),
     logLevel: "warning",
-    plugins: [plugins.nodeTwinsPlugin(root)],
+    plugins: esbuildPlugins,
   });
+}
+
+/** dist/node/sim.mjs: the simulator as a library for apps ("mote/sim": startApp, startSimulation). */
+async function buildNodeSim(plugins) {
+  const entry = join(root, "host-shim", "sim", "app.ts");
+  if (!existsSync(entry)) return;
+  await buildNodeBundle(entry, "sim.mjs", [plugins.nodeTwinsPlugin(root)]);
   console.log("sim-api: dist/node/sim.mjs");
 }
 
@@ -332,17 +337,7 @@ async function buildNodeCli(plugins) {
     console.log("cli: skipped (no cli/main.ts yet)");
     return;
   }
-  await build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    packages: "external",
-    outfile: join(root, "dist", "node", "cli.mjs"),
-    logLevel: "warning",
-    plugins: [plugins.nodeTwinsPlugin(root), await cliRegistryPlugin(plugins)],
-  });
+  await buildNodeBundle(entry, "cli.mjs", [plugins.nodeTwinsPlugin(root), await cliRegistryPlugin(plugins)]);
   console.log("cli: dist/node/cli.mjs");
 }
 
