@@ -56,6 +56,24 @@ function mote(args: string[], timeoutMs = 60_000): Promise<Run> {
   );
 }
 
+/**
+ * Test certificates made in `dir`, and mosquitto with two TLS listeners on free
+ * ports: `tlsPort` with the certificate for 127.0.0.1 / localhost,
+ * `wrongHostPort` with one for wrong.example / 10.0.0.1 from the same CA.
+ */
+async function startTlsBroker(dir: string): Promise<{ files: TlsFiles; tlsPort: number; wrongHostPort: number; broker: Mosquitto }> {
+  const files = makeTlsFiles(dir);
+  const tlsPort = await freePort();
+  const wrongHostPort = await freePort();
+  const broker = await startMosquitto({
+    extraConfig: [
+      ...tlsListener(tlsPort, files, files.serverCert, files.serverKey),
+      ...tlsListener(wrongHostPort, files, files.wrongHostCert, files.wrongHostKey),
+    ],
+  });
+  return { files, tlsPort, wrongHostPort, broker };
+}
+
 describe.skipIf(skip !== undefined)("MQTT over TLS on Moddable's runtime (mote mqtt ... --engine moddable)", () => {
   let sdk: ModdableSdk;
   let broker: Mosquitto;
@@ -70,15 +88,7 @@ describe.skipIf(skip !== undefined)("MQTT over TLS on Moddable's runtime (mote m
     sdk = findModdable() as ModdableSdk;
     await buildModdable("tools", sdk);
     dir = mkdtempSync(join(tmpdir(), "mote-lin-tls-"));
-    files = makeTlsFiles(dir);
-    tlsPort = await freePort();
-    wrongHostPort = await freePort();
-    broker = await startMosquitto({
-      extraConfig: [
-        ...tlsListener(tlsPort, files, files.serverCert, files.serverKey),
-        ...tlsListener(wrongHostPort, files, files.wrongHostCert, files.wrongHostKey),
-      ],
-    });
+    ({ files, tlsPort, wrongHostPort, broker } = await startTlsBroker(dir));
   }, 300_000);
 
   afterAll(async () => {
@@ -142,15 +152,7 @@ describe.skipIf(skip !== undefined)("the device program on mqtts:// with mqttCa,
     sdk = findModdable() as ModdableSdk;
     so = await buildModdable("device", sdk);
     dir = mkdtempSync(join(tmpdir(), "mote-lin-tls-device-"));
-    files = makeTlsFiles(dir);
-    tlsPort = await freePort();
-    wrongHostPort = await freePort();
-    broker = await startMosquitto({
-      extraConfig: [
-        ...tlsListener(tlsPort, files, files.serverCert, files.serverKey),
-        ...tlsListener(wrongHostPort, files, files.wrongHostCert, files.wrongHostKey),
-      ],
-    });
+    ({ files, tlsPort, wrongHostPort, broker } = await startTlsBroker(dir));
   }, 300_000);
 
   afterAll(async () => {
