@@ -28,7 +28,10 @@ const SECRETS: Record<string, string> = {
   otaKeyHex: FLEET.hex,
   otaKeyPem: FLEET.pem.split("\n")[1], // the first base64 line of the PEM body
 };
-const ID = `mote-${macFor(0).replace(/:/g, "")}`;
+// A named fleet: the simulator draws device ids from it (mote sim --fleet), so the
+// test knows the id before the device boots.
+const FLEET_NAME = "secrets-test";
+const ID = `mote-${macFor(0, FLEET_NAME).replace(/:/g, "")}`;
 const BASE = `mote/${ID}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -67,6 +70,8 @@ async function runSim(args: string[], during: (client: MqttClient) => Promise<vo
     await client.subscribeAsync(`${BASE}/#`, { qos: 1 });
     const online = Date.now() + 60_000;
     while (!published.includes(`${BASE}/status online`) && Date.now() < online) await sleep(100);
+    // Without the device online the commands below would wait on a broker that --for has closed.
+    if (!published.includes(`${BASE}/status online`)) throw new Error(`${ID} never said online; published: ${published.slice(0, 5).join(" | ")}`);
     await during(client);
     const replies = Date.now() + 20_000;
     const answered = () => published.filter((s) => s.startsWith(`${BASE}/reply/`) || s.startsWith(`${BASE}/pong`)).length >= 3;
@@ -87,7 +92,7 @@ describe("no secret in anything the simulator prints or publishes (mote sim --js
 
   beforeAll(async () => {
     state = mkdtempSync(join(tmpdir(), "mote-secrets-"));
-    const prefs = join(state, macFor(0).replace(/:/g, ""), "preferences");
+    const prefs = join(state, macFor(0, FLEET_NAME).replace(/:/g, ""), "preferences");
     mkdirSync(prefs, { recursive: true });
     // Provisioning: the MQTT credentials in the device's preferences.
     writeFileSync(join(prefs, "mote.json"), JSON.stringify({ mqttUser: SECRETS.mqttUser, mqttPass: SECRETS.mqttPass }));
@@ -96,7 +101,7 @@ describe("no secret in anything the simulator prints or publishes (mote sim --js
     let counter = 0;
     for (const json of [true, false]) {
       runs.push(
-        await runSim(["--state", state, "--ota-key", keyFile, "--for", "12", "--telemetry", "1000", ...(json ? ["--json"] : [])], async (client) => {
+        await runSim(["--state", state, "--fleet", FLEET_NAME, "--ota-key", keyFile, "--for", "12", "--telemetry", "1000", ...(json ? ["--json"] : [])], async (client) => {
           await client.publishAsync(`${BASE}/cmd/config`, JSON.stringify({ mqttPass: SECRETS.mqttPass, password: SECRETS.wifiPassword }), { qos: 1 });
           await client.publishAsync(`${BASE}/cmd/signed`, signedConfig(FLEET, { mqttPass: SECRETS.newMqttPass }, ++counter), { qos: 1 });
           await client.publishAsync(`${BASE}/cmd/ping`, "{}", { qos: 1 });
