@@ -27,10 +27,11 @@ import { PreferenceSessionStore } from "../src/mqtt/store.js";
 import { buildTimeValues } from "../src/platform/config.js";
 import { now } from "../src/platform/clock.js";
 import { getPreference, setPreference, deletePreference } from "../src/platform/preferences.js";
-import { setRepeating } from "../src/platform/timer.js";
+import { setRepeating, setTimer } from "../src/platform/timer.js";
+import { connectWifi } from "../src/platform/wifi.js";
 import { decodeUtf8 } from "../src/util/utf8.js";
 
-const cfg = buildTimeValues(["broker", "soakCount", "soakWindow", "soakClientId", "soakVersion", "soakRate"]);
+const cfg = buildTimeValues(["ssid", "password", "broker", "soakCount", "soakWindow", "soakClientId", "soakVersion", "soakRate"]);
 const COUNT = Number(cfg.soakCount ?? 100);
 const WINDOW = Number(cfg.soakWindow ?? 16);
 /** Publishes per second at most (both QoS levels together); 0 = as fast as the window allows. */
@@ -57,6 +58,25 @@ const client = connect({
   queuePolicy: "reject",
   reconnect: { initialDelayMs: 200, maxDelayMs: 2000, stableAfterMs: 5000 },
 });
+
+// The station first, as on the board: the simulated network routes a device's sockets
+// only while its station has an address. A lost link is joined again after 500 ms
+// (the WiFi part's own restart delay, docs/platform.md); the address back means the
+// broker can be tried at once.
+function joinWifi(): void {
+  const station = connectWifi({
+    ssid: String(cfg.ssid ?? "mote-sim"),
+    password: cfg.password === undefined ? undefined : String(cfg.password),
+    onEvent(event) {
+      if (event.type === "got-ip") client.reconnectNow();
+      else if (event.type === "disconnected") {
+        station.close();
+        setTimer(joinWifi, 500);
+      }
+    },
+  });
+}
+joinWifi();
 
 function seqOf(payload: Uint8Array): number {
   const t = decodeUtf8(payload);
