@@ -55,8 +55,10 @@ describe.skipIf(skip !== undefined)("a broker list of two independent mosquittos
 
     const sessions: boolean[] = [];
     client.on("connect", (info) => sessions.push(info.sessionPresent));
+    // listen first: the client may notice the dead socket before stop() returns
+    const offline = once(client, "offline", 10_000);
     await m1.stop("SIGKILL");
-    await once(client, "offline", 10_000);
+    await offline;
     const sent = [1, 2, 3, 4, 5].map((i) => client.publish("fo/out", `m${i}`, { qos: 1 }));
     await Promise.all(sent); // resolved only by PUBACKs of the second broker
     expect(client.broker).toMatchObject({ index: 1, port: m2.port });
