@@ -6,16 +6,15 @@
  * connects once and stays connected). The fleet name also makes ids stable:
  * the same name gives the same ids.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { macFor } from "../../host-shim/sim/simulation.js";
+import { SimProcess as SimProcessOf } from "../helpers/sim-process.js";
 import { rabbitmqSkipReason, startRabbitCluster, type RabbitCluster } from "../helpers/rabbitmq.js";
 
 const skip = rabbitmqSkipReason();
-const root = join(__dirname, "..", "..");
 const DEVICES = 3;
 
 interface DeviceJson {
@@ -26,48 +25,7 @@ interface DeviceJson {
   counters?: { mqttConnects: number };
 }
 
-/** One `mote sim` process and the last status line it printed. */
-class SimProcess {
-  readonly child: ChildProcess;
-  last: DeviceJson[] | undefined;
-  stderr = "";
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [join(root, "bin", "mote.mjs"), "sim", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let buf = "";
-    this.child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const j = JSON.parse(line) as { devices?: DeviceJson[] };
-          if (j.devices) this.last = j.devices;
-        } catch {
-          // not a status line
-        }
-      }
-    });
-    this.child.stderr!.on("data", (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-  }
-  async until(pred: (d: DeviceJson[]) => boolean, what: string, ms: number): Promise<DeviceJson[]> {
-    const deadline = Date.now() + ms;
-    for (let i = 0; i < 10_000; i++) {
-      if (this.last !== undefined && pred(this.last)) return this.last;
-      if (this.child.exitCode !== null) throw new Error(`mote sim exited (${this.child.exitCode}) before ${what}: ${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`mote sim: not ${what} within ${ms} ms; last ${JSON.stringify(this.last)}; ${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error("unreachable");
-  }
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.pid === undefined) return;
-    const gone = new Promise((r) => this.child.once("exit", r));
-    this.child.kill("SIGTERM");
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 20_000);
-    await gone;
-    clearTimeout(t);
-  }
-}
+class SimProcess extends SimProcessOf<DeviceJson> {}
 
 describe.skipIf(skip !== undefined)("a simulated fleet on a 3-node RabbitMQ cluster", () => {
   let cluster: RabbitCluster;

@@ -13,12 +13,13 @@
  *     after the canary: the 5 canary devices are back on v2.0.0 in their old
  *     slot, the other devices were never sent it; the state file resumes it.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { SimProcess as SimProcessOf } from "../helpers/sim-process.js";
 import { rabbitmqSkipReason, startRabbitCluster, type RabbitCluster } from "../helpers/rabbitmq.js";
 import { startOtaServer, type OtaServer } from "../../cli/ota-serve.js";
 import { describeImage, signDescriptor } from "../../cli/ota-sign.js";
@@ -40,40 +41,10 @@ interface DeviceJson {
   mqtt?: { state: string };
 }
 
-/** One `mote sim` process (one device) and its last status line. */
-class SimProcess {
-  readonly child: ChildProcess;
-  last: DeviceJson | undefined;
-  stderr = "";
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [join(root, "bin", "mote.mjs"), "sim", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let buf = "";
-    this.child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      if (buf.length > 1_000_000) buf = buf.slice(-100_000);
-      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const j = JSON.parse(line) as { devices?: DeviceJson[] };
-          if (j.devices?.[0] !== undefined) this.last = j.devices[0];
-        } catch {
-          // not a status line
-        }
-      }
-    });
-    this.child.stderr!.on("data", (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-3000)));
-  }
-  get exited(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
-  }
-  async stop(): Promise<void> {
-    if (this.exited || this.child.pid === undefined) return;
-    const gone = new Promise((r) => this.child.once("exit", r));
-    this.child.kill("SIGTERM");
-    const t = setTimeout(() => this.child.kill("SIGKILL"), 20_000);
-    await gone;
-    clearTimeout(t);
+/** One `mote sim` process per device: its device is the first (only) of the status line. */
+class SimProcess extends SimProcessOf<DeviceJson> {
+  get last(): DeviceJson | undefined {
+    return this.devices?.[0];
   }
 }
 

@@ -202,7 +202,7 @@ export async function startRabbitCluster(options: RabbitClusterOptions = {}): Pr
       }),
     );
     await endPid(epmd?.pid, "SIGTERM", 5_000);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }); // a node may still be writing its logs
   };
 
   const logTail = (n: NodeState, lines = 30): string => {
