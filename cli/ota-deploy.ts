@@ -24,7 +24,7 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import mqtt from "mqtt";
 import { parseDescriptor } from "../src/ota/descriptor.js";
-import type { OtaArgs, OtaCliIO } from "./ota.js";
+import type { OtaArgs, OtaCliIO } from "./ota-args.js";
 import { parseAmount, resultTable, Rollout, RolloutError, type Announce, type RolloutAction, type RolloutSnapshot } from "./rollout.js";
 import { UsageError } from "./args.js";
 import { startFleetView, type FleetView } from "../host-shim/sim/view.js";

@@ -17,11 +17,10 @@ import { describeImage, generateSigningKey, loadPrivateKey, nodeOtaCrypto, sha25
 import { startOtaServer } from "./ota-serve.js";
 import { oneFlag as one, UsageError } from "./args.js";
 import { errorLine } from "./tasks/types.js";
+import { parseArgs, type OtaArgs, type OtaCliIO } from "./ota-args.js";
 
-export interface OtaCliIO {
-  out(line: string): void;
-  err(line: string): void;
-}
+// The parser and types live in cli/ota-args.ts (shared with ota-deploy.ts); re-exported for callers of this module.
+export { parseArgs, type OtaArgs, type OtaCliIO };
 
 const defaultIO: OtaCliIO = {
   out: (line) => process.stdout.write(line + "\n"),
@@ -43,37 +42,7 @@ const USAGE = `usage:
                 [--reboot] [--out FILE]          protected configuration for cmd/signed (docs/security.md)`;
 
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string[]>;
-}
-
-const BOOLEAN_FLAGS = new Set(["ignore-range", "all", "help", "force", "reboot", "json"]);
-
-export function parseArgs(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string[]>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith("--")) {
-      let name = a.slice(2);
-      let value: string | undefined;
-      const eq = name.indexOf("=");
-      if (eq >= 0) {
-        value = name.slice(eq + 1);
-        name = name.slice(0, eq);
-      } else if (BOOLEAN_FLAGS.has(name)) value = "true";
-      else {
-        value = argv[++i];
-        if (value === undefined) throw new UsageError(`--${name} needs a value`);
-      }
-      flags.set(name, [...(flags.get(name) ?? []), value]);
-    } else positional.push(a);
-  }
-  return { positional, flags };
-}
-
-function allowOnly(p: Parsed, names: string[], positionals: number): void {
+function allowOnly(p: OtaArgs, names: string[], positionals: number): void {
   for (const k of p.flags.keys()) if (!names.includes(k)) throw new UsageError(`unknown option --${k}`);
   if (p.positional.length !== positionals) throw new UsageError(`expected ${positionals} argument(s)`);
 }
@@ -83,7 +52,7 @@ function fail(io: OtaCliIO, code: string, message?: string): number {
   return 1;
 }
 
-export function keygen(p: Parsed, io: OtaCliIO): number {
+export function keygen(p: OtaArgs, io: OtaCliIO): number {
   allowOnly(p, ["out", "force"], 0);
   const out = one(p, "out", true);
   const keyFile = `${out}.key`;
@@ -99,7 +68,7 @@ export function keygen(p: Parsed, io: OtaCliIO): number {
   return 0;
 }
 
-export function pack(p: Parsed, io: OtaCliIO): number {
+export function pack(p: OtaArgs, io: OtaCliIO): number {
   allowOnly(p, ["image", "version", "board", "key", "min-version", "kind", "url", "created", "out"], 0);
   const imagePath = one(p, "image", true);
   const version = one(p, "version", true);
@@ -139,7 +108,7 @@ function imageBeside(descriptorPath: string): string | undefined {
   return undefined;
 }
 
-export function verify(p: Parsed, io: OtaCliIO): number {
+export function verify(p: OtaArgs, io: OtaCliIO): number {
   allowOnly(p, ["key", "image"], 1);
   const descriptorPath = p.positional[0];
   let publicKey: Uint8Array;
@@ -165,7 +134,7 @@ export function verify(p: Parsed, io: OtaCliIO): number {
   }
 }
 
-async function serve(p: Parsed, io: OtaCliIO, signal?: AbortSignal): Promise<number> {
+async function serve(p: OtaArgs, io: OtaCliIO, signal?: AbortSignal): Promise<number> {
   allowOnly(p, ["port", "host", "ignore-range", "drop-after"], 1);
   const port = Number(one(p, "port") ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError("--port");
@@ -235,4 +204,3 @@ export async function main(argv: string[], io: OtaCliIO = defaultIO, signal?: Ab
   }
 }
 
-export type { Parsed as OtaArgs };
