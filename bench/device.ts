@@ -12,6 +12,8 @@ import type { Emit } from "./lib.js";
 
 const ENTRIES: [metric: string, files: string[]][] = [
   ["device_bundle", ["src/app/main.ts", "src/index.ts"]],
+  // the program without CoAP and OTA: startDevice() with neither part passed
+  ["device_core", ["bench/device-core-entry.ts"]],
   ["feature_mqtt", ["src/mqtt/index.ts"]],
   ["feature_mqtt_core", ["src/mqtt/core.ts"]],
   ["feature_coap", ["src/coap/index.ts"]],

@@ -51,6 +51,7 @@ export type { DeviceAppOptions } from "./app/device.js";
 export { startDevice, demoSensor, PROGRAM_VERSION } from "./app/program.js";
 export type { DeviceOptions, OtaFactory } from "./app/program.js";
 export { platformOta } from "./app/ota.js";
+export { platformCoap } from "./app/adapters/coap.js";
 export { parseCommand, topicsFor, CommandError } from "./app/commands.js";
 export type { Command, CommandErrorCode, Topics } from "./app/commands.js";
 export type {

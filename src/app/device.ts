@@ -62,6 +62,7 @@ import {
 } from "./security.js";
 import { checkAddressing, checkSignature, type SignedMessage } from "../ota/signed.js";
 import type { OtaCrypto } from "../ota/descriptor.js";
+import { encodeHex } from "../ota/encoding.js";
 import { EMPTY_TRUST, type TrustRecord } from "../ota/trust-store.js";
 import type {
   ConfigStore,
@@ -832,11 +833,5 @@ function coapJson(uri: string, result: CoapResult | { error: string }): Record<s
   const text = decodeText(result.payload);
   return text !== undefined
     ? { uri, code: result.code, observe: result.observe, payload: text }
-    : { uri, code: result.code, observe: result.observe, payloadHex: hex(result.payload) };
-}
-
-function hex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length && i < 1024; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
-  return s;
+    : { uri, code: result.code, observe: result.observe, payloadHex: encodeHex(result.payload.subarray(0, 1024)) };
 }

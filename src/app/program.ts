@@ -1,9 +1,12 @@
 /**
  * The default device program, bound to the platform: configuration from
  * mc/config + preferences, WiFi from src/platform/wifi.ts, MQTT from src/mqtt,
- * CoAP from src/coap, the runtime's supervisor and clock. `main.ts` starts it;
- * an application that wants the same loop with its own sensor (or OTA agent)
- * calls `startDevice({ sensor })` from its own main instead.
+ * the runtime's supervisor and clock. CoAP (`coap`) and OTA (`otaFactory`)
+ * are parts the caller passes: `start()` (src/app/start.ts, what `main.ts`
+ * and the board's main run) passes both; an application that wants the same
+ * loop with its own sensor calls `startDevice({ sensor, coap: platformCoap })`
+ * from its own main, and leaves out what it does not use, whose code then
+ * stays out of its bundle.
  */
 import { DeviceApp, type DeviceAppOptions } from "./device.js";
 import { loadConfig, preferenceStore } from "../runtime/load-config.js";
@@ -11,11 +14,8 @@ import { platformHost } from "../runtime/platform-host.js";
 import type { BackoffOptions } from "../runtime/backoff.js";
 import { connectWifi, freeMemory, wifiInfo } from "../platform/wifi.js";
 import { xsHeap } from "../platform/memory.js";
-import { openUdp } from "../platform/udp.js";
-import { resolveHost } from "../platform/dns.js";
 import { mqttConnector, type MqttAdapterOptions } from "./adapters/mqtt.js";
-import { coapPort } from "./adapters/coap.js";
-import type { OtaPort, SensorSource } from "./ports.js";
+import type { CoapPort, OtaPort, SensorSource } from "./ports.js";
 import { buildTimeValues } from "../platform/config.js";
 import { setWallClock } from "../platform/clock.js";
 import { querySntp } from "../net/sntp-query.js";
@@ -36,6 +36,12 @@ export interface DeviceOptions {
    * mote's agent when `otaKey` is set, plus the boot health check). Used when `ota` is not given.
    */
   otaFactory?: OtaFactory;
+  /**
+   * Makes the CoAP port of the `coapObserve` relations and `cmd/coap`
+   * (src/app/adapters/coap.ts `platformCoap`). None: configured observations
+   * are not started (a problem in `status().problems`) and `cmd/coap` is refused.
+   */
+  coap?: () => CoapPort & { close(): void };
   /** Board id and running version the OTA agent checks descriptors against. Default: mc/config `board`, `version`. */
   board?: string;
   version?: string;
@@ -128,17 +134,13 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
       platformHost.log("error", `app: OTA unavailable (${e instanceof Error ? e.message : String(e)})`);
     }
   }
-  const coap = coapPort({
-    now: platformHost.now,
-    random: platformHost.random,
-    openUdp,
-    resolveHost,
-    createAlarm: platformHost.alarm,
-  });
+  const coap = options.coap?.();
+  const refused = problems.map((p) => p.message);
+  if (coap === undefined && config.coapObserve.length > 0) refused.push("coapObserve: this build has no CoAP client");
   const app = new DeviceApp({
     host: platformHost,
     config,
-    problems: problems.map((p) => p.message),
+    problems: refused,
     wifi: { connect: connectWifi, info: wifiInfo },
     mqtt: mqttConnector({ ...options.mqtt, session: options.mqtt?.session ?? { prefs: platformPrefs } }),
     coap,
@@ -149,7 +151,7 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
     crypto: platformCrypto,
     system: {
       reboot: (reason) => {
-        coap.close();
+        coap?.close();
         options.reboot?.(reason);
       },
       freeMemory,

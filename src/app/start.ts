@@ -1,8 +1,9 @@
 /**
  * The device program as a function: `start()` boots the default program —
  * with mote's OTA agent for `cmd/ota` when an OTA key is configured
- * (src/app/ota.ts) and the platform restart for reboots (esp_restart on the
- * board) — and publishes a status function the simulator reads
+ * (src/app/ota.ts), the CoAP client for `coapObserve` and `cmd/coap`
+ * (src/app/adapters/coap.ts) and the platform restart for reboots
+ * (esp_restart on the board) — and publishes a status function the simulator reads
  * (`globalThis.moteStatus()`: WiFi, MQTT state, messages in/out, queue depth).
  *
  * Nothing here runs when the module is evaluated, so Moddable can preload it
@@ -13,6 +14,7 @@
  */
 import { startDevice } from "./program.js";
 import { otaWithSelfTest, type SelfTest } from "./ota.js";
+import { platformCoap } from "./adapters/coap.js";
 import { firmwareStatus, restart } from "../platform/ota.js";
 import type { DeviceStatus } from "../runtime/health.js";
 
@@ -26,7 +28,7 @@ export function start(options: { selfTest?: SelfTest } = {}): { status(): Device
   } catch {
     // a host without slots (no ota-boot): nothing to decide
   }
-  const app = startDevice({ otaFactory: otaWithSelfTest(options.selfTest), reboot: (reason) => restart(reason) });
+  const app = startDevice({ otaFactory: otaWithSelfTest(options.selfTest), coap: platformCoap, reboot: (reason) => restart(reason) });
   (globalThis as unknown as { moteStatus: () => DeviceStatus }).moteStatus = () => app.status();
   return app;
 }

@@ -18,7 +18,7 @@
 import { MoteError } from "../errors.js";
 import type { ContentRange } from "../http/response.js";
 import { decodeUtf8, encodeUtf8 } from "../util/utf8.js";
-import type { OtaCrypto, UpdateKind } from "./descriptor.js";
+import { descriptorDigest, type OtaCrypto, type UpdateKind } from "./descriptor.js";
 import { OtaError } from "./errors.js";
 import { Updater, type SlotGeometry, type UpdaterAction, type UpdaterEvent, type UpdaterOptions } from "./updater.js";
 
@@ -36,7 +36,8 @@ export interface OtaTarget {
   modVersion(): string | undefined;
 }
 
-export type FetchFailure = "network" | "timeout" | "closed" | "bad-response";
+/** Why a fetch failed: the Updater's `fetch-failed` codes, passed through as they are. */
+export type FetchFailure = Extract<UpdaterEvent, { type: "fetch-failed" }>["code"];
 
 export interface FetchSink {
   response(status: number, contentLength: number | undefined, contentRange: ContentRange | undefined): void;
@@ -112,13 +113,6 @@ function schemeOf(url: string): string {
   const i = url.indexOf("://");
   return i > 0 ? url.slice(0, i) : "";
 }
-
-const FAILURE_EVENT: Readonly<Record<FetchFailure, Extract<UpdaterEvent, { type: "fetch-failed" }>["code"]>> = Object.freeze({
-  network: "network",
-  timeout: "timeout",
-  closed: "closed",
-  "bad-response": "bad-response",
-});
 
 export class OtaAgent {
   readonly #o: OtaAgentOptions;
@@ -280,7 +274,7 @@ export class OtaAgent {
       case "switch": {
         const d = a.descriptor;
         try {
-          o.target.activate(a.kind, { size: d.size, sha256: hexBytes(d.sha256), version: d.version, minVersion: d.minVersion ?? "" });
+          o.target.activate(a.kind, { size: d.size, sha256: descriptorDigest(d), version: d.version, minVersion: d.minVersion ?? "" });
         } catch (e) {
           this.#feed({ type: "flash-failed", message: (e as Error).message });
           return;
@@ -331,7 +325,7 @@ export class OtaAgent {
       fail: (code, message) => {
         if (!mine()) return;
         live = false;
-        this.#feed({ type: "fetch-failed", code: FAILURE_EVENT[code], ...(message !== undefined ? { message } : {}) });
+        this.#feed({ type: "fetch-failed", code, ...(message !== undefined ? { message } : {}) });
       },
     }, updater.descriptor?.size);
     this.#exchange = {
@@ -341,12 +335,6 @@ export class OtaAgent {
       },
     };
   }
-}
-
-function hexBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }
 
 /** Adapts the HTTP binding (src/http/client.ts) to the Fetcher seam. */

@@ -4,8 +4,9 @@
  * src/platform/ecdsa.ts, flash slots from src/platform/ota.ts. This is what
  * the device program passes as its `OtaPort` (src/app/ports.ts).
  *
- * CoAP: pass `coap: new CoapClient({ host: platformHost() })` to take `coap://`
- * URLs too (Block2, RFC 7959 §2.4; src/ota/coap-fetcher.ts).
+ * CoAP: pass `fetchers: { coap: coapFetcher(new CoapClient({ host })) }` to
+ * take `coap://` URLs too (Block2, RFC 7959 §2.4; src/ota/coap-fetcher.ts):
+ * opt-in, so an agent on HTTP alone carries no CoAP code.
  */
 import { httpGet, type HttpTransport } from "../http/client.js";
 import { now } from "../platform/clock.js";
@@ -21,7 +22,6 @@ import { MoteError } from "../errors.js";
 import { httpFetcher, OtaAgent, periodicCheck, type Fetcher, type OtaAgentOptions } from "./agent.js";
 import type { OtaCrypto } from "./descriptor.js";
 import { parsePublicKey } from "./keys.js";
-import { coapFetcher, type CoapDownloader } from "./coap-fetcher.js";
 
 export const platformCrypto: OtaCrypto = Object.freeze({ createSha256, verifyP256 });
 
@@ -64,9 +64,8 @@ export interface DeviceOtaOptions {
   readonly publicKey: string | Uint8Array;
   readonly board: string;
   readonly runningVersion: string;
+  /** More transports by URL scheme, e.g. `{ coap: coapFetcher(client) }` (src/ota/coap-fetcher.ts); `http` is built in. */
   readonly fetchers?: Readonly<Record<string, Fetcher>>;
-  /** A CoAP client (src/coap/client.ts) to take `coap://` image and descriptor URLs. */
-  readonly coap?: CoapDownloader;
   readonly updater?: OtaAgentOptions["updater"];
   readonly allowDowngrade?: boolean;
   /** HTTP timeouts, ms. Defaults 10 s connect, 15 s idle. */
@@ -85,7 +84,7 @@ export function createDeviceOtaAgent(options: DeviceOtaOptions): OtaAgent {
     board: options.board,
     runningVersion: options.runningVersion,
     target: platformOtaTarget(),
-    fetchers: { http, ...(options.coap ? { coap: coapFetcher(options.coap) } : {}), ...options.fetchers },
+    fetchers: { http, ...options.fetchers },
     now,
     alarm: transport.alarm,
     defer: tickDeferrer(),

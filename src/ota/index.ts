@@ -20,5 +20,7 @@ export { Updater } from "./updater.js";
 export type { UpdaterOptions, UpdaterEvent, UpdaterAction, UpdaterState, UpdatePhase } from "./updater.js";
 export { OtaAgent, parseOtaCommand, httpFetcher, periodicCheck } from "./agent.js";
 export type { OtaAgentEvent, OtaAgentOptions, Fetcher } from "./agent.js";
+export { coapFetcher } from "./coap-fetcher.js";
+export type { CoapDownloader } from "./coap-fetcher.js";
 export { createDeviceOtaAgent, createDeviceBootGuard, startPeriodicOtaCheck } from "./device.js";
 export type { DeviceOtaOptions } from "./device.js";

@@ -7,6 +7,8 @@
  * Anything else, or a point not on the curve, is `OtaError("bad-key")`.
  */
 import { decodeBase64, decodeHex } from "./encoding.js";
+import { encodeUtf8 } from "../util/utf8.js";
+import { decodePem } from "../util/pem.js";
 import { OtaError } from "./errors.js";
 import { isValidP256PublicKey } from "./p256.js";
 
@@ -31,11 +33,13 @@ export function parsePublicKey(text: string): Uint8Array {
   const trimmed = text.trim();
   let key: Uint8Array | undefined;
   if (trimmed.startsWith("-----BEGIN PUBLIC KEY-----")) {
-    const end = trimmed.indexOf("-----END PUBLIC KEY-----");
-    if (end < 0) throw new OtaError("bad-key", "unterminated PEM");
-    const body = trimmed.slice("-----BEGIN PUBLIC KEY-----".length, end).replace(/\s+/g, "");
-    const der = decodeBase64(body);
-    if (der === undefined) throw new OtaError("bad-key", "PEM body is not base64");
+    // RFC 7468 §13: the same PEM reader as the TLS certificates (src/util/pem.ts), its faults as "bad-key".
+    let der: Uint8Array;
+    try {
+      der = decodePem(encodeUtf8(trimmed), 1)[0].der; // the one block, and it begins the text: a PUBLIC KEY
+    } catch (e) {
+      throw new OtaError("bad-key", `PEM: ${(e as Error).message}`);
+    }
     return publicKeyFromSpki(der);
   }
   if (/^04[0-9a-f]{128}$/.test(trimmed)) key = decodeHex(trimmed);

@@ -5,10 +5,11 @@
  */
 import { startDevice } from "../../src/app/program.js";
 import { platformOta } from "../../src/app/ota.js";
+import { platformCoap } from "../../src/app/adapters/coap.js";
 import { restart } from "../../src/platform/ota.js";
 import { now } from "../../src/platform/clock.js";
 
-const app = startDevice({ otaFactory: platformOta, reboot: (reason) => restart(reason) });
+const app = startDevice({ otaFactory: platformOta, coap: platformCoap, reboot: (reason) => restart(reason) });
 const g = globalThis as unknown as Record<string, unknown>;
 g.moteStatus = () => app.status();
 /** Queues up to `n` telemetry records now; returns how many were accepted. */

@@ -1,9 +1,14 @@
 /**
  * `CoapPort` over mote's CoAP client (src/coap/client.ts): one UDP socket for
  * every GET and observe relation of the device program, opened on first use.
+ *
+ * The device program takes CoAP only when its main passes it (`start()` of
+ * src/app/start.ts does; `startDevice({ coap: platformCoap })` otherwise): a
+ * program without it carries none of src/coap/ (~30 KB of the minified bundle).
  */
 import { CoapClient, type CoapResponse } from "../../coap/client.js";
 import type { CoapHost } from "../../coap/driver.js";
+import { platformHost } from "../../coap/host.js";
 import type { CoapPort, CoapResult } from "../ports.js";
 
 function result(r: CoapResponse): CoapResult {
@@ -64,4 +69,9 @@ export function coapPort(host: CoapHost): CoapPort & { close(): void } {
       client = undefined;
     },
   };
+}
+
+/** The program's CoAP port on the platform's UDP sockets, DNS and timers: `startDevice({ coap: platformCoap })`. */
+export function platformCoap(): CoapPort & { close(): void } {
+  return coapPort(platformHost());
 }
