@@ -9,7 +9,8 @@
  *  - bundle_minified: a CoAP-only device bundle (src/coap/index.ts).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createSocket } from "node:dgram";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,9 @@ import { decodeMessage, encodeBlock, encodeMessage, Option } from "../src/coap/c
 import { encodeUtf8 } from "../src/util/utf8.js";
 import { platformHost } from "../src/coap/host.js";
 import { round, type Emit } from "./lib.js";
+import { buildManifest } from "../host-shim/moddable/build.js";
+import { runModdable, writePreferences } from "../host-shim/moddable/run.js";
+import { findModdable } from "../host-shim/moddable/sdk.js";
 
 const require = createRequire(import.meta.url);
 const SIZE = 1 << 20;
@@ -50,7 +54,7 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-async function startLibcoap(): Promise<{ url: string; stop(): void }> {
+export async function startLibcoap(): Promise<{ url: string; stop(): void }> {
   const port = await freePort();
   const child = spawn("coap-server-notls", ["-A", "127.0.0.1", "-p", String(port), "-d", "20", "-v", "0"], { stdio: "ignore" });
   await new Promise<void>((resolve, reject) => {
@@ -102,6 +106,111 @@ async function bareDgramDownload(url: string): Promise<number> {
   sock.close();
   if (bytes !== SIZE) throw new Error(`bare loop got ${bytes} bytes`);
   return ms;
+}
+
+/** Writes the Moddable program (bench/coap-moddable-entry.ts bundled, host modules external) and returns its manifest. */
+async function moddableProgram(): Promise<string> {
+  const esbuild = await import("esbuild");
+  const modules = JSON.parse(readFileSync(join(projectRoot(), "host-shim", "modules.json"), "utf8")) as Record<string, string>;
+  const dir = join(projectRoot(), ".moddable", "src", "coap-bench");
+  mkdirSync(dir, { recursive: true });
+  const r = await esbuild.build({
+    entryPoints: [join(projectRoot(), "bench", "coap-moddable-entry.ts")],
+    bundle: true,
+    format: "esm",
+    target: "es2022",
+    write: false,
+    external: Object.keys(modules).filter((k) => k !== "//"),
+    logLevel: "silent",
+  });
+  // written only when changed, so mcconfig's make stays incremental
+  const put = (file: string, text: string): void => {
+    if (!existsSync(file) || readFileSync(file, "utf8") !== text) writeFileSync(file, text);
+  };
+  put(join(dir, "main.js"), r.outputFiles[0].text);
+  const manifest = { include: ["$(MOTE)/manifest_host.json"], modules: { "*": ["./main"] }, creation: { stack: 640 } };
+  put(join(dir, "manifest.json"), JSON.stringify(manifest, null, 2));
+  return join(dir, "manifest.json");
+}
+
+/**
+ * 1 MiB Block2 on Moddable's runtime (mcconfig -m -i -p lin, headless mchost): rounds of
+ * mote's client, libcoap's coap-client-notls, the bare platform-socket loop and the
+ * in-memory cores, one at a time, interleaved, from the same server.
+ */
+const MODDABLE_PLATFORM = "Moddable 8.2.3 lin, mcconfig -m -i, mchost";
+
+export async function moddableDownload(url: string, dir: string, emit: Emit): Promise<void> {
+  const sdk = findModdable();
+  if (typeof sdk === "string") {
+    if (process.env.CI) throw new Error(`Moddable SDK: ${sdk}`);
+    emit({ metric: "download_1MB_block2_moddable_ms", unit: "ms", mote: NaN, engine: "xs", peer: `skipped: ${sdk}` });
+    return;
+  }
+  const so = await buildManifest(await moddableProgram(), join(projectRoot(), ".moddable", "coap-bench"), sdk);
+  const control = await freePort();
+  const cwd = mkdtempSync(join(tmpdir(), "mote-bench-coap-mod-"));
+  writePreferences(cwd, { bench: { url, control } });
+  // Each "coap-round" line the program prints answers the one round asked for.
+  let answer: ((line: string) => void) | undefined;
+  const run = runModdable(so, sdk, { cwd, onLine: (l) => l.startsWith("coap-round ") && answer?.(l) });
+  const ctl = createSocket("udp4");
+  try {
+    await run.waitFor(/coap-ready/, 30_000);
+    const ask = async (kind: string): Promise<number> => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const line = await new Promise<string>((resolve, reject) => {
+        answer = resolve;
+        timer = setTimeout(() => reject(new Error(`Moddable ${kind} round: no answer in 60 s; last lines:\n${run.lines.slice(-10).join("\n")}`)), 60_000);
+        ctl.send(kind, control, "127.0.0.1");
+      }).finally(() => clearTimeout(timer));
+      answer = undefined;
+      const [, k, ms, bytes] = line.split(" ");
+      if (k !== kind || Number(bytes) !== SIZE) throw new Error(`Moddable ${kind} round: ${line}`);
+      return Number(ms);
+    };
+    const rounds: Record<string, number[]> = { mote: [], peer: [], bare: [], core: [] };
+    for (let i = 0; i < 2; i++) await ask("mote"); // warm-up
+    for (let i = 0; i < 7; i++) {
+      rounds.mote.push(await ask("mote"));
+      const r = await runCmd("coap-client-notls", ["-m", "get", "-b", "1024", "-B", "60", "-o", join(dir, "out.bin"), url]);
+      if (r.code !== 0) throw new Error("coap-client-notls GET failed");
+      rounds.peer.push(r.ms);
+      if (i < 3) rounds.bare.push(await ask("bare"));
+      if (i < 3) rounds.core.push(await ask("core"));
+    }
+    const m = median(rounds.mote);
+    const p = median(rounds.peer);
+    emit({
+      metric: "download_1MB_block2_moddable_ms",
+      unit: "ms",
+      mote: round(m),
+      peer: "coap-client-notls",
+      peer_value: round(p),
+      ratio: round(p / m),
+      engine: "xs",
+      platform: MODDABLE_PLATFORM,
+      target: "mote ≤ 2× libcoap's time (ratio ≥ 0.5)",
+      rounds: rounds.mote.length,
+      mote_rounds: rounds.mote.join(" "),
+      peer_rounds: rounds.peer.map((x) => Math.round(x)).join(" "),
+    });
+    emit({
+      metric: "download_1MB_block2_moddable_vs_bare_platform_udp",
+      unit: "ms",
+      mote: round(m),
+      peer: "bare request loop on src/platform/udp, same XS",
+      peer_value: median(rounds.bare),
+      ratio: round(median(rounds.bare) / m),
+      engine: "xs",
+      platform: MODDABLE_PLATFORM,
+    });
+    emit({ metric: "core_block2_1MB_both_ends_moddable_ms", unit: "ms", mote: median(rounds.core), engine: "xs", platform: MODDABLE_PLATFORM });
+  } finally {
+    ctl.close();
+    await run.kill();
+    rmSync(cwd, { recursive: true, force: true });
+  }
 }
 
 async function bundleSize(): Promise<number> {
@@ -198,7 +307,10 @@ export async function run(emit: Emit): Promise<void> {
     client.close();
     emit({ metric: "get_round_trips", unit: "requests/s", mote: round(mote), peer: "node-coap", peer_value: round(nodeCoap), ratio: round(mote / nodeCoap), engine: "node" });
 
-    // The same 1 MiB download inside XS, sampling the heap while it runs.
+    // The same download on Moddable's runtime: the engine that goes on the chip.
+    await moddableDownload(url, dir, emit);
+
+    // The same 1 MiB download inside XS (the xsnap bridge), sampling the heap while it runs.
     const xs = await startXs({ bundle: await bundleForXs(join(projectRoot(), "test", "xs", "coap-entry.ts")), stdio: "ignore" });
     try {
       const base = await xs.meters();
