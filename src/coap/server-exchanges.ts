@@ -1,0 +1,164 @@
+/**
+ * The server half of the endpoint: requests we answer and notifications we send.
+ * - A request becomes an `incoming` action; the application answers with a
+ *   `respond` event. Within `piggybackWindowMs` the response rides in the ACK
+ *   (§5.2.1); after it an empty ACK goes out first and the response follows as a
+ *   CON of its own (§5.2.2). A NON request gets a NON response (§5.2.3). More
+ *   than `maxServerExchanges` waiting: 5.03 with Max-Age 1.
+ * - No-Response (RFC 7967) suppresses the classes the client does not want.
+ * - Notifications (RFC 7641 §4.2) go out with the `notify` event; a newer CON
+ *   notification replaces an unacknowledged older one to the same observer
+ *   (§4.5). An RST to one, or a CON notification never acknowledged, reports
+ *   `observer-gone` (§3.6, §4.5).
+ */
+import { Option, ResponseCode, codeClass, emptyMessage, encodeMessage, encodeUint, optionUint, type CoapMessage } from "./codec.js";
+import type { EndpointAction, OutgoingCon, Peer, ResolvedOptions, ResponseSpec, ServerExchange } from "./endpoint-types.js";
+import { midKey, peerKey, sameBytes, type MessageLayer } from "./message-layer.js";
+
+const EMPTY = new Uint8Array(0);
+/** Recent NON notifications remembered, so an RST to one can name its observer. */
+const MAX_NON_SENT = 64;
+
+export class ServerExchanges {
+  readonly #layer: MessageLayer;
+  readonly #o: ResolvedOptions;
+  readonly #servers = new Map<number, ServerExchange>();
+  #nextId = 1;
+  /** Recent NON notifications by `midKey` (bounded). */
+  readonly #nonSent = new Map<string, { peer: Peer; token: Uint8Array }>();
+
+  constructor(layer: MessageLayer, o: ResolvedOptions) {
+    this.#layer = layer;
+    this.#o = o;
+  }
+
+  /** A new request (`dk`: its duplicate-detection key). */
+  onRequest(peer: Peer, m: CoapMessage, dk: string, now: number, out: EndpointAction[]): void {
+    if (this.#servers.size >= this.#o.maxServerExchanges) {
+      const busy = { code: ResponseCode.ServiceUnavailable, options: [{ number: Option.MaxAge, value: encodeUint(1) }] };
+      this.#sendResponse(peer, m, dk, false, busy, now, out);
+      return;
+    }
+    const id = this.#nextId;
+    this.#nextId = (id % 0x7fffffff) + 1;
+    this.#servers.set(id, {
+      id,
+      peer,
+      request: m,
+      dedupKey: dk,
+      deadline: now + (m.type === "CON" ? this.#o.piggybackWindowMs : this.#o.responseTimeoutMs),
+      separate: false,
+    });
+    out.push({ type: "incoming", exchange: id, peer, request: m });
+  }
+
+  respond(id: number, response: ResponseSpec, now: number, out: EndpointAction[]): void {
+    const s = this.#servers.get(id);
+    if (s === undefined) return; // answered already, or unknown
+    this.#servers.delete(id);
+    this.#sendResponse(s.peer, s.request, s.dedupKey, s.separate, response, now, out);
+  }
+
+  notify(peer: Peer, token: Uint8Array, r: ResponseSpec, confirmable: boolean, now: number, out: EndpointAction[]): void {
+    const layer = this.#layer;
+    const m: CoapMessage = {
+      type: confirmable ? "CON" : "NON",
+      code: r.code,
+      messageId: layer.mid(),
+      token,
+      options: r.options ?? [],
+      payload: r.payload ?? EMPTY,
+    };
+    const key = midKey(peerKey(peer), m.messageId);
+    if (confirmable) {
+      // RFC 7641 §4.5: a newer notification replaces an unacknowledged older one to the same observer.
+      for (const [k, o] of layer.unacked) {
+        if (!("spec" in o) && o.notification && peerKey(o.peer) === peerKey(peer) && sameBytes(o.token, token)) layer.unacked.delete(k);
+      }
+      const f = layer.flight(m, now);
+      layer.unacked.set(key, { peer, token, flight: f, notification: true });
+      layer.send(peer, f.wire, out);
+      return;
+    }
+    if (this.#nonSent.size >= MAX_NON_SENT) {
+      const oldest = this.#nonSent.keys().next().value;
+      if (oldest !== undefined) this.#nonSent.delete(oldest);
+    }
+    this.#nonSent.set(key, { peer, token });
+    layer.send(peer, encodeMessage(m), out);
+  }
+
+  /** An ACK or RST for one of our CONs (`mk` its key in `unacked`). */
+  onAckOrReset(owner: OutgoingCon, mk: string, m: CoapMessage, out: EndpointAction[]): void {
+    this.#layer.unacked.delete(mk);
+    if (m.type === "RST" && owner.notification) out.push({ type: "observer-gone", peer: owner.peer, token: owner.token });
+  }
+
+  /** An RST that matches none of our CONs: was it for a NON notification? */
+  onStrayReset(mk: string, out: EndpointAction[]): void {
+    const non = this.#nonSent.get(mk);
+    if (non === undefined) return;
+    this.#nonSent.delete(mk);
+    out.push({ type: "observer-gone", peer: non.peer, token: non.token });
+  }
+
+  onTimer(now: number, out: EndpointAction[]): void {
+    const layer = this.#layer;
+    for (const [mk, o] of [...layer.unacked]) {
+      if ("spec" in o) continue; // a client exchange: endpoint.ts
+      const step = layer.due(o.flight, now);
+      if (step === "resend") layer.send(o.peer, o.flight.wire, out);
+      else if (step === "expired") {
+        layer.unacked.delete(mk);
+        if (o.notification) out.push({ type: "observer-gone", peer: o.peer, token: o.token });
+      }
+    }
+    for (const s of [...this.#servers.values()]) {
+      if (s.deadline === undefined || s.deadline > now) continue;
+      if (s.separate || s.request.type === "NON") {
+        this.#servers.delete(s.id); // the application never answered: forget it
+        continue;
+      }
+      // §5.2.2: the application is slow; acknowledge now, respond separately later.
+      s.deadline = now + this.#o.responseTimeoutMs;
+      s.separate = true;
+      layer.reply(s.peer, emptyMessage("ACK", s.request.messageId), s.dedupKey, out);
+    }
+  }
+
+  /** The earliest deadline of the server side (absolute ms), or undefined. */
+  nextDeadline(): number | undefined {
+    let d: number | undefined;
+    for (const s of this.#servers.values()) if (s.deadline !== undefined && (d === undefined || s.deadline < d)) d = s.deadline;
+    for (const o of this.#layer.unacked.values()) {
+      if ("spec" in o || o.flight.deadline === undefined) continue;
+      if (d === undefined || o.flight.deadline < d) d = o.flight.deadline;
+    }
+    return d;
+  }
+
+  #sendResponse(peer: Peer, req: CoapMessage, dk: string, separate: boolean, r: ResponseSpec, now: number, out: EndpointAction[]): void {
+    const layer = this.#layer;
+    // RFC 7967 §2: No-Response suppresses classes the client is not interested in.
+    const nr = optionUint(req, Option.NoResponse);
+    const cls = codeClass(r.code);
+    const suppressed = nr !== undefined && ((cls === 2 && (nr & 2) !== 0) || (cls === 4 && (nr & 8) !== 0) || (cls === 5 && (nr & 16) !== 0));
+    const base = { code: r.code, token: req.token, options: r.options ?? [], payload: r.payload ?? EMPTY };
+    if (req.type === "CON" && !separate) {
+      if (suppressed) layer.reply(peer, emptyMessage("ACK", req.messageId), dk, out);
+      else layer.reply(peer, { type: "ACK", messageId: req.messageId, ...base }, dk, out); // §5.2.1 piggybacked
+      return;
+    }
+    if (suppressed) return;
+    if (req.type === "NON") {
+      // §5.2.3: a NON request gets a NON response.
+      layer.send(peer, encodeMessage({ type: "NON", messageId: layer.mid(), ...base }), out);
+      return;
+    }
+    // §5.2.2: separate response, as a CON of its own.
+    const m: CoapMessage = { type: "CON", messageId: layer.mid(), ...base };
+    const f = layer.flight(m, now);
+    layer.unacked.set(midKey(peerKey(peer), f.mid), { peer, token: req.token, flight: f, notification: false });
+    layer.send(peer, f.wire, out);
+  }
+}
