@@ -110,6 +110,12 @@ function finished(ids: number[] | undefined): void {
   for (const h of ids) {
     if (!ownedBy.has(h)) continue;
     finishedHandles.add(h);
+    // Closed by XS (close()): nothing can call it back or arm it again (ECMA-419),
+    // so its callbacks go now. Waiting for its proxy to be collected never ended
+    // when a callback's closure held that proxy (a WiFi station's onChanged names
+    // the station): the callback table kept both alive, one cycle per rejoin.
+    const proxy = proxies.get(h)?.deref();
+    if (proxy !== undefined && closedForGood.has(proxy)) collectedHandles.add(h);
     maybeRelease(h);
   }
 }
@@ -150,11 +156,15 @@ const hooks: RefHooks = {
  * `Timer.schedule(t, …)` arms a cleared timer again.
  */
 const closedByXs = new WeakSet<object>();
+/** Host objects XS closed with close(): unlike a cleared timer, never armed again. */
+const closedForGood = new WeakSet<object>();
 
 function noteClosing(name: string, self: unknown, args: unknown[]): void {
   const first = args[0];
-  if (name === "close" && self !== null && typeof self === "object") closedByXs.add(self);
-  else if (name === "clear" && first !== null && (typeof first === "object" || typeof first === "function")) closedByXs.add(first);
+  if (name === "close" && self !== null && typeof self === "object") {
+    closedByXs.add(self);
+    closedForGood.add(self);
+  } else if (name === "clear" && first !== null && (typeof first === "object" || typeof first === "function")) closedByXs.add(first);
   else if (name === "schedule" && first !== null && (typeof first === "object" || typeof first === "function")) closedByXs.delete(first);
 }
 
@@ -248,12 +258,15 @@ function request(body: Record<string, unknown>, constructing = false): unknown {
   finished(reply.fin);
   if ("err" in reply) throw reviveError(reply.err);
   const result = reply.ok;
-  if (passed.length > 0 && result !== null && (typeof result === "object" || typeof result === "function")) {
-    const h = handleOf.get(result);
+  if (passed.length > 0) {
+    // The owner: the host object made or returned (a socket, a timer), else the one
+    // called (a station's scan callbacks belong to the station, and go when it closes).
+    const made = result !== null && (typeof result === "object" || typeof result === "function") ? handleOf.get(result) : undefined;
+    const h = made ?? (body.op === "call" ? (body.h as number) : undefined);
     if (h !== undefined) {
       let owned = ownedBy.get(h);
       if (owned === undefined) ownedBy.set(h, (owned = new Set()));
-      const ref = constructing ? new WeakRef(result) : undefined;
+      const ref = constructing && made !== undefined ? new WeakRef(result as object) : undefined;
       for (const cb of passed) {
         const entry = callbacks.get(cb);
         if (entry === undefined) continue;
@@ -358,6 +371,12 @@ function dispatch(message: { op: string; [k: string]: unknown }): unknown {
         if (entry !== undefined) {
           callbacks.delete(id);
           callbackIds.delete(entry.fn);
+          // and from its owners' lists, which would otherwise keep the dead id
+          for (const h of entry.owners) {
+            const owned = ownedBy.get(h);
+            owned?.delete(id);
+            if (owned !== undefined && owned.size === 0) ownedBy.delete(h);
+          }
         }
       }
       deliverEvents(message.ev as unknown[][]);

@@ -277,13 +277,16 @@ export async function startXs(options: StartXsOptions): Promise<XsEngine> {
       return reply.ok;
     },
     async meters(): Promise<XsMeters> {
-      // Collect until the heap stops shrinking (at most 6 rounds): a round runs
-      // FinalizationRegistry cleanups, in which the bridge releases proxies and
-      // callbacks that the next round frees.
-      let last = Number.POSITIVE_INFINITY;
-      for (let round = 0; round < 6; round++) {
+      // Collect until two rounds in a row leave the same count (at most 8 rounds).
+      // A round ends with XS's FinalizationRegistry cleanups (fxEndJob, after the
+      // gc), in which the bridge releases proxies and callbacks: they allocate, so
+      // a round's count can be higher than the one before, and only the next
+      // round frees what they let go. Stopping at the first round that did not
+      // shrink reported up to twice the live heap after many host objects ended.
+      let last = -1;
+      for (let round = 0; round < 8; round++) {
         await send({ op: "gc" });
-        if (lastMeters.currentHeapCount >= last) break;
+        if (lastMeters.currentHeapCount === last) break;
         last = lastMeters.currentHeapCount;
       }
       return { heapBytes: lastMeters.currentHeapCount * SLOT_BYTES, allocate: lastMeters.allocate, compute: lastMeters.compute };

@@ -98,7 +98,17 @@ export function streamSocketClass(Remote: unknown): unknown {
     #deliverError(): void {
       const error = this.#error;
       if (error === undefined || this.#closed) return;
+      // The twin's connection has ended: close it now. The application's close()
+      // after onError finds no remote, so without this the twin stayed open on the
+      // Node side and its three callbacks in the bridge's tables for the life of
+      // the engine (~900 slots per dropped link in the chaos soak).
+      const remote = this.#remote;
       this.#remote = undefined;
+      try {
+        remote?.close();
+      } catch {
+        // a twin that refuses a second close has nothing left to free
+      }
       this.#onError?.call(this, error.value);
     }
 
