@@ -3,7 +3,8 @@
  *  - codec: PUBLISH encode+decode (16-byte topic; 64 B and 4 KB payloads) vs mqtt-packet generate+parse
  *  - codec allocations per packet (heap growth per op, estimate) vs mqtt-packet
  *  - minified size of an MQTT-only device bundle (src/mqtt/index.ts, host modules external)
- *  - QoS 1 throughput to mosquitto, 10k x 64 B, vs MQTT.js (when mosquitto and the platform twins exist)
+ *  - QoS 1 throughput to mosquitto, 10k x 64 B, vs MQTT.js (when mosquitto and the platform twins exist),
+ *    and each client's CPU time per message in those rounds
  */
 import mqttPacket from "mqtt-packet";
 import { readFileSync } from "node:fs";
@@ -204,8 +205,14 @@ async function pump(publish: (i: number) => Promise<unknown>, n: number, window:
   return (n * 1000) / (performance.now() - t0);
 }
 
-/** QoS 1, 10k x 64 B to a local mosquitto: our client vs MQTT.js, same broker, same window. */
-async function throughput(emit: Emit): Promise<void> {
+/**
+ * QoS 1, 10k x 64 B to a local mosquitto: our client vs MQTT.js, same broker, like with like:
+ * the same payload and topic length, at most WINDOW messages unacknowledged for both (the
+ * pump's lanes; MQTT.js has no window of its own), and both promises resolve at the PUBACK.
+ * Rounds alternate; the best of three of each counts. Also the client's own CPU time per
+ * message (user + system, this process; the broker is another), from the same rounds.
+ */
+export async function throughput(emit: Emit): Promise<void> {
   const { startMosquitto } = await import("../test/helpers/mosquitto.js");
   const { connect } = await import("../src/mqtt/index.js");
   const mqttjs = (await import("mqtt")).default;
@@ -221,16 +228,33 @@ async function throughput(emit: Emit): Promise<void> {
     });
     const theirs = await mqttjs.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { protocolVersion: 4, clientId: "bench-js", reconnectPeriod: 0 });
     const jsPayload = Buffer.from(payload);
-    // warm both up, then measure alternately and keep the best of two
+    const moteRound = () => pump(() => ours.publish("bench/mote", payload, { qos: 1 }), N, WINDOW);
+    const peerRound = () => pump(() => theirs.publishAsync("bench/js", jsPayload, { qos: 1 }), N, WINDOW);
+    /** messages/s and CPU µs per message of one round */
+    const timed = async (round: () => Promise<number>): Promise<[number, number]> => {
+      const c0 = process.cpuUsage();
+      const rate = await round();
+      const c = process.cpuUsage(c0);
+      return [rate, (c.user + c.system) / N];
+    };
+    // warm both up, then measure alternately and keep the best of three
     await pump(() => ours.publish("bench/mote", payload, { qos: 1 }), 1000, WINDOW);
     await pump(() => theirs.publishAsync("bench/js", jsPayload, { qos: 1 }), 1000, WINDOW);
     let mote = 0;
     let peer = 0;
-    for (let r = 0; r < 2; r++) {
-      mote = Math.max(mote, await pump(() => ours.publish("bench/mote", payload, { qos: 1 }), N, WINDOW));
-      peer = Math.max(peer, await pump(() => theirs.publishAsync("bench/js", jsPayload, { qos: 1 }), N, WINDOW));
+    let moteCpu = Infinity;
+    let peerCpu = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const [m, mc] = await timed(moteRound);
+      const [p, pc] = await timed(peerRound);
+      mote = Math.max(mote, m);
+      peer = Math.max(peer, p);
+      moteCpu = Math.min(moteCpu, mc);
+      peerCpu = Math.min(peerCpu, pc);
     }
     emit({ bench: "mqtt", metric: "qos1_throughput_mosquitto_64B", unit: "messages/s", mote: Math.round(mote), peer: "mqtt.js", peer_value: Math.round(peer), ratio: +(mote / peer).toFixed(2) });
+    // less is better: ratio = peer / mote
+    emit({ bench: "mqtt", metric: "qos1_client_cpu_per_message", unit: "µs", mote: +moteCpu.toFixed(1), peer: "mqtt.js", peer_value: +peerCpu.toFixed(1), ratio: +(peerCpu / moteCpu).toFixed(2) });
     await ours.end();
     await theirs.endAsync();
   } finally {

@@ -21,182 +21,41 @@
  * broker that has the session (a cluster node sharing it) resumes it; one that
  * has none (CONNACK session present 0) gets the subscriptions again and the
  * unacknowledged QoS 1/2 messages resent (MQTT 3.1.1 §4.4, session.ts).
+ *
+ * Beside this file: client-api.ts (the options, events and error classes),
+ * urls.ts (broker URLs), pending.ts (the callers' promises), outbox.ts (bytes
+ * waiting for the socket). Writes are made once per job (#flushSoon), so the
+ * publishes a batch of PUBACKs lets out leave as one socket write.
  */
-import { MoteError, nameError } from "../errors.js";
+import { MoteError } from "../errors.js";
 import { now } from "../platform/clock.js";
 import { Alarm } from "../platform/timer.js";
 import { connectTcp, type SocketErrorCode, type StreamHandlers, type StreamSocket } from "../platform/tcp.js";
 import { connectTls } from "../platform/tls.js";
 import { resolveHost } from "../platform/dns.js";
 import { randomInt } from "../platform/random.js";
-import { LinkLifecycle, type LinkAction, type LinkEvent } from "./reconnect.js";
 import { encodeUtf8 } from "../util/utf8.js";
-import {
-  MqttSession,
-  type CloseReason,
-  type Failure,
-  type FailureCode,
-  type SessionAction,
-  type SessionEvent,
-  type SessionOptions,
-} from "./session.js";
-import type { ConnackPacket, Properties, PublishPacket, QoS, Subscription } from "./packets.js";
-import type { SessionStore } from "./store.js";
+import { LinkLifecycle, type LinkAction, type LinkEvent } from "./reconnect.js";
+import { MqttSession } from "./session.js";
+import type { SessionAction, SessionEvent, SessionOptions } from "./session-types.js";
+import type { PublishPacket, Subscription } from "./packets.js";
 import { topicMatches } from "./topic.js";
+import { MqttConnectionError, MqttRequestError, type ClientEvents, type ClientOptions, type MessageHandler, type PublishOptions, type SubscribeOptions } from "./client-api.js";
+import { MAX_BROKERS, parseMqttUrls, type BrokerTarget } from "./urls.js";
+import { Outbox } from "./outbox.js";
+import { PendingList } from "./pending.js";
 
-export interface ReconnectOptions {
-  /** First delay cap, ms (default 1000). */
-  initialDelayMs?: number;
-  /** Largest delay, ms (default 60000). */
-  maxDelayMs?: number;
-  /** A connection that lasted this long resets the backoff, ms (default 30000). */
-  stableAfterMs?: number;
-}
-
-/** One broker of a list: credentials here apply to it alone (over `username` / `password`). */
-export interface BrokerTarget {
-  host: string;
-  port: number;
-  tls: boolean;
-  username?: string;
-  password?: string;
-}
-
-export interface ClientOptions extends Omit<SessionOptions, "clientId"> {
-  /**
-   * mqtt://[user:pass@]host[:port] or mqtts://... (credentials percent-decoded);
-   * several, separated by commas, are a broker list (a ',' inside credentials is written %2C).
-   */
-  url?: string;
-  /** A broker list as targets (instead of `url` / `host`). */
-  brokers?: readonly BrokerTarget[];
-  host?: string;
-  port?: number;
-  /** "mqtts" = TLS (default port 8883), "mqtt" = TCP (default port 1883). */
-  protocol?: "mqtt" | "mqtts";
-  clientId?: string;
-  /** TLS: trusted CA (DER or PEM bytes), client certificate and key; verify defaults to true. */
-  ca?: Uint8Array;
-  cert?: Uint8Array;
-  key?: Uint8Array;
-  verify?: boolean;
-  /** Server name for TLS verification (default: host). */
-  servername?: string;
-  /** false turns reconnecting off. */
-  reconnect?: ReconnectOptions | false;
-  /**
-   * With a broker list: after a connection is lost and the next one is up on
-   * another broker, publish the will first thing (the lost broker may have died
-   * with it; reconnect.ts). Default true; no effect without a will.
-   */
-  willOnFailover?: boolean;
-  /** Where a persistent session is kept across reboots. */
-  store?: SessionStore;
-  /** Bytes waiting for the socket, at most (default 65536); QoS 0 publishes past it are refused. */
-  maxWriteBuffer?: number;
-  /** v5 enhanced authentication: answers a server AUTH challenge with the next data. */
-  onAuth?(challenge: { reasonCode: number; data?: Uint8Array; properties?: Properties }): Uint8Array | undefined;
-}
-
-export interface PublishOptions {
-  qos?: QoS;
-  retain?: boolean;
-  properties?: Properties;
-}
-
-export interface SubscribeOptions {
-  qos?: QoS;
-  noLocal?: boolean;
-  retainAsPublished?: boolean;
-  retainHandling?: 0 | 1 | 2;
-  properties?: Properties;
-}
-
-export type MessageHandler = (topic: string, payload: Uint8Array, packet: PublishPacket) => void;
-
-/** A publish/subscribe that did not complete: queue full, refused by the server, client ended... */
-export class MqttRequestError extends MoteError<FailureCode> {
-  static {
-    nameError(this, "MqttRequestError");
-  }
-  readonly reasonCode: number | undefined;
-  constructor(f: Failure) {
-    super(f.code, f.message);
-    this.reasonCode = f.reasonCode;
-  }
-}
-
-/** Why a connection ended, as the "error" event carries it. */
-export class MqttConnectionError extends MoteError<CloseReason["code"] | SocketErrorCode> {
-  static {
-    nameError(this, "MqttConnectionError");
-  }
-  readonly reasonCode: number | undefined;
-  readonly serverReference: string | undefined;
-  constructor(code: CloseReason["code"] | SocketErrorCode, message?: string, reasonCode?: number, serverReference?: string) {
-    super(code, message);
-    this.reasonCode = reasonCode;
-    this.serverReference = serverReference;
-  }
-}
-
-export interface ClientEvents {
-  connect: (info: { sessionPresent: boolean; connack: ConnackPacket }) => void;
-  reconnect: (info: { attempt: number; delayMs: number }) => void;
-  offline: () => void;
-  close: () => void;
-  error: (error: MoteError) => void;
-  message: MessageHandler;
-}
-
-const noop = (): void => {};
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  /** A QoS 0 publish: resolves once its bytes are written. */
-  qos0?: boolean;
-}
-
-type Target = BrokerTarget;
-
-/** Largest broker list a client takes. */
-export const MAX_BROKERS = 8;
-
-/** Parses a comma-separated broker list of mqtt(s):// URLs (at most MAX_BROKERS). */
-export function parseMqttUrls(text: string): Target[] {
-  const parts = text.split(",").map((u) => u.trim());
-  if (parts.length > MAX_BROKERS) throw new MoteError("invalid-url", `at most ${MAX_BROKERS} brokers`);
-  return parts.map(parseMqttUrl);
-}
-
-/** Parses mqtt://user:pass@host:port (no URL global on XS). */
-export function parseMqttUrl(url: string): Target {
-  const m = /^(mqtts?):\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\[[^\]]+\]|[^:/?#]+)(?::(\d{1,5}))?(?:[/?#].*)?$/.exec(url);
-  if (m === null) throw new MoteError("invalid-url", url);
-  const tls = m[1] === "mqtts";
-  const t: Target = { host: m[4].replace(/^\[|\]$/g, ""), port: m[5] ? Number(m[5]) : tls ? 8883 : 1883, tls };
-  if (!(t.port >= 1 && t.port <= 65535)) throw new MoteError("invalid-url", `port ${m[5]}`);
-  if (m[2]) t.username = decodeUserInfo(m[2], "user name");
-  if (m[3] !== undefined) t.password = decodeUserInfo(m[3], "password");
-  return t;
-}
-
-/** RFC 3986 §2.1 percent-decoding; a bad escape or non-UTF-8 result is invalid-url, not URIError. */
-function decodeUserInfo(text: string, what: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new MoteError("invalid-url", `bad %-escape in the ${what}`);
-  }
-}
+export { MqttConnectionError, MqttRequestError } from "./client-api.js";
+export type { ClientEvents, ClientOptions, MessageHandler, PublishOptions, ReconnectOptions, SubscribeOptions } from "./client-api.js";
+export { MAX_BROKERS, parseMqttUrl, parseMqttUrls } from "./urls.js";
+export type { BrokerTarget } from "./urls.js";
 
 /** Events a listener may queue from inside one session event (#feed) before they are handled in place. */
 const MAX_LATER = 64;
 
 export class MqttClient {
   readonly session: MqttSession;
-  readonly #targets: readonly Target[];
+  readonly #targets: readonly BrokerTarget[];
   readonly #options: ClientOptions;
   readonly #alarm: Alarm;
   readonly #listeners: { [K in keyof ClientEvents]?: ClientEvents[K][] } = {};
@@ -204,8 +63,8 @@ export class MqttClient {
   #socket: StreamSocket | undefined;
   #opened = false;
   #budget = 0;
-  #out: { data: Uint8Array; done?: () => void }[] = [];
-  #outBytes = 0;
+  /** Bytes waiting for the socket. */
+  readonly #out = new Outbox();
   #closeAfterFlush = false;
   /** When to attempt, abandon and wait (reconnect.ts), woken by #linkAlarm. */
   readonly #link: LinkLifecycle;
@@ -214,16 +73,20 @@ export class MqttClient {
   #openAttempt = 0;
   #ended = false;
   #endWaiters: (() => void)[] = [];
-  #nextRef = 1;
-  #pending = new Map<number, Pending>();
+  /** The callers' promises not yet settled; each is the `ref` of its session event. */
+  readonly #pending = new PendingList();
   /** True while the session handles an event (see #feed). */
   #feeding = false;
   /** Events from listeners that ran inside #feed: handled when it returns, in order. */
   #later: SessionEvent[] = [];
+  /** The deadline #alarm is armed for (see #armAlarm). */
+  #alarmAt: number | undefined;
+  /** A #flush is queued as a promise job (see #flushSoon). */
+  #flushQueued = false;
 
   constructor(options: ClientOptions) {
     this.#options = options;
-    let targets: Target[];
+    let targets: BrokerTarget[];
     if (options.brokers !== undefined) {
       if (options.brokers.length < 1 || options.brokers.length > MAX_BROKERS) throw new MoteError("invalid-url", `1..${MAX_BROKERS} brokers`);
       targets = options.brokers.map((b) => ({ ...b }));
@@ -238,7 +101,10 @@ export class MqttClient {
     this.session = new MqttSession(sessionOptions);
     const saved = options.store?.load();
     if (saved) this.session.restore(saved);
-    this.#alarm = new Alarm(() => this.#feed({ type: "timer" }));
+    this.#alarm = new Alarm(() => {
+      this.#alarmAt = undefined;
+      this.#feed({ type: "timer" });
+    });
     const r = options.reconnect;
     this.#link = new LinkLifecycle({
       reconnect: r !== false,
@@ -296,28 +162,23 @@ export class MqttClient {
   publish(topic: string, payload: string | Uint8Array, options: PublishOptions = {}): Promise<void> {
     const qos = options.qos ?? 0;
     const max = this.#options.maxWriteBuffer ?? 65_536;
-    if (qos === 0 && this.#outBytes > max) return Promise.reject(new MoteError("overflow", "write buffer full"));
-    const message: SessionEvent & { type: "publish" } = {
+    if (qos === 0 && this.#out.bytes > max) return Promise.reject(new MoteError("overflow", "write buffer full"));
+    const event: SessionEvent & { type: "publish" } = {
       type: "publish",
       message: { topic, payload: typeof payload === "string" ? encodeUtf8(payload) : payload, qos, retain: options.retain ?? false },
+      ref: undefined,
     };
-    if (options.properties) message.message.properties = options.properties;
+    if (options.properties) event.message.properties = options.properties;
     // #request written out here: a publish is the deepest path on the device (a
     // command's reply), and one frame fewer keeps it under Moddable's 384 slots.
-    const ref = this.#nextRef++;
-    const pending: Pending = { resolve: noop, reject: noop, qos0: qos === 0 };
-    const promise = new Promise<void>((resolve, reject) => {
-      pending.resolve = resolve as (value: unknown) => void;
-      pending.reject = reject;
-    });
-    this.#pending.set(ref, pending);
+    const { pending, promise } = this.#pending.open(qos === 0);
+    event.ref = pending;
     try {
-      this.#feed({ ...message, ref } as SessionEvent);
+      this.#feed(event);
     } catch (e) {
-      this.#pending.delete(ref);
-      pending.reject(e as Error);
+      this.#pending.settle(pending, undefined, e as Error);
     }
-    return promise;
+    return promise as Promise<void>;
   }
 
   /** Resolves with the granted QoS / reason code per filter (>= 0x80 = refused). */
@@ -364,32 +225,19 @@ export class MqttClient {
     return done;
   }
 
-  #request(event: SessionEvent): Promise<unknown> {
-    const ref = this.#nextRef++;
+  /** One request into the session; its promise settles when the session says how it ended. */
+  #request(event: SessionEvent & { ref?: unknown }): Promise<unknown> {
+    const { pending, promise } = this.#pending.open(event.type === "publish" && event.message.qos === 0);
     // The session is fed after the promise exists, not from inside its executor:
     // two frames (20 slots) fewer under every publish down to the socket write
     // (Moddable's XS stack, docs/moddable.md); the same order of effects.
-    const pending: Pending = { resolve: noop, reject: noop, qos0: event.type === "publish" && event.message.qos === 0 };
-    const promise = new Promise((resolve, reject) => {
-      pending.resolve = resolve;
-      pending.reject = reject;
-    });
-    this.#pending.set(ref, pending);
+    event.ref = pending;
     try {
-      this.#feed({ ...event, ref } as SessionEvent);
+      this.#feed(event);
     } catch (e) {
-      this.#pending.delete(ref);
-      pending.reject(e as Error);
+      this.#pending.settle(pending, undefined, e as Error);
     }
     return promise;
-  }
-
-  #settle(ref: unknown, value: unknown, error?: Error): void {
-    const p = this.#pending.get(ref as number);
-    if (p === undefined) return;
-    this.#pending.delete(ref as number);
-    if (error) p.reject(error);
-    else p.resolve(value);
   }
 
   // ------------------------------------------------------------ the loop
@@ -423,45 +271,52 @@ export class MqttClient {
       if (outer) {
         this.#feeding = false;
         // only if the outer event threw: what it left queued fails rather than hangs
-        const left = this.#later.splice(0);
+        const left = this.#later.length > 0 ? this.#later.splice(0) : this.#later;
         for (const e of left) this.#failLater(e, new MoteError("internal", "not handled: an earlier event failed"));
       }
     }
-    this.#alarm.arm(this.session.nextDeadline());
+    this.#armAlarm();
+  }
+
+  /**
+   * Arms #alarm for the session's next deadline. A later deadline than the one
+   * armed keeps the armed timer: the keepalive deadline moves with every packet
+   * sent, and a timer cleared and set again per packet cost more than the early
+   * wake-up, which finds nothing due and arms the alarm again.
+   */
+  #armAlarm(): void {
+    const d = this.session.nextDeadline();
+    if (d !== undefined && this.#alarmAt !== undefined && this.#alarmAt <= d) return;
+    this.#alarmAt = d;
+    this.#alarm.arm(d);
   }
 
   /** A queued event the session refused by throwing: its request fails as it would have at the call. */
   #failLater(event: SessionEvent, e: unknown): void {
-    const ref = (event as { ref?: number }).ref;
-    if (ref !== undefined && this.#pending.has(ref)) this.#settle(ref, undefined, e instanceof Error ? e : new MoteError("internal", String(e)));
+    const ref = (event as { ref?: unknown }).ref;
+    if (this.#pending.isWaiting(ref)) this.#pending.settle(ref, undefined, e instanceof Error ? e : new MoteError("internal", String(e)));
     else this.#emit("error", e instanceof MoteError ? e : new MoteError("internal", String(e)));
   }
 
   #run(actions: SessionAction[]): void {
-    for (const a of actions) {
+    for (let i = 0; i < actions.length; i++) {
+      const a = actions[i];
       switch (a.type) {
         case "send":
-          this.#out.push({ data: a.data });
-          this.#outBytes += a.data.length;
+          this.#out.push(a.data);
           break;
         case "published": {
-          // QoS 0 resolves once its bytes leave; the last queued write carries the resolution
-          const last = this.#out[this.#out.length - 1];
+          // QoS 0 resolves once its bytes leave: the last packet queued carries the resolution
           const ref = a.ref;
-          if (last && this.#pending.get(ref as number)?.qos0) {
-            const before = last.done;
-            last.done = before ? () => (before(), this.#settle(ref, undefined)) : () => this.#settle(ref, undefined);
-          } else this.#settle(ref, undefined);
+          if (!this.#pending.isQos0(ref) || !this.#out.whenLastWritten(() => this.#pending.settle(ref, undefined))) this.#pending.settle(ref, undefined);
           break;
         }
         case "subscribed":
-          this.#settle(a.ref, a.reasonCodes);
-          break;
         case "unsubscribed":
-          this.#settle(a.ref, a.reasonCodes);
+          this.#pending.settle(a.ref, a.reasonCodes);
           break;
         case "failed":
-          this.#settle(a.ref, undefined, new MqttRequestError(a.error));
+          this.#pending.settle(a.ref, undefined, new MqttRequestError(a.error));
           break;
         case "message":
           this.#deliver(a.packet);
@@ -490,7 +345,22 @@ export class MqttClient {
         }
       }
     }
-    this.#flush();
+    if (this.#closeAfterFlush) this.#flush();
+    else this.#flushSoon();
+  }
+
+  /**
+   * Writes once the current job is done, as a promise job: the packets of a
+   * burst (the publishes a batch of PUBACKs lets out, each from its own
+   * awaiting caller) go to the socket in one write instead of one each.
+   */
+  #flushSoon(): void {
+    if (this.#flushQueued || this.#out.empty) return;
+    this.#flushQueued = true;
+    void Promise.resolve().then(() => {
+      this.#flushQueued = false;
+      this.#flush();
+    });
   }
 
   #deliver(p: PublishPacket): void {
@@ -509,13 +379,14 @@ export class MqttClient {
   /** Writes queued bytes within the socket's budget; closes after the last byte if asked. */
   #flush(): void {
     const s = this.#socket;
+    const out = this.#out;
     if (s === undefined) {
-      this.#dropOut();
+      out.drop();
       return;
     }
-    while (this.#opened && this.#out.length > 0 && this.#budget > 0) {
+    while (this.#opened && !out.empty && this.#budget > 0) {
       // several small packets go out as one write (one host call, one syscall on the desktop)
-      const chunk = this.#takeOut(this.#budget);
+      const chunk = out.take(this.#budget);
       try {
         s.write(chunk);
       } catch (e) {
@@ -523,50 +394,14 @@ export class MqttClient {
         return;
       }
       this.#budget -= chunk.length;
-      this.#outBytes -= chunk.length;
     }
     // close once the last byte is written (DISCONNECT), or at once if the socket never connected
-    if (this.#closeAfterFlush && (this.#out.length === 0 || !this.#opened)) {
+    if (this.#closeAfterFlush && (out.empty || !this.#opened)) {
       this.#closeAfterFlush = false;
       this.#socket = undefined;
       s.close();
       this.#afterClose();
     }
-  }
-
-  /** Up to `max` bytes from the head of the out-queue, whole packets joined; completion callbacks run. */
-  #takeOut(max: number): Uint8Array {
-    const head = this.#out[0];
-    if (head.data.length >= max || this.#out.length === 1) {
-      const n = Math.min(head.data.length, max);
-      if (n === head.data.length) {
-        this.#out.shift();
-        head.done?.();
-        return head.data;
-      }
-      const part = head.data.subarray(0, n);
-      head.data = head.data.subarray(n);
-      return part;
-    }
-    let total = 0;
-    let count = 0;
-    while (count < this.#out.length && total + this.#out[count].data.length <= max) total += this.#out[count++].data.length;
-    if (count <= 1) return this.#takeOut(Math.min(max, head.data.length));
-    const joined = new Uint8Array(total);
-    let o = 0;
-    for (let i = 0; i < count; i++) {
-      const e = this.#out.shift()!;
-      joined.set(e.data, o);
-      o += e.data.length;
-      e.done?.();
-    }
-    return joined;
-  }
-
-  #dropOut(): void {
-    for (const o of this.#out) o.done?.();
-    this.#out.length = 0;
-    this.#outBytes = 0;
   }
 
   // ------------------------------------------------------------ connection
@@ -669,7 +504,7 @@ export class MqttClient {
     // reported); before CONNACK it is why the attempt failed, and is said.
     const state = this.session.state;
     this.#run(this.session.handle({ type: "closed" }, now()));
-    this.#alarm.arm(this.session.nextDeadline());
+    this.#armAlarm();
     if (code === "closed" && state === "connecting") message ??= "the broker closed the connection before CONNACK";
     if (code !== undefined && (code !== "closed" || state === "connecting" || state === "disconnected")) this.#emit("error", new MqttConnectionError(code, message));
     return this.#closed();
@@ -681,7 +516,7 @@ export class MqttClient {
   }
 
   #closed(): boolean {
-    this.#dropOut();
+    this.#out.drop();
     this.#emit("offline");
     this.#emit("close");
     if (this.#ended || this.session.state === "ended") {
@@ -709,8 +544,7 @@ export class MqttClient {
     this.#linkAlarm.close();
     this.#alarm.arm(undefined);
     this.#alarm.close();
-    for (const [, p] of this.#pending) p.reject(new MqttRequestError({ code: "ended" }));
-    this.#pending.clear();
+    this.#pending.failAll(() => new MqttRequestError({ code: "ended" }));
     const w = this.#endWaiters;
     this.#endWaiters = [];
     for (const f of w) f();

@@ -27,7 +27,7 @@
  * topic aliases both ways; subscriptions; packet size both ways.
  */
 import { MoteError } from "../errors.js";
-import { ClientDecoder, encodeClientPacket, publishSize } from "./codec.js";
+import { ClientDecoder, clientPacketSize, encodeClientPacket, publishSize } from "./codec.js";
 import { MqttProtocolError } from "./errors.js";
 import type {
   AuthPacket,
@@ -44,145 +44,31 @@ import type {
 import { connackCodeToV5, reasonName } from "./reason-codes.js";
 import { assertTopicFilter, assertTopicName } from "./topic.js";
 import { encodeUtf8 } from "../util/utf8.js";
+import type {
+  CloseReason,
+  Failure,
+  FailureCode,
+  OutgoingMessage,
+  SessionAction,
+  SessionEvent,
+  SessionOptions,
+  SessionSnapshot,
+  SessionState,
+} from "./session-types.js";
 
-export type SessionState = "disconnected" | "connecting" | "connected" | "ending" | "ended";
-
-export type QueuePolicy = "drop-oldest-qos0" | "reject";
-
-export interface SessionOptions {
-  /** Client identifier; "" lets the server assign one (v5 §3.2.2.3.7; 3.1.1 needs clean). */
-  clientId: string;
-  /** 4 = MQTT 3.1.1, 5 = MQTT 5.0 (default 5). */
-  protocolVersion?: ProtocolVersion;
-  /** Clean Session / Clean Start on the first connection (default true). */
-  clean?: boolean;
-  /** v5 Session Expiry Interval, seconds. Default 0 when clean, 86400 when not. */
-  sessionExpiry?: number;
-  /** Keep Alive, seconds (default 60; 0 = off). The server's Server Keep Alive wins (v5 §3.2.2.3.14). */
-  keepAlive?: number;
-  /** How long to wait for PINGRESP before calling the link dead, ms (default min(10000, keepAlive)). */
-  pingTimeoutMs?: number;
-  /** How long to wait for CONNACK, ms (default 30000). */
-  connectTimeoutMs?: number;
-  username?: string;
-  password?: string | Uint8Array;
-  will?: Will;
-  /** Extra v5 CONNECT properties (user properties, request problem information, ...). */
-  connectProperties?: Properties;
-  /** Outgoing QoS 1/2 messages awaiting acknowledgement, at most (default 16; also capped by the server's Receive Maximum). */
-  maxInflight?: number;
-  /**
-   * Our Receive Maximum: incoming QoS 2 messages held until PUBREL (default 64).
-   * Sent to v5 servers (§3.1.2.11.3); 3.1.1 has no such field, so it is only
-   * our bound there (mosquitto's default in-flight window is 20).
-   */
-  receiveMaximum?: number;
-  /** Largest packet we accept (default 16384); sent to a v5 server as Maximum Packet Size. */
-  maxPacketSize?: number;
-  /** Topic aliases we accept from the server (default 16; 0 = none). */
-  topicAliasMaximum?: number;
-  /** Topic aliases we use toward the server, at most (default 16; also capped by the server). */
-  outgoingTopicAliases?: number;
-  /** Offline/overflow queue bound, messages (default 100). */
-  queueMaxMessages?: number;
-  /** Offline/overflow queue bound, payload + topic bytes (default 65536). */
-  queueMaxBytes?: number;
-  /**
-   * When the queue is full: "drop-oldest-qos0" (default) drops the oldest
-   * queued QoS 0 message to make room and rejects the new one only when no
-   * QoS 0 message is queued; "reject" always rejects the new one.
-   */
-  queuePolicy?: QueuePolicy;
-  /** Subscription table bound (default 64 filters). */
-  maxSubscriptions?: number;
-  /** v5 enhanced authentication (§4.12): method and first data. AUTH challenges come out as "auth" actions. */
-  authenticationMethod?: string;
-  authenticationData?: Uint8Array;
-  /** How long a graceful end may wait for in-flight messages, ms (default 10000). */
-  endTimeoutMs?: number;
-  /** Emit "persist" actions when the session state changes (default: !clean). */
-  persistent?: boolean;
-}
-
-export interface OutgoingMessage {
-  topic: string;
-  payload: Uint8Array;
-  qos: QoS;
-  retain?: boolean;
-  properties?: Properties;
-}
-
-export type SessionEvent =
-  /**
-   * Begin a connection: CONNECT goes out. `login` (a broker list with its own
-   * credentials per broker, client.ts) replaces the options' user name and
-   * password for this connection.
-   */
-  | { type: "open"; login?: { username?: string; password?: string | Uint8Array } }
-  | { type: "bytes"; data: Uint8Array }
-  | { type: "timer" }
-  | { type: "closed" }
-  | { type: "publish"; message: OutgoingMessage; ref?: unknown }
-  | { type: "subscribe"; subscriptions: Subscription[]; properties?: Properties; ref?: unknown }
-  | { type: "unsubscribe"; filters: string[]; properties?: Properties; ref?: unknown }
-  | { type: "auth"; reasonCode: number; data?: Uint8Array }
-  | { type: "end"; force?: boolean; reasonCode?: number };
-
-export type FailureCode =
-  | "queue-full"
-  | "dropped"
-  | "rejected"
-  | "ended"
-  | "packet-too-large"
-  | "qos-not-supported"
-  | "retain-not-supported";
-
-export interface Failure {
-  code: FailureCode;
-  reasonCode?: number;
-  message?: string;
-}
-
-export type CloseCode =
-  | "keepalive-timeout"
-  | "connect-timeout"
-  | "connect-refused"
-  | "server-disconnect"
-  | "client-disconnect"
-  | "end-timeout"
-  | MqttProtocolError["code"];
-
-export interface CloseReason {
-  code: CloseCode;
-  /** v5 reason code (3.1.1 CONNACK return codes are mapped to v5). */
-  reasonCode?: number;
-  message?: string;
-  /** v5 Server Reference (§4.11) from a CONNACK or DISCONNECT. */
-  serverReference?: string;
-}
-
-export type SessionAction =
-  | { type: "send"; data: Uint8Array; packet: MqttPacket }
-  | { type: "connected"; sessionPresent: boolean; connack: ConnackPacket }
-  | { type: "message"; packet: PublishPacket }
-  | { type: "published"; ref: unknown; reasonCode: number }
-  | { type: "subscribed"; ref: unknown; reasonCodes: number[] }
-  | { type: "unsubscribed"; ref: unknown; reasonCodes: number[] }
-  | { type: "failed"; ref: unknown; error: Failure }
-  | { type: "auth"; packet: AuthPacket }
-  | { type: "persist" }
-  | { type: "close"; reason: CloseReason };
-
-/** What `snapshot()` returns and `restore()` takes: the part of a session worth a reboot. */
-export interface SessionSnapshot {
-  clientId: string;
-  /** Outgoing QoS 1/2 messages with ids, in send order; `released` = PUBREC seen, PUBREL owed. */
-  outgoing: { packet: PublishPacket; released: boolean }[];
-  /** Queued QoS 1/2 messages not yet given an id. */
-  queued: PublishPacket[];
-  /** Incoming QoS 2 ids received and not yet released (exactly-once, §4.3.3). */
-  incoming: number[];
-}
+export type {
+  CloseCode,
+  CloseReason,
+  Failure,
+  FailureCode,
+  OutgoingMessage,
+  QueuePolicy,
+  SessionAction,
+  SessionEvent,
+  SessionOptions,
+  SessionSnapshot,
+  SessionState,
+} from "./session-types.js";
 
 interface Inflight {
   packet: PublishPacket; // topic in full, packetId set
@@ -261,6 +147,10 @@ export class MqttSession {
   #nextId = 1;
   #dirty = false;
   #actions: SessionAction[] = [];
+  /** Some in-flight message may be unsent on this connection (after a reconnect or restore): only then does #pump scan them. */
+  #resendDue = false;
+  #slab = new Uint8Array(0);
+  #slabUsed = SLAB_BYTES; // full: the first packet allocates it
 
   constructor(options: SessionOptions) {
     this.#options = options;
@@ -384,6 +274,7 @@ export class MqttSession {
       const id = o.packet.packetId;
       if (id === undefined || this.#inflight.has(id) || o.packet.qos === 0) continue;
       this.#inflight.set(id, { packet: o.packet, ref: undefined, released: o.released, sent: false, dup: true });
+      this.#resendDue = true;
     }
     for (const m of s.queued) {
       const bytes = messageBytes(m.topic, m.payload);
@@ -399,9 +290,28 @@ export class MqttSession {
   // ------------------------------------------------------------ connection
 
   #send(packet: MqttPacket, now: number): void {
-    const data = encodeClientPacket(packet, this.version);
     this.#lastSent = now;
-    this.#actions.push({ type: "send", data, packet });
+    this.#actions.push({ type: "send", data: this.#encode(packet), packet });
+  }
+
+  /**
+   * A small packet's bytes are a view into a shared slab, not an array of its
+   * own: a fresh small Uint8Array per packet was the largest cost of a QoS 1
+   * publish on V8 (backing stores over 64 bytes live off the heap) and a chunk
+   * per packet on XS. A full slab is let go (views still in use keep it
+   * alive), never overwritten, so the bytes of a "send" action stay valid.
+   */
+  #encode(packet: MqttPacket): Uint8Array {
+    const v = this.version;
+    const size = packet.type === "publish" ? publishSize(packet, v) : clientPacketSize(packet, v);
+    if (size > SLAB_BYTES / 4) return encodeClientPacket(packet, v);
+    if (this.#slabUsed + size > SLAB_BYTES) {
+      this.#slab = new Uint8Array(SLAB_BYTES);
+      this.#slabUsed = 0;
+    }
+    const data = encodeClientPacket(packet, v, this.#slab, this.#slabUsed);
+    this.#slabUsed += data.length;
+    return data;
   }
 
   #open(now: number, login?: { username?: string; password?: string | Uint8Array }): void {
@@ -469,6 +379,7 @@ export class MqttSession {
       if (f.sent) f.dup = true;
       f.sent = false;
     }
+    this.#resendDue = this.#inflight.size > 0;
     for (const r of this.#requests.values()) r.sent = false;
     if (ended) this.#failOnEnd();
   }
@@ -725,10 +636,17 @@ export class MqttSession {
       const refused = this.#refusal(packet, size);
       if (refused === "packet-too-large") return this.#fail(ref, refused, 0x95, `${size} bytes > the server's Maximum Packet Size ${this.#serverMaxPacket} (MQTT 5 §3.2.2.3.6)`);
       if (refused) return this.#fail(ref, refused, refused === "qos-not-supported" ? 0x9b : 0x9a);
-      if (qos === 0 && this.#queue.length === 0) {
-        this.#send(this.#withAlias(packet), now);
-        this.#actions.push({ type: "published", ref, reasonCode: 0 });
-        return;
+      if (this.#queue.length === 0) {
+        if (qos === 0) {
+          this.#send(this.#withAlias(packet), now);
+          this.#actions.push({ type: "published", ref, reasonCode: 0 });
+          return;
+        }
+        // nothing queued ahead and room in the window: straight out, without a trip through the queue
+        if (this.#hasRoom()) {
+          const id = this.#allocateId();
+          if (id !== undefined) return this.#sendNew(packet, id, ref, now);
+        }
       }
     }
     this.#enqueue(packet, ref);
@@ -764,18 +682,11 @@ export class MqttSession {
   #pump(now: number): void {
     if (this.state !== "connected" && this.state !== "ending") return;
     const window = this.window;
-    for (const f of this.#inflight.values()) {
-      if (f.sent) continue;
-      if (this.#sentCount >= window) break;
-      f.sent = true;
-      this.#sentCount++;
-      if (f.released) this.#send({ type: "pubrel", packetId: f.packet.packetId!, reasonCode: 0 }, now);
-      else this.#send(this.#withAlias(f.dup ? { ...f.packet, dup: true } : f.packet), now);
-    }
+    if (this.#resendDue) this.#resend(window, now);
     while (this.#queue.length > 0) {
       const q = this.#queue[0];
       const m = q.message;
-      if (m.qos > 0 && (this.#sentCount >= window || this.#inflight.size >= window)) break;
+      if (m.qos > 0 && !this.#hasRoom()) break;
       const refused = this.#refusal(m, publishSize(m, this.version));
       let id: number | undefined;
       if (!refused && m.qos > 0 && (id = this.#allocateId()) === undefined) break;
@@ -790,12 +701,36 @@ export class MqttSession {
         this.#actions.push({ type: "published", ref: q.ref, reasonCode: 0 });
         continue;
       }
-      const packet: PublishPacket = { ...m, packetId: id };
-      this.#inflight.set(id!, { packet, ref: q.ref, released: false, sent: true, dup: false });
-      this.#sentCount++;
-      this.#dirty = true;
-      this.#send(this.#withAlias(packet), now);
+      this.#sendNew({ ...m }, id!, q.ref, now); // a copy: a restored message may be the store's own object
     }
+  }
+
+  /** Room in the window for one more QoS 1/2 message on this connection (§4.9), and nothing older to resend first. */
+  #hasRoom(): boolean {
+    const window = this.window;
+    return !this.#resendDue && this.#sentCount < window && this.#inflight.size < window;
+  }
+
+  /** A QoS 1/2 message gets its packet id and goes out: in flight until acknowledged. */
+  #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number): void {
+    packet.packetId = id;
+    this.#inflight.set(id, { packet, ref, released: false, sent: true, dup: false });
+    this.#sentCount++;
+    this.#dirty = true;
+    this.#send(this.#withAlias(packet), now);
+  }
+
+  /** Sends in-flight messages not yet sent on this connection, in order, as the window allows. */
+  #resend(window: number, now: number): void {
+    for (const f of this.#inflight.values()) {
+      if (f.sent) continue;
+      if (this.#sentCount >= window) return; // the rest after the next completion
+      f.sent = true;
+      this.#sentCount++;
+      if (f.released) this.#send({ type: "pubrel", packetId: f.packet.packetId!, reasonCode: 0 }, now);
+      else this.#send(this.#withAlias(f.dup ? { ...f.packet, dup: true } : f.packet), now);
+    }
+    this.#resendDue = false;
   }
 
   /** MQTT 5 §3.3.2.3.4: first use of a topic sends topic + alias, later uses an empty topic + alias. */
@@ -994,6 +929,9 @@ export class MqttSession {
     this.#actions.push({ type: "close", reason });
   }
 }
+
+/** Bytes of one encoding slab (see #encode); packets over a quarter of it get an array of their own. */
+const SLAB_BYTES = 2048;
 
 function positive(n: number, name: string, max: number): number {
   if (!(n >= 1 && n <= max)) throw new MoteError("invalid-option", `${name} must be 1..${max}`);
