@@ -9,6 +9,7 @@
  * publishes the will) and booted again after the off time.
  */
 import { startXs, type XsEngine } from "../xs/engine.js";
+import { esp32SlotBytes } from "./chip-heap.js";
 import type { DeviceStatus } from "../../src/runtime/health.js";
 
 export type SimDeviceState = "off" | "booting" | "running" | "rebooting" | "stopped";
@@ -37,6 +38,12 @@ export interface SimDeviceOptions {
   readonly extraModules?: Record<string, Record<string, unknown>>;
   /** The xsnap-worker binary its engine runs on (default: the stock one). */
   readonly xsnapBinary?: string;
+  /**
+   * The xsnap heap of the program's image (its modules evaluated, not started;
+   * host-shim/sim/chip-heap.ts), for the heap on the chip's terms. Only for the
+   * default program; without it only the xsnap figure is known.
+   */
+  imageHeapBytes?(): Promise<number | undefined>;
   onLog?(line: string): void;
   onEvent?(event: SimDeviceEvent): void;
 }
@@ -53,9 +60,12 @@ export interface SimDeviceStatus {
   readonly state: SimDeviceState;
   readonly boots: number;
   readonly device: DeviceStatus | undefined;
-  /** XS heap in use after the last gc, bytes. */
+  /** XS heap in use after the last gc, bytes: xsnap's slots (32 bytes each), built-ins and the program's image included. */
   readonly xsHeapBytes: number | undefined;
   readonly xsHeapPeakBytes: number;
+  /** The slot heap on the ESP32's terms, estimated (host-shim/sim/chip-heap.ts): undefined when the image is unknown (an app, a soak program). */
+  readonly esp32SlotBytes?: number;
+  readonly esp32SlotPeakBytes?: number;
   /** When the last error of the engine itself happened (crash, refused call). */
   readonly lastError: string | undefined;
 }
@@ -78,6 +88,8 @@ export class SimDevice {
   #status: DeviceStatus | undefined;
   #heap: number | undefined;
   #heapPeak = 0;
+  #esp32: number | undefined;
+  #esp32Peak: number | undefined;
   #lastError: string | undefined;
   #polling = false;
   #offTimer: NodeJS.Timeout | undefined;
@@ -143,6 +155,11 @@ export class SimDevice {
         const m = await engine.meters();
         this.#heap = m.heapBytes;
         if (m.heapBytes > this.#heapPeak) this.#heapPeak = m.heapBytes;
+        const image = await this.#o.imageHeapBytes?.();
+        if (image !== undefined) {
+          this.#esp32 = esp32SlotBytes(m.heapBytes, image);
+          this.#esp32Peak = Math.max(this.#esp32Peak ?? 0, this.#esp32);
+        }
       }
       if (status?.reboot !== undefined && this.#state === "running") await this.#restart(status.reboot);
     } catch (e) {
@@ -206,6 +223,8 @@ export class SimDevice {
       device: this.#status,
       xsHeapBytes: this.#heap,
       xsHeapPeakBytes: this.#heapPeak,
+      esp32SlotBytes: this.#esp32,
+      esp32SlotPeakBytes: this.#esp32Peak,
       lastError: this.#lastError,
     };
   }

@@ -7,12 +7,19 @@ export function kb(bytes: number | undefined): string {
 
 /**
  * One status line:
- * `mote-sim-0 ● mote-026d6f000000 v1.0.0 · wifi up -52dBm · mqtt connected · in 3 out 41 · q 0 · xsnap heap 412K · boot 1 · up 40s`.
- * The heap is the xsnap engine's slot heap after a collection (32-byte slots of a
- * 64-bit host, strings and buffers not counted): how the program's use changes over
- * a run, not what an ESP32 would count (16-byte slots plus chunks; `npm run bench --
- * moddable` measures that on Moddable's runtime). docs/simulator.md, "Output".
+ * `mote-sim-0 ● mote-026d6f000000 v1.0.0 · wifi up -52dBm · mqtt connected · in 3 out 41 · q 0 · esp32 slots≈52K · boot 1 · up 40s`.
+ * The heap, for the default program: its slot heap on the ESP32's terms, estimated
+ * (host-shim/sim/chip-heap.ts: the live slots minus those of the program's image,
+ * which the chip keeps in flash, at 16 bytes a slot; chunks not counted; 1.4–2× what
+ * Moddable's runtime counts for the same program, so an upper bound). For a program
+ * whose image is not known (`--app`): `xsnap heap 412K`, xsnap's own slot heap
+ * (32-byte slots, built-ins and image included), not an ESP32 figure.
+ * docs/simulator.md, "Output".
  */
+export function heapText(s: SimDeviceStatus): string {
+  return s.esp32SlotBytes !== undefined ? `esp32 slots≈${kb(s.esp32SlotBytes)}` : `xsnap heap ${kb(s.xsHeapBytes)}`;
+}
+
 export function statusLine(s: SimDeviceStatus): string {
   const d = s.device;
   if (d === undefined) return `${s.name} ${s.state}${s.lastError ? ` (${s.lastError})` : ""}`;
@@ -22,7 +29,7 @@ export function statusLine(s: SimDeviceStatus): string {
   const c = d.counters;
   return (
     `${s.name} ${mark} ${d.id}${d.version !== undefined ? ` v${d.version}` : ""} · ${wifi} · ${mqtt} · in ${c.msgsIn} out ${c.msgsOut}` +
-    `${c.msgsDropped > 0 ? ` drop ${c.msgsDropped}` : ""} · q ${d.queueDepth} · xsnap heap ${kb(s.xsHeapBytes)} · boot ${s.boots} · up ${(d.uptimeMs / 1000).toFixed(0)}s`
+    `${c.msgsDropped > 0 ? ` drop ${c.msgsDropped}` : ""} · q ${d.queueDepth} · ${heapText(s)} · boot ${s.boots} · up ${(d.uptimeMs / 1000).toFixed(0)}s`
   );
 }
 
@@ -43,6 +50,8 @@ export function statusJson(s: SimDeviceStatus): Record<string, unknown> {
     uptimeMs: d?.uptimeMs,
     xsHeapBytes: s.xsHeapBytes,
     xsHeapPeakBytes: s.xsHeapPeakBytes,
+    esp32SlotBytes: s.esp32SlotBytes,
+    esp32SlotPeakBytes: s.esp32SlotPeakBytes,
     error: s.lastError,
   };
 }

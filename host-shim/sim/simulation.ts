@@ -19,6 +19,7 @@ import { isHealthy, SimDevice, type SimDeviceEvent, type SimDeviceStatus } from 
 import { AirSpace, createHardware, configureSharedHardware, type WifiNetwork } from "./hardware.js";
 import { withNetworkStack } from "./network.js";
 import { bundleForXs, projectRoot } from "../xs/engine.js";
+import { imageHeapBytes } from "./chip-heap.js";
 import { liteXsnapBinary } from "../xs/xsnap-lite.js";
 import { seededRandom } from "../../src/runtime/backoff.js";
 import { crc32 } from "../../src/util/crc32.js";
@@ -312,6 +313,8 @@ export async function startSimulation(options: SimulationOptions = {}): Promise<
         }),
         bundleForBoot,
         xsnapBinary,
+        // the default program (also from flash after an OTA update of it): its image is known
+        imageHeapBytes: options.bundle === undefined ? () => imageHeapBytes(xsnapBinary) : undefined,
         onLog: options.onLog === undefined ? undefined : (line) => options.onLog!(i, line),
         onEvent: options.onEvent === undefined ? undefined : (e) => options.onEvent!(i, e),
       });

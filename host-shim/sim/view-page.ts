@@ -54,7 +54,6 @@ const $ = (id) => document.getElementById(id);
 const history = [];
 let last;
 function cell(tr, text, cls) { const td = document.createElement("td"); td.textContent = text == null ? "-" : String(text); if (cls) td.className = cls; tr.appendChild(td); return td; }
-function kb(b) { return b == null ? "-" : Math.round(b / 1024) + "K"; }
 function draw(s) {
   const rows = $("rows"), target = $("target");
   const healthy = s.devices.filter((d) => d.healthy).length;
@@ -66,7 +65,7 @@ function draw(s) {
     cell(tr, d.name); cell(tr, d.id);
     cell(tr, d.wifi + (d.rssi != null ? " " + d.rssi + " dBm" : "")).dataset.k = "wifi";
     cell(tr, d.mqtt).dataset.k = "mqtt";
-    cell(tr, d.node); cell(tr, d.version); cell(tr, d.slot); cell(tr, kb(d.heapBytes)); cell(tr, d.queueDepth);
+    cell(tr, d.node); cell(tr, d.version); cell(tr, d.slot); cell(tr, d.heap); cell(tr, d.queueDepth);
     cell(tr, d.msgsIn); cell(tr, d.msgsOut); cell(tr, d.msgsDropped); cell(tr, d.boots).dataset.k = "boots";
     cell(tr, d.uptimeMs == null ? "-" : Math.round(d.uptimeMs / 1000) + " s");
     frag.appendChild(tr);

@@ -19,6 +19,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { SimDeviceStatus } from "./device.js";
+import { heapText } from "./display.js";
 import type { SimulationFaults } from "./simulation.js";
 import { FLEET_VIEW_PAGE } from "./view-page.js";
 
@@ -53,6 +54,8 @@ export interface FleetViewRow {
   version: string | undefined;
   slot: string | undefined;
   heapBytes: number | undefined;
+  /** The heap as the status line gives it: `esp32 slots≈52K` (estimate) or `xsnap heap 412K` (display.ts heapText). */
+  heap: string;
   queueDepth: number | undefined;
   msgsIn: number;
   msgsOut: number;
@@ -156,6 +159,7 @@ export function rowOf(s: SimDeviceStatus, node: string | undefined, slot: string
     version: d?.version,
     slot,
     heapBytes: s.xsHeapBytes,
+    heap: heapText(s),
     queueDepth: d?.queueDepth,
     msgsIn: d?.counters.msgsIn ?? 0,
     msgsOut: d?.counters.msgsOut ?? 0,
