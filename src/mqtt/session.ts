@@ -25,6 +25,13 @@
  * server Receive Maximum) (§4.9); offline queue by count and bytes, with the
  * `queuePolicy` when full; incoming QoS 2 ids by our Receive Maximum (0x93);
  * topic aliases both ways; subscriptions; packet size both ways.
+ *
+ * The file reads in sections: public surface (handle, deadlines, snapshot),
+ * connection (CONNECT, CONNACK, loss, timers, incoming packets), enhanced
+ * auth, outgoing publish (queue, window, acknowledgements), incoming publish,
+ * subscriptions, end. Beside it: session-types.ts (options, events, actions),
+ * connect-packet.ts (the CONNECT it sends), offline-queue.ts (the bounded
+ * queue and its policy), aliases.ts (v5 topic aliases).
  */
 import { MoteError } from "../errors.js";
 import { ClientDecoder, clientPacketSize, encodeClientPacket, publishSize } from "./codec.js";
@@ -32,18 +39,18 @@ import { MqttProtocolError } from "./errors.js";
 import type {
   AuthPacket,
   ConnackPacket,
-  ConnectPacket,
   MqttPacket,
   Properties,
   ProtocolVersion,
   PublishPacket,
   QoS,
   Subscription,
-  Will,
 } from "./packets.js";
 import { connackCodeToV5, reasonName } from "./reason-codes.js";
 import { assertTopicFilter, assertTopicName } from "./topic.js";
-import { encodeUtf8 } from "../util/utf8.js";
+import { TopicAliases } from "./aliases.js";
+import { connectPacket } from "./connect-packet.js";
+import { OfflineQueue, messageBytes, type Queued } from "./offline-queue.js";
 import type {
   CloseReason,
   Failure,
@@ -76,12 +83,6 @@ interface Inflight {
   released: boolean; // QoS 2: PUBREC received, PUBREL sent
   sent: boolean; // on this connection
   dup: boolean; // sent on an earlier connection: a resend carries DUP (§3.3.1.1)
-}
-
-interface Queued {
-  message: PublishPacket;
-  ref: unknown;
-  bytes: number;
 }
 
 interface Request {
@@ -131,15 +132,12 @@ export class MqttSession {
   #serverMaxPacket = 268_435_460;
   #serverMaxQoS: QoS = 2;
   #retainAvailable = true;
-  #aliasOut = new Map<string, number>();
-  #aliasOutMax = 0;
-  #aliasIn = new Map<number, string>();
+  readonly #aliases = new TopicAliases();
 
   // session state
   #inflight = new Map<number, Inflight>();
   #sentCount = 0;
-  #queue: Queued[] = [];
-  #queueBytes = 0;
+  readonly #queue: OfflineQueue;
   #incoming = new Set<number>();
   #requests = new Map<number, Request>();
   /** filter → how it was subscribed (for re-subscribing when the server lost the session). */
@@ -180,6 +178,7 @@ export class MqttSession {
       throw new MoteError("invalid-option", "3.1.1 needs a client id for a persistent session (§3.1.3.1)");
     }
     this.#decoder = new ClientDecoder({ version: this.version, maxPacketSize: this.#o.maxPacketSize });
+    this.#queue = new OfflineQueue(this.#o.queueMaxMessages, this.#o.queueMaxBytes, this.#o.queuePolicy);
   }
 
   // ------------------------------------------------------------ public surface
@@ -260,7 +259,7 @@ export class MqttSession {
     const outgoing: SessionSnapshot["outgoing"] = [];
     for (const f of this.#inflight.values()) outgoing.push({ packet: f.packet, released: f.released });
     const queued: PublishPacket[] = [];
-    for (const q of this.#queue) if (q.message.qos > 0) queued.push(q.message);
+    for (const q of this.#queue.items) if (q.message.qos > 0) queued.push(q.message);
     return { clientId: this.clientId, outgoing, queued, incoming: Array.from(this.#incoming) };
   }
 
@@ -276,12 +275,7 @@ export class MqttSession {
       this.#inflight.set(id, { packet: o.packet, ref: undefined, released: o.released, sent: false, dup: true });
       this.#resendDue = true;
     }
-    for (const m of s.queued) {
-      const bytes = messageBytes(m.topic, m.payload);
-      if (this.#queue.length >= this.#o.queueMaxMessages || this.#queueBytes + bytes > this.#o.queueMaxBytes) break;
-      this.#queue.push({ message: m, ref: undefined, bytes });
-      this.#queueBytes += bytes;
-    }
+    for (const m of s.queued) if (!this.#queue.addIfRoom(m)) break;
     for (const id of s.incoming) if (this.#incoming.size < this.#o.receiveMaximum) this.#incoming.add(id);
     // the state was kept, so the server may hold the session too (§4.1)
     if (this.#inflight.size || this.#incoming.size) this.#clean = false;
@@ -317,40 +311,7 @@ export class MqttSession {
   #open(now: number, login?: { username?: string; password?: string | Uint8Array }): void {
     if (this.state === "ended") throw new MoteError("ended", "the session has ended");
     if (this.state !== "disconnected") throw new MoteError("invalid-state", `open while ${this.state}`);
-    const o = this.#options;
-    const five = this.version === 5;
-    const connect: ConnectPacket = {
-      type: "connect",
-      protocolVersion: this.version,
-      clientId: this.clientId,
-      clean: this.#clean,
-      keepAlive: this.#o.keepAlive,
-    };
-    const username = login ? login.username : o.username;
-    const password = login ? login.password : o.password;
-    if (username !== undefined) connect.username = username;
-    if (password !== undefined) connect.password = typeof password === "string" ? encodeUtf8(password) : password;
-    if (o.will !== undefined) {
-      assertTopicName(o.will.topic);
-      // a string payload from JavaScript callers is taken as UTF-8
-      const payload = typeof o.will.payload === "string" ? encodeUtf8(o.will.payload) : o.will.payload;
-      if (!(payload instanceof Uint8Array)) throw new MoteError("invalid-payload", "will payload must be a Uint8Array or string");
-      connect.will = { topic: o.will.topic, payload, qos: o.will.qos, retain: o.will.retain };
-      if (five && o.will.properties) connect.will.properties = o.will.properties;
-    }
-    if (five) {
-      const p: Properties = { ...o.connectProperties };
-      const expiry = o.sessionExpiry ?? ((o.clean ?? true) ? 0 : 86_400);
-      if (expiry > 0) p.sessionExpiryInterval = expiry;
-      if (this.#o.receiveMaximum !== 65_535) p.receiveMaximum = this.#o.receiveMaximum;
-      p.maximumPacketSize = this.#o.maxPacketSize;
-      if (this.#o.topicAliasMaximum > 0) p.topicAliasMaximum = this.#o.topicAliasMaximum;
-      if (o.authenticationMethod !== undefined) {
-        p.authenticationMethod = o.authenticationMethod;
-        if (o.authenticationData !== undefined) p.authenticationData = o.authenticationData;
-      }
-      connect.properties = p;
-    }
+    const connect = connectPacket(this.#options, this.#o, { version: this.version, clientId: this.clientId, clean: this.#clean, login });
     this.#decoder.reset();
     this.#decoder.version = this.version;
     this.state = "connecting";
@@ -371,9 +332,7 @@ export class MqttSession {
   #lost(ended: boolean): void {
     this.state = ended ? "ended" : "disconnected";
     this.#connectDeadline = this.#pingDeadline = this.#endDeadline = undefined;
-    this.#aliasIn.clear();
-    this.#aliasOut.clear();
-    this.#aliasOutMax = 0;
+    this.#aliases.clear();
     this.#sentCount = 0;
     for (const f of this.#inflight.values()) {
       if (f.sent) f.dup = true;
@@ -387,15 +346,10 @@ export class MqttSession {
   /** At the end: a persistent session keeps its QoS 1/2 messages for a later client (the store); callers learn "ended". */
   #failOnEnd(): void {
     if (!this.#o.persistent) return this.#failAll("ended");
-    const keep: Queued[] = [];
-    for (const q of this.#queue) {
-      if (q.message.qos === 0) this.#fail(q.ref, "ended");
-      else {
-        this.#fail(q.ref, "ended");
-        keep.push({ ...q, ref: undefined });
-      }
-    }
-    this.#queue = keep;
+    this.#queue.filter((q) => {
+      this.#fail(q.ref, "ended");
+      return q.message.qos === 0 ? undefined : { ...q, ref: undefined };
+    });
     for (const f of this.#inflight.values()) {
       this.#fail(f.ref, "ended");
       f.ref = undefined;
@@ -406,12 +360,11 @@ export class MqttSession {
 
   #failAll(code: FailureCode): void {
     for (const f of this.#inflight.values()) this.#fail(f.ref, code);
-    for (const q of this.#queue) this.#fail(q.ref, code);
+    for (const q of this.#queue.items) this.#fail(q.ref, code);
     for (const r of this.#requests.values()) this.#fail(r.ref, code);
     if (this.#inflight.size || this.#queue.length) this.#dirty = true;
     this.#inflight.clear();
-    this.#queue.length = 0;
-    this.#queueBytes = 0;
+    this.#queue.clear();
     this.#requests.clear();
   }
 
@@ -545,7 +498,7 @@ export class MqttSession {
     this.#serverMaxPacket = props.maximumPacketSize ?? 268_435_460;
     this.#serverMaxQoS = (props.maximumQoS ?? 2) as QoS;
     this.#retainAvailable = props.retainAvailable ?? true;
-    this.#aliasOutMax = Math.min(props.topicAliasMaximum ?? 0, this.#o.outgoingTopicAliases);
+    this.#aliases.start(Math.min(props.topicAliasMaximum ?? 0, this.#o.outgoingTopicAliases));
     this.#keepAliveMs = (props.serverKeepAlive ?? this.#o.keepAlive) * 1000; // §3.2.2.3.14
     if (props.assignedClientIdentifier !== undefined) {
       this.clientId = props.assignedClientIdentifier; // §3.2.2.3.7
@@ -561,8 +514,7 @@ export class MqttSession {
       }
       if (this.#inflight.size) this.#dirty = true;
       this.#inflight.clear();
-      for (const q of requeue) this.#queueBytes += q.bytes;
-      this.#queue.unshift(...requeue);
+      this.#queue.addFirst(requeue);
       if (this.#incoming.size) {
         this.#incoming.clear();
         this.#dirty = true;
@@ -638,7 +590,7 @@ export class MqttSession {
       if (refused) return this.#fail(ref, refused, refused === "qos-not-supported" ? 0x9b : 0x9a);
       if (this.#queue.length === 0) {
         if (qos === 0) {
-          this.#send(this.#withAlias(packet), now);
+          this.#send(this.#aliases.outgoing(packet), now);
           this.#actions.push({ type: "published", ref, reasonCode: 0 });
           return;
         }
@@ -662,19 +614,9 @@ export class MqttSession {
   }
 
   #enqueue(message: PublishPacket, ref: unknown): void {
-    const bytes = messageBytes(message.topic, message.payload);
-    const o = this.#o;
-    if (bytes > o.queueMaxBytes) return this.#fail(ref, "queue-full", undefined, "message larger than the queue");
-    while (this.#queue.length >= o.queueMaxMessages || this.#queueBytes + bytes > o.queueMaxBytes) {
-      // policy when full: drop the oldest QoS 0 message, else refuse the new one
-      const i = o.queuePolicy === "drop-oldest-qos0" ? this.#queue.findIndex((q) => q.message.qos === 0) : -1;
-      if (i < 0) return this.#fail(ref, "queue-full");
-      const [dropped] = this.#queue.splice(i, 1);
-      this.#queueBytes -= dropped.bytes;
-      this.#fail(dropped.ref, "dropped", undefined, "dropped from a full queue");
-    }
-    this.#queue.push({ message, ref, bytes });
-    this.#queueBytes += bytes;
+    const refused = this.#queue.add(message, ref, (d) => this.#fail(d.ref, "dropped", undefined, "dropped from a full queue"));
+    if (refused === "too-large") return this.#fail(ref, "queue-full", undefined, "message larger than the queue");
+    if (refused === "full") return this.#fail(ref, "queue-full");
     if (message.qos > 0) this.#dirty = true;
   }
 
@@ -683,21 +625,19 @@ export class MqttSession {
     if (this.state !== "connected" && this.state !== "ending") return;
     const window = this.window;
     if (this.#resendDue) this.#resend(window, now);
-    while (this.#queue.length > 0) {
-      const q = this.#queue[0];
+    for (let q = this.#queue.head; q !== undefined; q = this.#queue.head) {
       const m = q.message;
       if (m.qos > 0 && !this.#hasRoom()) break;
       const refused = this.#refusal(m, publishSize(m, this.version));
       let id: number | undefined;
       if (!refused && m.qos > 0 && (id = this.#allocateId()) === undefined) break;
       this.#queue.shift();
-      this.#queueBytes -= q.bytes;
       if (refused) {
         this.#fail(q.ref, refused);
         continue;
       }
       if (m.qos === 0) {
-        this.#send(this.#withAlias(m), now);
+        this.#send(this.#aliases.outgoing(m), now);
         this.#actions.push({ type: "published", ref: q.ref, reasonCode: 0 });
         continue;
       }
@@ -717,7 +657,7 @@ export class MqttSession {
     this.#inflight.set(id, { packet, ref, released: false, sent: true, dup: false });
     this.#sentCount++;
     this.#dirty = true;
-    this.#send(this.#withAlias(packet), now);
+    this.#send(this.#aliases.outgoing(packet), now);
   }
 
   /** Sends in-flight messages not yet sent on this connection, in order, as the window allows. */
@@ -728,22 +668,9 @@ export class MqttSession {
       f.sent = true;
       this.#sentCount++;
       if (f.released) this.#send({ type: "pubrel", packetId: f.packet.packetId!, reasonCode: 0 }, now);
-      else this.#send(this.#withAlias(f.dup ? { ...f.packet, dup: true } : f.packet), now);
+      else this.#send(this.#aliases.outgoing(f.dup ? { ...f.packet, dup: true } : f.packet), now);
     }
     this.#resendDue = false;
-  }
-
-  /** MQTT 5 §3.3.2.3.4: first use of a topic sends topic + alias, later uses an empty topic + alias. */
-  #withAlias(p: PublishPacket): PublishPacket {
-    if (this.#aliasOutMax === 0) return p;
-    let alias = this.#aliasOut.get(p.topic);
-    if (alias !== undefined) {
-      return { ...p, topic: "", properties: { ...p.properties, topicAlias: alias } };
-    }
-    if (this.#aliasOut.size >= this.#aliasOutMax) return p; // table full: send the topic in full
-    alias = this.#aliasOut.size + 1;
-    this.#aliasOut.set(p.topic, alias);
-    return { ...p, properties: { ...p.properties, topicAlias: alias } };
   }
 
   #allocateId(): number | undefined {
@@ -808,17 +735,8 @@ export class MqttSession {
   // ------------------------------------------------------------ incoming publish
 
   #incomingPublish(p: PublishPacket, now: number): void {
-    const alias = p.properties?.topicAlias;
-    if (alias !== undefined) {
-      // §3.3.2.3.4: alias 0 or above our Topic Alias Maximum is a protocol error (0x94)
-      if (alias > this.#o.topicAliasMaximum) return this.#fault("topic-alias-invalid", `topic alias ${alias}`, now);
-      if (p.topic.length > 0) this.#aliasIn.set(alias, p.topic);
-      else {
-        const t = this.#aliasIn.get(alias);
-        if (t === undefined) return this.#fault("protocol-error", `unknown topic alias ${alias}`, now);
-        p.topic = t;
-      }
-    }
+    const aliasFault = this.#aliases.incoming(p, this.#o.topicAliasMaximum);
+    if (aliasFault !== undefined) return this.#fault(aliasFault, `topic alias ${p.properties!.topicAlias}`, now);
     if (p.qos === 0) {
       this.#actions.push({ type: "message", packet: p });
       return;
@@ -938,7 +856,3 @@ function positive(n: number, name: string, max: number): number {
   return Math.floor(n);
 }
 
-/** Bytes a queued message counts against `queueMaxBytes`: payload + topic (UTF-16 length as an upper bound of ASCII). */
-function messageBytes(topic: string, payload: Uint8Array): number {
-  return payload.length + topic.length;
-}
