@@ -10,17 +10,32 @@
 /** Bytes decoded per `String.fromCharCode.apply` call on the ASCII fast path. */
 const ASCII_RUN = 256;
 
+/**
+ * XS's own UTF-8 encoder, `ArrayBuffer.fromString` (an XS built-in, absent from V8),
+ * used where it exists. Why: on XS every property read on a primitive string
+ * (`text.length`, `text.charCodeAt(i)`) makes a String wrapper on the heap, so the
+ * character loops below leave ~4 slots of garbage per character: a 273-byte telemetry
+ * record made ~2,160 slots, most of a telemetry message's garbage (bench/RESULTS.md,
+ * "MQTT on Moddable's runtime"). Called as a method (it builds its result from `this`).
+ * XS writes a surrogate pair as 4 bytes and a lone surrogate as 3 (ED A0..BF xx), the
+ * lengths utf8Length counts; withoutSurrogates makes the latter U+FFFD, as writeUtf8 does.
+ */
+const xsArrayBuffer = (ArrayBuffer as unknown as { fromString?: (text: string) => ArrayBuffer }).fromString
+  ? (ArrayBuffer as unknown as { fromString(text: string): ArrayBuffer })
+  : undefined;
+
 /** Why `decodeUtf8` refused its input. */
 export type Utf8Fault = "malformed" | "null-character" | "surrogate";
 
 /** Number of bytes `encodeUtf8(text)` will write. */
 export function utf8Length(text: string): number {
+  if (xsArrayBuffer !== undefined) return xsArrayBuffer.fromString(text).byteLength;
   let n = 0;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0, length = text.length; i < length; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x80) n += 1;
     else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1))) {
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < length && isLowSurrogate(text.charCodeAt(i + 1))) {
       n += 4;
       i++;
     } else n += 3; // a lone surrogate is written as U+FFFD (3 bytes)
@@ -30,10 +45,10 @@ export function utf8Length(text: string): number {
 
 /** Whether `text` holds a lone (unpaired) surrogate — not representable in UTF-8. */
 export function hasLoneSurrogate(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0, length = text.length; i < length; i++) {
     const c = text.charCodeAt(i);
     if (c >= 0xd800 && c <= 0xdbff) {
-      if (i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1))) i++;
+      if (i + 1 < length && isLowSurrogate(text.charCodeAt(i + 1))) i++;
       else return true;
     } else if (isLowSurrogate(c)) return true;
   }
@@ -46,8 +61,13 @@ export function hasLoneSurrogate(text: string): boolean {
  * callers that must refuse them check `hasLoneSurrogate` first.
  */
 export function writeUtf8(text: string, out: Uint8Array, offset: number): number {
+  if (xsArrayBuffer !== undefined) {
+    const bytes = withoutSurrogates(new Uint8Array(xsArrayBuffer.fromString(text)));
+    out.set(bytes, offset);
+    return offset + bytes.length;
+  }
   let o = offset;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = 0, length = text.length; i < length; i++) {
     let c = text.charCodeAt(i);
     if (c < 0x80) {
       out[o++] = c;
@@ -58,7 +78,7 @@ export function writeUtf8(text: string, out: Uint8Array, offset: number): number
       out[o++] = 0x80 | (c & 0x3f);
       continue;
     }
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1))) {
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < length && isLowSurrogate(text.charCodeAt(i + 1))) {
       c = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00);
       out[o++] = 0xf0 | (c >> 18);
       out[o++] = 0x80 | ((c >> 12) & 0x3f);
@@ -76,9 +96,22 @@ export function writeUtf8(text: string, out: Uint8Array, offset: number): number
 
 /** `text` as a new UTF-8 byte array. */
 export function encodeUtf8(text: string): Uint8Array {
+  if (xsArrayBuffer !== undefined) return withoutSurrogates(new Uint8Array(xsArrayBuffer.fromString(text)));
   const out = new Uint8Array(utf8Length(text));
   writeUtf8(text, out, 0);
   return out;
+}
+
+/** A lone surrogate as XS encodes it (ED A0..BF xx: never valid UTF-8, RFC 3629 §3) becomes U+FFFD (EF BF BD). */
+function withoutSurrogates(bytes: Uint8Array): Uint8Array {
+  for (let i = 0; i + 2 < bytes.length; i++)
+    if (bytes[i] === 0xed && bytes[i + 1] >= 0xa0) {
+      bytes[i] = 0xef;
+      bytes[i + 1] = 0xbf;
+      bytes[i + 2] = 0xbd;
+      i += 2;
+    }
+  return bytes;
 }
 
 /**
