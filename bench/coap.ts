@@ -3,7 +3,11 @@
  *  - download_1MB_block2: 1 MiB Block2 download over loopback from libcoap's
  *    coap-server (resource PUT first), mote (Node engine) vs coap-client-notls,
  *    same run; ratio = peer_ms / mote_ms (> 1: mote faster). Also inside XS,
- *    with the XS heap sampled during the transfer.
+ *    with the XS heap sampled during the transfer (xsnap, through the bridge), and
+ *    on Moddable's own runtime (mcconfig -m -i -p lin, headless mchost:
+ *    bench/coap-moddable-entry.ts) against coap-client-notls rounds interleaved in
+ *    the same run, with the transport floors there (a bare request loop on
+ *    src/platform/udp.ts and on the host socket itself) and the in-memory cores.
  *  - get_round_trips: sequential confirmable GETs per second against the same
  *    server, mote vs node-coap's client.
  *  - bundle_minified: a CoAP-only device bundle (src/coap/index.ts).
@@ -109,7 +113,7 @@ async function bareDgramDownload(url: string): Promise<number> {
 }
 
 /** Writes the Moddable program (bench/coap-moddable-entry.ts bundled, host modules external) and returns its manifest. */
-async function moddableProgram(): Promise<string> {
+export async function moddableProgram(): Promise<string> {
   const esbuild = await import("esbuild");
   const modules = JSON.parse(readFileSync(join(projectRoot(), "host-shim", "modules.json"), "utf8")) as Record<string, string>;
   const dir = join(projectRoot(), ".moddable", "src", "coap-bench");
@@ -169,7 +173,7 @@ export async function moddableDownload(url: string, dir: string, emit: Emit): Pr
       if (k !== kind || Number(bytes) !== SIZE) throw new Error(`Moddable ${kind} round: ${line}`);
       return Number(ms);
     };
-    const rounds: Record<string, number[]> = { mote: [], peer: [], bare: [], core: [] };
+    const rounds: Record<string, number[]> = { mote: [], peer: [], bare: [], raw: [], core: [] };
     for (let i = 0; i < 2; i++) await ask("mote"); // warm-up
     for (let i = 0; i < 7; i++) {
       rounds.mote.push(await ask("mote"));
@@ -177,6 +181,7 @@ export async function moddableDownload(url: string, dir: string, emit: Emit): Pr
       if (r.code !== 0) throw new Error("coap-client-notls GET failed");
       rounds.peer.push(r.ms);
       if (i < 3) rounds.bare.push(await ask("bare"));
+      if (i < 3) rounds.raw.push(await ask("raw"));
       if (i < 3) rounds.core.push(await ask("core"));
     }
     const m = median(rounds.mote);
@@ -205,6 +210,7 @@ export async function moddableDownload(url: string, dir: string, emit: Emit): Pr
       engine: "xs",
       platform: MODDABLE_PLATFORM,
     });
+    emit({ metric: "download_1MB_block2_moddable_raw_host_udp_ms", unit: "ms", mote: median(rounds.raw), engine: "xs", platform: MODDABLE_PLATFORM, note: "the bare loop on the host socket without src/platform/udp.ts" });
     emit({ metric: "core_block2_1MB_both_ends_moddable_ms", unit: "ms", mote: median(rounds.core), engine: "xs", platform: MODDABLE_PLATFORM });
   } finally {
     ctl.close();

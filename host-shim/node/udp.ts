@@ -54,6 +54,8 @@ export function udpDroppedCount(): number {
 /** One OS socket of the twin (one per address family) and its connected peer, if any. */
 interface Leg {
   socket: dgram.Socket;
+  /** Its address family, read once at bind (socket.address() is a system call). */
+  family: "IPv4" | "IPv6";
   /** "address port" of the peer it is connected to. */
   connected: string | undefined;
 }
@@ -74,6 +76,9 @@ export default class UDP {
   readonly #ephemeral: boolean;
   #heard = false;
   #writes = 0;
+  /** The last destination address write() accepted, and its family. */
+  #lastAddress: string | undefined;
+  #lastFamily: "IPv4" | "IPv6" = "IPv4";
 
   constructor(options: UdpOptions) {
     const port = options.port ?? 0;
@@ -84,7 +89,7 @@ export default class UDP {
     this.target = options.target;
     this.#ephemeral = port === 0;
     const sockets = bindSockets(options.address, port);
-    this.#legs = sockets.map((socket) => ({ socket, connected: undefined }));
+    this.#legs = sockets.map((socket) => ({ socket, family: socket.address().family === "IPv6" ? "IPv6" : "IPv4", connected: undefined }));
     for (const leg of this.#legs) {
       leg.socket.on("message", (data, info) => this.#received(leg, data, info.address, info.port));
       leg.socket.on("error", (error: NodeJS.ErrnoException) => this.#failed(error));
@@ -109,7 +114,10 @@ export default class UDP {
       counters.dropped++;
       return;
     }
-    const packet = new Uint8Array(data).buffer as Datagram; // a copy of exactly this datagram
+    // Node gives each datagram a Buffer of its own: its memory is taken as is when the
+    // Buffer spans all of it (no copy per datagram), else exactly this datagram is copied.
+    const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+    const packet = (whole ? data.buffer : new Uint8Array(data).buffer) as Datagram;
     packet.address = address;
     packet.port = port;
     this.#queue.push(packet);
@@ -128,10 +136,15 @@ export default class UDP {
 
   write(data: ArrayBuffer | ArrayBufferView, address: string, port: number): void {
     if (this.#closed) throw new Error("closed");
-    if (typeof address !== "string" || net.isIP(address) === 0) throw new Error("invalid address");
     if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError("invalid port");
-    const family = net.isIPv6(address) ? "IPv6" : "IPv4";
-    const leg = this.#legs.find((l) => l.socket.address().family === family);
+    // A socket mostly writes to one peer: its address is parsed once, not per datagram.
+    if (address !== this.#lastAddress) {
+      if (typeof address !== "string" || net.isIP(address) === 0) throw new Error("invalid address");
+      this.#lastAddress = address;
+      this.#lastFamily = net.isIPv6(address) ? "IPv6" : "IPv4";
+    }
+    const family = this.#lastFamily;
+    const leg = this.#legs.find((l) => l.family === family);
     if (leg === undefined) throw new Error(`unreachable: this socket has no ${family} (bound to ${this.#legs[0].socket.address().address})`);
     const bytes =
       data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

@@ -65,8 +65,10 @@ export function nextRequest(ex: ClientExchange): { options: CoapOption[]; payloa
   } else if (spec.payload instanceof Uint8Array && ex.b2Offset === 0) payload = spec.payload;
   // RFC 7959 §3.3: requests for the later blocks of a response carry no payload.
   if (ex.b2Offset > 0 && ex.b2Szx !== undefined) {
-    // RFC 7959 §2.4: ask for the next block in the size the server chose.
-    options = withoutOption(options, Option.Observe);
+    // RFC 7959 §2.4: ask for the next block in the size the server chose (a later
+    // block of an observed body is asked for without Observe, §2.6; a plain download
+    // has none to drop, and is spared the copy of its options for every block).
+    if (spec.observe || ex.state === "cancelling") options = withoutOption(options, Option.Observe);
     options.push({ number: Option.Block2, value: encodeBlock({ num: ex.b2Offset / blockSize(ex.b2Szx), more: false, szx: ex.b2Szx }) });
   } else if (spec.blockSize !== undefined && ex.upload === undefined && ex.state !== "cancelling") {
     // Early negotiation (RFC 7959 §2.4): ask for blocks of at most this size.

@@ -239,6 +239,7 @@ export class CoapEndpoint {
       ex.responseDeadline = now + this.#o.responseTimeoutMs;
       return;
     }
+    ex.flight = undefined; // settled above: #onResponse has nothing left to undo
     this.#onResponse(ex, m, now, out);
   }
 
@@ -403,7 +404,7 @@ export class CoapEndpoint {
     const f = layer.flight(m, now);
     ex.flight = f;
     // NON too: a peer may answer a NON request with RST (§4.3).
-    layer.unacked.set(midKey(ex.key, f.mid), ex);
+    layer.unacked.set(midKey(ex.key, m.messageId), ex);
     ex.responseDeadline = f.confirmable ? undefined : now + this.#o.responseTimeoutMs;
     layer.send(ex.peer, f.wire, out);
   }

@@ -27,6 +27,8 @@ export function openUdp(options: {
   if (options.address !== undefined && (typeof options.address !== "string" || !isIpAddress(options.address)))
     throw new MoteError("invalid-argument", "address must be an IP address");
   let closed = false;
+  /** The last destination address that passed the check in send(). */
+  let checked: string | undefined;
   let host: InstanceType<typeof UDP>;
   try {
     host = new UDP({
@@ -67,8 +69,14 @@ export function openUdp(options: {
     },
     send(data: Uint8Array, address: string, toPort: number): void {
       if (closed) throw new MoteError("closed", "socket is closed");
-      if (typeof address !== "string" || !isIpAddress(address))
-        throw new MoteError("invalid-argument", "address must be an IP address");
+      // The address check (regular expressions) cost XS more than the datagram itself
+      // (bench/RESULTS.md, coap): a socket mostly sends to one peer, so the last
+      // address that passed is not checked again.
+      if (address !== checked) {
+        if (typeof address !== "string" || !isIpAddress(address))
+          throw new MoteError("invalid-argument", "address must be an IP address");
+        checked = address;
+      }
       checkPort(toPort, false);
       try {
         host.write(data, address, toPort);
