@@ -195,7 +195,6 @@ export async function moddableDownload(url: string, dir: string, emit: Emit): Pr
       ratio: round(p / m),
       engine: "xs",
       platform: MODDABLE_PLATFORM,
-      target: "mote ≤ 2× libcoap's time (ratio ≥ 0.5)",
       rounds: rounds.mote.length,
       mote_rounds: rounds.mote.join(" "),
       peer_rounds: rounds.peer.map((x) => Math.round(x)).join(" "),
