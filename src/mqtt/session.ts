@@ -849,7 +849,7 @@ export class MqttSession {
 }
 
 /** Bytes of one encoding slab (see #encode); packets over a quarter of it get an array of their own. */
-const SLAB_BYTES = 2048;
+const SLAB_BYTES = 512;
 
 function positive(n: number, name: string, max: number): number {
   if (!(n >= 1 && n <= max)) throw new MoteError("invalid-option", `${name} must be 1..${max}`);
