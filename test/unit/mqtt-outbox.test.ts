@@ -1,0 +1,93 @@
+import { describe, expect, test } from "vitest";
+import { Outbox } from "../../src/mqtt/outbox.js";
+import { PendingList } from "../../src/mqtt/pending.js";
+import { OfflineQueue } from "../../src/mqtt/offline-queue.js";
+import type { PublishPacket } from "../../src/mqtt/packets.js";
+
+describe("Outbox (the client's bytes waiting for the socket)", () => {
+  test("packets side by side in one buffer leave as one view of it, without a copy", () => {
+    const slab = new Uint8Array([1, 2, 3, 4, 5, 6, 7]);
+    const box = new Outbox();
+    box.push(slab.subarray(0, 3));
+    box.push(slab.subarray(3, 7));
+    const out = box.take(100);
+    expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(out.buffer).toBe(slab.buffer);
+    expect(box.empty).toBe(true);
+    expect(box.bytes).toBe(0);
+  });
+
+  test("packets from different buffers are joined by a copy, in order, as far as the budget allows", () => {
+    const box = new Outbox();
+    box.push(new Uint8Array([1, 2]));
+    box.push(new Uint8Array([3, 4]));
+    box.push(new Uint8Array([5, 6, 7]));
+    const first = box.take(5);
+    expect(Array.from(first)).toEqual([1, 2, 3, 4]);
+    expect(box.bytes).toBe(3);
+    expect(Array.from(box.take(2))).toEqual([5, 6]);
+    expect(Array.from(box.take(2))).toEqual([7]);
+    expect(box.empty).toBe(true);
+  });
+
+  test("a callback runs when its packet's last byte is taken, or when the box is dropped", () => {
+    const box = new Outbox();
+    const seen: string[] = [];
+    expect(box.whenLastWritten(() => seen.push("none"))).toBe(false);
+    box.push(new Uint8Array([1, 2, 3]));
+    box.whenLastWritten(() => seen.push("a"));
+    box.take(2);
+    expect(seen).toEqual([]);
+    box.take(2);
+    expect(seen).toEqual(["a"]);
+    box.push(new Uint8Array([4]));
+    box.whenLastWritten(() => seen.push("b"));
+    box.drop();
+    expect(seen).toEqual(["a", "b"]);
+    expect(box.bytes).toBe(0);
+  });
+});
+
+describe("PendingList (the callers' promises)", () => {
+  test("settles each request once; failAll fails the rest; other refs are ignored", async () => {
+    const list = new PendingList();
+    const a = list.open(false);
+    const b = list.open(true);
+    const c = list.open(false);
+    expect(list.isQos0(b.pending)).toBe(true);
+    list.settle(b.pending, "b");
+    list.settle(b.pending, "again");
+    list.settle(undefined, "x");
+    list.settle(42, "x");
+    expect(list.isWaiting(b.pending)).toBe(false);
+    list.failAll(() => new Error("ended"));
+    await expect(b.promise).resolves.toBe("b");
+    await expect(a.promise).rejects.toThrow("ended");
+    await expect(c.promise).rejects.toThrow("ended");
+    expect(list.isWaiting(a.pending)).toBe(false);
+  });
+});
+
+describe("OfflineQueue (bounded, with a policy when full)", () => {
+  const msg = (qos: 0 | 1, n = 1): PublishPacket => ({ type: "publish", topic: "t", payload: new Uint8Array(n), qos, retain: false, dup: false });
+
+  test("drop-oldest-qos0 makes room by dropping the oldest QoS 0 message, else refuses", () => {
+    const q = new OfflineQueue(2, 1000, "drop-oldest-qos0");
+    const dropped: unknown[] = [];
+    expect(q.add(msg(0), "a", (d) => dropped.push(d.ref))).toBeUndefined();
+    expect(q.add(msg(1), "b", (d) => dropped.push(d.ref))).toBeUndefined();
+    expect(q.add(msg(1), "c", (d) => dropped.push(d.ref))).toBeUndefined();
+    expect(dropped).toEqual(["a"]);
+    expect(q.items.map((i) => i.ref)).toEqual(["b", "c"]);
+    expect(q.add(msg(1), "d", (d) => dropped.push(d.ref))).toBe("full");
+  });
+
+  test("reject refuses when full; a message over the byte bound is too large", () => {
+    const q = new OfflineQueue(5, 10, "reject");
+    expect(q.add(msg(0, 20), "big", () => {})).toBe("too-large");
+    expect(q.add(msg(0, 8), "a", () => {})).toBeUndefined();
+    expect(q.add(msg(0, 8), "b", () => {})).toBe("full");
+    expect(q.shift()?.ref).toBe("a");
+    expect(q.add(msg(0, 8), "b", () => {})).toBeUndefined();
+  });
+});
