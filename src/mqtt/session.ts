@@ -31,7 +31,8 @@
  * auth, outgoing publish (queue, window, acknowledgements), incoming publish,
  * subscriptions, end. Beside it: session-types.ts (options, events, actions),
  * connect-packet.ts (the CONNECT it sends), offline-queue.ts (the bounded
- * queue and its policy), aliases.ts (v5 topic aliases).
+ * queue and its policy), aliases.ts (v5 topic aliases), subscriptions.ts
+ * (the subscription table and the requests awaiting SUBACK / UNSUBACK).
  */
 import { MoteError } from "../errors.js";
 import { ClientDecoder, clientPacketSize, encodeClientPacket, publishSize } from "./codec.js";
@@ -47,10 +48,11 @@ import type {
   Subscription,
 } from "./packets.js";
 import { connackCodeToV5, reasonName } from "./reason-codes.js";
-import { assertTopicFilter, assertTopicName } from "./topic.js";
+import { assertTopicName } from "./topic.js";
 import { TopicAliases } from "./aliases.js";
 import { connectPacket } from "./connect-packet.js";
 import { OfflineQueue, messageBytes, type Queued } from "./offline-queue.js";
+import { Subscriptions, type Request } from "./subscriptions.js";
 import type {
   CloseReason,
   Failure,
@@ -83,16 +85,6 @@ interface Inflight {
   released: boolean; // QoS 2: PUBREC received, PUBREL sent
   sent: boolean; // on this connection
   dup: boolean; // sent on an earlier connection: a resend carries DUP (§3.3.1.1)
-}
-
-interface Request {
-  kind: "subscribe" | "unsubscribe";
-  packetId: number;
-  ref: unknown;
-  subscriptions?: Subscription[];
-  filters?: string[];
-  properties?: Properties;
-  sent: boolean;
 }
 
 export class MqttSession {
@@ -139,9 +131,9 @@ export class MqttSession {
   #sentCount = 0;
   readonly #queue: OfflineQueue;
   #incoming = new Set<number>();
-  #requests = new Map<number, Request>();
-  /** filter → how it was subscribed (for re-subscribing when the server lost the session). */
-  #subscriptions = new Map<string, { subscription: Subscription; properties?: Properties }>();
+  /** Subscribed filters and the SUBSCRIBE / UNSUBSCRIBE requests waiting for an answer. */
+  readonly #subs: Subscriptions;
+  readonly #requests: Map<number, Request>;
   #nextId = 1;
   #dirty = false;
   #actions: SessionAction[] = [];
@@ -178,6 +170,8 @@ export class MqttSession {
       throw new MoteError("invalid-option", "3.1.1 needs a client id for a persistent session (§3.1.3.1)");
     }
     this.#decoder = new ClientDecoder({ version: this.version, maxPacketSize: this.#o.maxPacketSize });
+    this.#subs = new Subscriptions(this.#o.maxSubscriptions);
+    this.#requests = this.#subs.requests;
     this.#queue = new OfflineQueue(this.#o.queueMaxMessages, this.#o.queueMaxBytes, this.#o.queuePolicy);
   }
 
@@ -449,14 +443,9 @@ export class MqttSession {
       }
       case "suback":
       case "unsuback": {
-        const r = this.#requests.get(p.packetId);
-        if (r === undefined || r.kind !== (p.type === "suback" ? "subscribe" : "unsubscribe")) return;
-        this.#requests.delete(p.packetId);
+        const r = this.#subs.answer(p);
+        if (r === undefined) return;
         if (p.type === "suback") {
-          r.subscriptions!.forEach((s, i) => {
-            const code = p.reasonCodes[i] ?? 0x80;
-            if (code >= 0x80) this.#subscriptions.delete(s.filter);
-          });
           this.#actions.push({ type: "subscribed", ref: r.ref, reasonCodes: p.reasonCodes });
         } else {
           this.#actions.push({ type: "unsubscribed", ref: r.ref, reasonCodes: p.reasonCodes });
@@ -524,18 +513,7 @@ export class MqttSession {
     if (this.#o.persistent || (this.#options.sessionExpiry ?? 0) > 0) this.#clean = false;
     this.#actions.push({ type: "connected", sessionPresent, connack: p });
     // resubscribe when the server lost the session; pending requests go out as well
-    if (!sessionPresent) {
-      const pending = new Set<string>();
-      for (const r of this.#requests.values()) for (const s of r.subscriptions ?? []) pending.add(s.filter);
-      for (const [filter, sub] of this.#subscriptions) {
-        if (pending.has(filter)) continue;
-        const id = this.#allocateId();
-        if (id === undefined) break;
-        const r: Request = { kind: "subscribe", packetId: id, ref: undefined, subscriptions: [sub.subscription], sent: false };
-        if (sub.properties) r.properties = sub.properties;
-        this.#requests.set(id, r);
-      }
-    }
+    if (!sessionPresent) this.#subs.resubscribe(() => this.#allocateId());
     for (const r of this.#requests.values()) this.#sendRequest(r, now);
     this.#pump(now);
   }
@@ -761,35 +739,21 @@ export class MqttSession {
 
   // ------------------------------------------------------------ subscriptions
 
-  #subscribe(subs: Subscription[], properties: Properties | undefined, ref: unknown, now: number): void {
+  #subscribe(subscriptions: Subscription[], properties: Properties | undefined, ref: unknown, now: number): void {
     this.#assertNotEnding();
-    if (subs.length === 0) throw new MoteError("invalid-filter", "no subscriptions");
-    for (const s of subs) {
-      assertTopicFilter(s.filter);
-      if (s.qos !== 0 && s.qos !== 1 && s.qos !== 2) throw new MoteError("invalid-qos", `QoS ${s.qos}`);
-    }
-    let added = 0;
-    for (const s of subs) if (!this.#subscriptions.has(s.filter)) added++;
-    if (this.#subscriptions.size + added > this.#o.maxSubscriptions) {
-      throw new MoteError("too-many-subscriptions", `more than ${this.#o.maxSubscriptions} filters`);
-    }
-    const id = this.#allocateRequestId();
-    for (const s of subs) this.#subscriptions.set(s.filter, properties ? { subscription: s, properties } : { subscription: s });
-    this.#addRequest({ kind: "subscribe", packetId: id, ref, subscriptions: subs, sent: false }, properties, now);
+    this.#subs.checkSubscribe(subscriptions);
+    this.#addRequest({ kind: "subscribe", packetId: this.#requestId(), ref, subscriptions, sent: false }, properties, now);
   }
 
   #unsubscribe(filters: string[], properties: Properties | undefined, ref: unknown, now: number): void {
     this.#assertNotEnding();
-    if (filters.length === 0) throw new MoteError("invalid-filter", "no filters");
-    for (const f of filters) assertTopicFilter(f);
-    const id = this.#allocateRequestId();
-    for (const f of filters) this.#subscriptions.delete(f);
-    this.#addRequest({ kind: "unsubscribe", packetId: id, ref, filters, sent: false }, properties, now);
+    this.#subs.checkUnsubscribe(filters);
+    this.#addRequest({ kind: "unsubscribe", packetId: this.#requestId(), ref, filters, sent: false }, properties, now);
   }
 
   #addRequest(r: Request, properties: Properties | undefined, now: number): void {
     if (properties && this.version === 5) r.properties = properties;
-    this.#requests.set(r.packetId, r);
+    this.#subs.add(r);
     this.#sendRequest(r, now);
   }
 
@@ -797,10 +761,7 @@ export class MqttSession {
     if (this.state === "ending" || this.state === "ended") throw new MoteError("ended", "the client is ending");
   }
 
-  #allocateRequestId(): number {
-    if (this.#requests.size >= this.#o.maxSubscriptions) {
-      throw new MoteError("too-many-requests", `more than ${this.#o.maxSubscriptions} subscribe/unsubscribe requests pending`);
-    }
+  #requestId(): number {
     const id = this.#allocateId();
     if (id === undefined) throw new MoteError("no-packet-id", "all packet identifiers in use");
     return id;
