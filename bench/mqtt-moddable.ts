@@ -20,7 +20,8 @@
  *    collection count after each line): collections summed, and the heap used and
  *    allocated at the start and the end of the window.
  * Knobs: MOTE_BENCH_ROUNDS (default 9), MOTE_BENCH_Q0 / MOTE_BENCH_Q1 (messages per
- * round, default 2000 / 1000), MOTE_BENCH_TELEMETRY_S.
+ * round, default 2000 / 1000), MOTE_BENCH_TELEMETRY_S, MOTE_BENCH_BROKER_NODELAY,
+ * MOTE_BENCH_ONLY (throughput | telemetry).
  */
 import { build, type Plugin } from "esbuild";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -96,7 +97,8 @@ async function throughput(sdk: ModdableSdk, emit: Emit): Promise<void> {
   const rounds = env("MOTE_BENCH_ROUNDS", 9);
   const q0 = env("MOTE_BENCH_Q0", 2000);
   const q1 = env("MOTE_BENCH_Q1", 1000);
-  const broker = await startMosquitto();
+  // MOTE_BENCH_BROKER_NODELAY=1: mosquitto without Nagle (its default is set_tcp_nodelay false)
+  const broker = await startMosquitto(process.env.MOTE_BENCH_BROKER_NODELAY ? { extraConfig: ["set_tcp_nodelay true"] } : {});
   const cwd = mkdtempSync(join(tmpdir(), "mote-bench-mqtt-moddable-"));
   const observer = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, clientId: "bench-observer", reconnectPeriod: 0 });
   const received: Record<string, number> = {};
