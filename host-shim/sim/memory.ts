@@ -22,12 +22,25 @@ function rssOf(pid: number): number {
   }
 }
 
+/**
+ * esbuild's service process (it bundles the program once, then idles until Node
+ * exits) is a build tool, not part of the simulated devices: it is not counted.
+ */
+function isBuildTool(pid: number): boolean {
+  try {
+    const argv0 = readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0")[0];
+    return argv0.endsWith("/esbuild");
+  } catch {
+    return true; // already gone
+  }
+}
+
 function childPids(pid: number): number[] {
   const out: number[] = [];
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       const text = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
-      if (text.length > 0) for (const c of text.split(/\s+/)) out.push(Number(c));
+      if (text.length > 0) for (const c of text.split(/\s+/)) if (!isBuildTool(Number(c))) out.push(Number(c));
     }
   } catch {
     // not Linux, or the process is gone
