@@ -22,6 +22,12 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: "forks",
     fileParallelism: true,
+    // Two files at a time, on every machine. vitest's default is one fewer than the
+    // cores, which is one on the 2-core CI machine: most files spend their time
+    // waiting on brokers, clusters and timers, so two run in about half the time
+    // (about 10 minutes against 19 for the whole suite there) at ~1.4 cores busy.
+    maxWorkers: 2,
+    minWorkers: 1,
     // The JSON report is what .ci/run reads to print "N passed, N failed".
     reporters: ["default", "json"],
     outputFile: { json: ".vitest-results.json" },

@@ -25,8 +25,8 @@ import { CoapClient } from "../src/coap/client.js";
 import { Method, Option, decodeMessage, encodeBlock, encodeMessage, pathOptions } from "../src/coap/codec.js";
 import { CoapEndpoint, type EndpointAction } from "../src/coap/endpoint.js";
 import { platformHost } from "../src/coap/host.js";
-import { ResourceTable } from "../src/coap/resources.js";
 import { openUdp, type DatagramSocket } from "../src/platform/udp.js";
+import { coapCoreDownload } from "../test/helpers/coap-core-download.js";
 
 declare const trace: (s: string) => void;
 
@@ -116,37 +116,8 @@ function rawSocket(onPacket: (data: Uint8Array) => void): DatagramSocket {
 }
 
 function coreRound(): void {
-  const table = new ResourceTable();
-  const body = new Uint8Array(1024);
-  table.add({ path: "/big", handlers: { GET: () => ({ payload: { size: SIZE, read: (_o: number, n: number) => body.subarray(0, n) } }) } });
-  let seed = 1;
-  const random = (): number => (seed = (seed * 48271) % 2147483647) / 2147483647;
-  const c = new CoapEndpoint({ random });
-  const s = new CoapEndpoint({ random });
-  const cPeer = { address: "10.0.0.2", port: 1 };
-  const sPeer = { address: "10.0.0.1", port: 5683 };
-  let bytes = 0;
-  let done = false;
-  const queue: { to: "c" | "s"; data: Uint8Array }[] = [];
-  const run = (from: "c" | "s", acts: EndpointAction[]): void => {
-    for (const x of acts) {
-      if (x.type === "send") queue.push({ to: from === "c" ? "s" : "c", data: x.data });
-      else if (x.type === "block") bytes += x.data.length;
-      else if (x.type === "response" || x.type === "failed") done = true;
-      else if (x.type === "incoming") {
-        const route = table.route(x.peer, x.request);
-        const response = route.kind === "response" ? route.response : table.complete(route, route.handler(route.request) as never);
-        run("s", s.handle({ type: "respond", exchange: x.exchange, response }, 0));
-      }
-    }
-  };
   const start = Date.now();
-  run("c", c.handle({ type: "request", id: 1, peer: sPeer, request: { method: Method.GET, options: pathOptions("/big"), stream: true } }, 0));
-  for (let i = 0; i < 100_000 && !done && queue.length > 0; i++) {
-    const p = queue.shift()!;
-    if (p.to === "s") run("s", s.handle({ type: "datagram", peer: cPeer, data: p.data }, 0));
-    else run("c", c.handle({ type: "datagram", peer: sPeer, data: p.data }, 0));
-  }
+  const bytes = coapCoreDownload(SIZE, 100_000);
   report("core", start, bytes);
 }
 
