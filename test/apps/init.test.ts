@@ -13,7 +13,7 @@
  *   - the ESP32 host-side link check (scripts/esp32-link-check.mjs) on the
  *     project's manifest, for the esp32 board.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,16 +24,17 @@ import { findModdable, moddableMissing, type ModdableSdk } from "../../host-shim
 import { startCoapServer, type CoapPeer } from "../../host-shim/sim/peers.js";
 import { mosquittoSkipReason, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { packMote, runIn } from "./project.js";
+import { run } from "../helpers/run.js";
 
 const root = join(__dirname, "..", "..");
 let dir: string;
 let app: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "mote-init-"));
-  const tgz = packMote(dir);
+  const tgz = await packMote(dir);
   app = join(dir, "my-sensor");
-  const r = spawnSync(process.execPath, [join(root, "bin", "mote.mjs"), "init", app, "--mote", `file:${tgz}`], { encoding: "utf8" });
+  const r = await run(process.execPath, [join(root, "bin", "mote.mjs"), "init", app, "--mote", `file:${tgz}`], { timeoutMs: 60_000 });
   expect(r.status, r.stderr).toBe(0);
   installTarball(app, tgz);
 }, 180_000);

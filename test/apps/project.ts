@@ -2,9 +2,10 @@
  * Helpers for the tests of projects built on mote (test/apps/): pack this
  * checkout as npm would publish it, and run a command in a project folder.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { run } from "../helpers/run.js";
 
 const root = join(__dirname, "..", "..");
 
@@ -14,10 +15,10 @@ const root = join(__dirname, "..", "..");
  * `npm pack` itself would make through prepack) are made here, then packed
  * with --ignore-scripts so other bundles are not rebuilt under running tests.
  */
-export function packMote(dest: string): string {
-  const types = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), "--only=types"], { cwd: root, encoding: "utf8", timeout: 180_000 });
+export async function packMote(dest: string): Promise<string> {
+  const types = await run(process.execPath, [join(root, "scripts", "build.mjs"), "--only=types"], { cwd: root, timeoutMs: 180_000 });
   if (types.status !== 0) throw new Error(`declarations did not build:\n${types.stdout}${types.stderr}`);
-  const r = spawnSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", dest], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  const r = await run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", dest], { cwd: root, timeoutMs: 120_000 });
   if (r.status !== 0) throw new Error(`npm pack failed:\n${r.stdout}${r.stderr}`);
   const tgz = readdirSync(dest).find((f) => f.endsWith(".tgz"));
   if (tgz === undefined) throw new Error(`npm pack wrote no .tgz into ${dest}`);

@@ -13,7 +13,6 @@
  *     after the canary: the 5 canary devices are back on v2.0.0 in their old
  *     slot, the other devices were never sent it; the state file resumes it.
  */
-import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +26,7 @@ import { encodeDescriptor } from "../../src/ota/descriptor.js";
 import { bundleForXs } from "../../host-shim/xs/engine.js";
 import { builtDeviceBundle } from "../../host-shim/sim/simulation.js";
 import { main as ota } from "../../cli/ota.js";
+import { run } from "../helpers/run.js";
 
 const skip = rabbitmqSkipReason();
 const root = join(__dirname, "..", "..");
@@ -91,7 +91,7 @@ describe.skipIf(skip !== undefined)(`staged OTA rollout to ${N} simulated device
     dir = mkdtempSync(join(tmpdir(), "mote-rollout-"));
     // The simulators boot dist/sim/device.js: build it once here, not once per process.
     if (builtDeviceBundle() === undefined) {
-      const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), "--only=sim"], { cwd: root, encoding: "utf8", timeout: 300_000 });
+      const r = await run(process.execPath, [join(root, "scripts", "build.mjs"), "--only=sim"], { cwd: root, timeoutMs: 300_000 });
       if (r.status !== 0 || builtDeviceBundle() === undefined) throw new Error(`build of dist/sim/device.js failed: ${r.stderr}`);
     }
     if (!existsSync(join(root, "dist", "node", "cli.mjs"))) throw new Error("dist/node/cli.mjs is missing: npm run build");

@@ -6,12 +6,12 @@
  * setup/network, linked for esp32c3 by the real Moddable SDK host tools, must be refused
  * with the reason.
  */
-import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { findModdable, moddableMissing, moddableEnv, type ModdableSdk } from "../../host-shim/moddable/sdk.js";
+import { run } from "../helpers/run.js";
 
 const root = join(__dirname, "..", "..");
 const skip = moddableMissing();
@@ -20,7 +20,7 @@ describe.skipIf(skip !== undefined)("ESP32 link check (Moddable SDK host tools, 
   const dir = mkdtempSync(join(tmpdir(), "mote-esp32-boot-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("a preloaded setup/* module from outside the repository fails the check, with its imports named", () => {
+  test("a preloaded setup/* module from outside the repository fails the check, with its imports named", async () => {
     const sdk = findModdable() as ModdableSdk;
     expect(existsSync(join(root, "dist", "device", "main.js")), "npm run build first").toBe(true);
     // the repository's manifests and dist/, plus a manifest that preloads one more boot module
@@ -42,10 +42,10 @@ describe.skipIf(skip !== undefined)("ESP32 link check (Moddable SDK host tools, 
       join(dir, "manifest_extra_boot.json"),
       JSON.stringify({ include: ["./manifest.json"], modules: { "setup/join": join(outside, "join") }, preload: ["setup/join"] }),
     );
-    const r = spawnSync(
+    const r = await run(
       process.execPath,
       [join(root, "scripts", "esp32-link-check.mjs"), "--board", "esp32c3", "--build", "release", "--jobs", "1", "--manifest", join(dir, "manifest_extra_boot.json")],
-      { cwd: root, env: moddableEnv(sdk, root), encoding: "utf8", timeout: 240_000 },
+      { cwd: root, env: moddableEnv(sdk, root), timeoutMs: 240_000 },
     );
     const out = r.stdout + r.stderr;
     expect(r.status, out).toBe(1);

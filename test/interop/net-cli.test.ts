@@ -116,6 +116,7 @@ print(0, flush=True)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for m in sys.argv[2:]: s.sendto(m.encode(), ("127.0.0.1", int(sys.argv[1])))
 `;
+import { run } from "../helpers/run.js";
 
 describe.skipIf(!hasPython)("mote tcp/udp tasks (--engine node) against Python peers", () => {
   test("tcp connect: stdin goes to the peer and the task exits 0 once stdin ended and all was sent", async () => {
@@ -226,11 +227,11 @@ function latestSource(dir: string): number {
 }
 
 // The real CLI runs the bundles in dist/: rebuild them when src/, cli/ or host-shim/ changed since.
-beforeAll(() => {
+beforeAll(async () => {
   const bundles = ["dist/node/cli.mjs", "dist/sim/tools.js"];
   const sources = Math.max(...["src", "cli", "host-shim"].map(latestSource));
   if (bundles.every((b) => existsSync(b) && statSync(b).mtimeMs >= sources)) return;
-  const built = spawnSync(process.execPath, ["scripts/build.mjs", "--only=tools,cli"], { encoding: "utf8", timeout: 120_000 });
+  const built = await run(process.execPath, ["scripts/build.mjs", "--only=tools,cli"], { timeoutMs: 120_000 });
   if (built.status !== 0) throw new Error(`npm run build failed: ${built.stderr || built.stdout}`);
 }, 120_000);
 

@@ -6,12 +6,13 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { measure } from "../../bench/lib.js";
+import { run } from "../helpers/run.js";
 
 const root = join(__dirname, "..", "..");
 
 describe("bench frame", () => {
-  test("--json prints one figure per line with bench, metric, unit, mote, peer, peer_value, ratio", () => {
-    const r = spawnSync(process.execPath, ["bench/run.mjs", "device", "--json"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+  test("--json prints one figure per line with bench, metric, unit, mote, peer, peer_value, ratio", async () => {
+    const r = await run(process.execPath, ["bench/run.mjs", "device", "--json"], { cwd: root, timeoutMs: 120_000 });
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines.length).toBeGreaterThanOrEqual(2);

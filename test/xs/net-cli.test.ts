@@ -25,12 +25,12 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   const outputs = ["dist/node/cli.mjs", "dist/sim/tools.js"].map((f) => join(root, f));
   const sources = Math.max(...["src", "cli", "host-shim"].map((d) => newestSource(join(root, d))));
   const stale = outputs.some((f) => !existsSync(f) || statSync(f).mtimeMs < sources);
   if (stale) {
-    const r = spawnSync(process.execPath, ["scripts/build.mjs", "--only=tools,cli"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+    const r = await run(process.execPath, ["scripts/build.mjs", "--only=tools,cli"], { cwd: root, timeoutMs: 120_000 });
     if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
   }
 }, 120_000);
@@ -170,6 +170,7 @@ import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
 print(p, flush=True)
 `;
+import { run } from "../helpers/run.js";
 
 describe.skipIf(!python).each(["node", "xs"])("mote --engine %s against Python peers", (engine) => {
   test("tcp connect sends stdin to the peer and prints what it answers, exit 0", async () => {

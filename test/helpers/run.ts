@@ -1,0 +1,36 @@
+/**
+ * Runs a command to completion without blocking the test worker's event loop.
+ * A long `spawnSync` (a build, a link check) stalls vitest's worker RPC: a call
+ * in flight times out ("Timeout calling onTaskUpdate") as soon as the worker
+ * wakes, since its timer fires before the answer is read. Use this instead for
+ * anything that may take more than a few seconds.
+ */
+import { spawn } from "node:child_process";
+
+export interface RunResult {
+  /** Exit status; null when killed (the timeout, or a signal). */
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs: number },
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
+    const done = (status: number | null, extra = "") => {
+      clearTimeout(timer);
+      resolve({ status, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") + extra });
+    };
+    child.on("error", (e) => done(null, `\n${cmd}: ${e.message}`));
+    child.on("close", (status) => done(status));
+  });
+}
