@@ -2,7 +2,6 @@
  * Helpers for the tests of projects built on mote (test/apps/): pack this
  * checkout as npm would publish it, and run a command in a project folder.
  */
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../helpers/run.js";
@@ -29,22 +28,9 @@ export async function packMote(dest: string): Promise<string> {
  * Runs `cmd args` in `cwd` with a clean environment for a nested vitest; output is stdout +
  * stderr. Asynchronous: the test's own peers (an MQTT observer's keepalive) keep running.
  */
-export function runIn(cwd: string, cmd: string, args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<{ status: number | null; output: string }> {
+export async function runIn(cwd: string, cmd: string, args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<{ status: number | null; output: string }> {
   const clean: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("VITEST") && k !== "NODE_OPTIONS" && k !== "TEST") clean[k] = v;
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, env: { ...clean, NO_COLOR: "1", FORCE_COLOR: "0", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => out.push(d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, output: Buffer.concat(out).toString("utf8") });
-    });
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      resolve({ status: null, output: String(e) });
-    });
-  });
+  const r = await run(cmd, args, { cwd, env: { ...clean, NO_COLOR: "1", FORCE_COLOR: "0", ...env }, timeoutMs });
+  return { status: r.status, output: r.output };
 }

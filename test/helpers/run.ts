@@ -12,6 +12,8 @@ export interface RunResult {
   status: number | null;
   stdout: string;
   stderr: string;
+  /** stdout and stderr as they arrived, interleaved. */
+  output: string;
 }
 
 export function run(
@@ -23,12 +25,14 @@ export function run(
     const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => out.push(d));
-    child.stderr.on("data", (d: Buffer) => err.push(d));
+    const both: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => (out.push(d), both.push(d)));
+    child.stderr.on("data", (d: Buffer) => (err.push(d), both.push(d)));
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs);
     const done = (status: number | null, extra = "") => {
       clearTimeout(timer);
-      resolve({ status, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") + extra });
+      const text = (parts: Buffer[]) => Buffer.concat(parts).toString("utf8");
+      resolve({ status, stdout: text(out), stderr: text(err) + extra, output: text(both) + extra });
     };
     child.on("error", (e) => done(null, `\n${cmd}: ${e.message}`));
     child.on("close", (status) => done(status));
