@@ -44,7 +44,7 @@ async function fleet(devices: number, engine: "lite" | "standard"): Promise<Flee
 }
 
 export async function run(emit: Emit): Promise<void> {
-  ensureLiteXsnap((line) => console.error(line));
+  await ensureLiteXsnap((line) => console.error(line));
   const n = Number(process.env.MOTE_BENCH_DEVICES ?? 200);
   const peerN = Number(process.env.MOTE_BENCH_PEER_DEVICES ?? 20);
   const before = await fleet(peerN, "standard");

@@ -87,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     // A fleet runs on the small-heap XS worker (~7 MB a device instead of ~58), built here once.
     if (args.devices > 1 && process.platform === "linux") {
       try {
-        ensureLiteXsnap(print);
+        await ensureLiteXsnap(print);
       } catch (e) {
         print(`mote sim: ${(e as Error).message}; the fleet runs on the stock XS worker (~58 MB per device)`);
       }

@@ -26,7 +26,7 @@
  * key a hash of the worker's source, the makefile and the sizes: built once
  * (about a minute on two idle cores), found afterwards.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -103,7 +103,27 @@ export function liteXsnapBinary(): string | undefined {
  * make and a C compiler; throws `xsnap-lite-build` with the compiler's last
  * line when the build fails (the stock worker still works then).
  */
-export function ensureLiteXsnap(log?: (line: string) => void): string {
+/** Runs make to completion (killed after `timeoutMs`); output is stdout + stderr, the last 64 KB. */
+function make(args: string[], timeoutMs: number): Promise<{ status: number | null; output: string; error?: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("make", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    const take = (d: Buffer) => (output = (output + d.toString("utf8")).slice(-65_536));
+    child.stdout.on("data", take);
+    child.stderr.on("data", take);
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      resolve({ status: null, output, error: e.message });
+    });
+    child.on("close", (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, output, ...(signal === null ? {} : { error: `killed by ${signal}` }) });
+    });
+  });
+}
+
+export async function ensureLiteXsnap(log?: (line: string) => void): Promise<string> {
   if (process.platform !== "linux") throw new MoteError("xsnap-lite-build", "the fleet worker is built on Linux only");
   const p = paths();
   const bin = binaryIn(p.dir);
@@ -117,15 +137,16 @@ export function ensureLiteXsnap(log?: (line: string) => void): string {
   for (const f of readdirSync(p.src)) cpSync(join(p.src, f), join(work, "src", f));
   const worker = join(work, "src", "xsnap-worker.c");
   writeFileSync(worker, patchWorkerSource(readFileSync(worker, "utf8")));
-  const r = spawnSync(
-    "make",
+  // Asynchronous: the build takes a minute or more, and the caller's event loop
+  // (the simulator's status, a test runner's RPC) must keep running meanwhile.
+  const r = await make(
     ["-f", p.makefile, "-C", dirname(p.makefile), "GOAL=release", `MODDABLE=${p.moddable}`, `BUILD_DIR=${join(work, "build")}`, `TLS_DIR=${join(work, "src")}`, "XSNAP_VERSION=mote-lite", "-j2"],
-    { encoding: "utf8", timeout: 900_000 },
+    900_000,
   );
   if (r.status !== 0 || !existsSync(binaryIn(work))) {
     rmSync(work, { recursive: true, force: true });
-    const last = `${r.stderr ?? ""}${r.stdout ?? ""}`.trim().split("\n").pop() ?? "";
-    throw new MoteError("xsnap-lite-build", `make failed (${r.error?.message ?? `exit ${r.status}`}): ${last}`);
+    const last = r.output.trim().split("\n").pop() ?? "";
+    throw new MoteError("xsnap-lite-build", `make failed (${r.error ?? `exit ${r.status}`}): ${last}`);
   }
   // the objects are not needed once linked
   rmSync(join(work, "build", "tmp"), { recursive: true, force: true });

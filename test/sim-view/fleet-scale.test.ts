@@ -49,7 +49,7 @@ describe(`a fleet of ${DEVICES} simulated devices on the fleet XS worker`, () =>
   let worker: string;
 
   beforeAll(async () => {
-    worker = ensureLiteXsnap();
+    worker = await ensureLiteXsnap();
     state = mkdtempSync(join(tmpdir(), "mote-fleet-"));
     sim = await startSimulation({ devices: DEVICES, engine: "lite", state, telemetryMs: 2000, observeSensor: false, pollMs: 2000, fleet: `scale-${process.pid}` });
   }, 900_000);
