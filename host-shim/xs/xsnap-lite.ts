@@ -98,11 +98,6 @@ export function liteXsnapBinary(): string | undefined {
   }
 }
 
-/**
- * Builds the fleet worker if it is not built yet and returns its path. Needs
- * make and a C compiler; throws `xsnap-lite-build` with the compiler's last
- * line when the build fails (the stock worker still works then).
- */
 /** Runs make to completion (killed after `timeoutMs`); output is stdout + stderr, the last 64 KB. */
 function make(args: string[], timeoutMs: number): Promise<{ status: number | null; output: string; error?: string }> {
   return new Promise((resolve) => {
@@ -123,6 +118,11 @@ function make(args: string[], timeoutMs: number): Promise<{ status: number | nul
   });
 }
 
+/**
+ * Builds the fleet worker if it is not built yet and returns its path. Needs
+ * make and a C compiler; throws `xsnap-lite-build` with the compiler's last
+ * line when the build fails (the stock worker still works then).
+ */
 export async function ensureLiteXsnap(log?: (line: string) => void): Promise<string> {
   if (process.platform !== "linux") throw new MoteError("xsnap-lite-build", "the fleet worker is built on Linux only");
   const p = paths();
