@@ -83,6 +83,12 @@ export class MqttClient {
   #alarmAt: number | undefined;
   /** A #flush is queued as a promise job (see #flushSoon). */
   #flushQueued = false;
+  /** With a store and `saveDelayMs`: the deferred save (see #persist); undefined otherwise. */
+  readonly #saveAlarm: Alarm | undefined;
+  /** A save is owed: the session changed since the last one. */
+  #saveOwed = false;
+  /** The store holds a session with nothing in it (or nothing): saving an empty one again is skipped. */
+  #savedEmpty = false;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -101,10 +107,12 @@ export class MqttClient {
     this.session = new MqttSession(sessionOptions);
     const saved = options.store?.load();
     if (saved) this.session.restore(saved);
+    this.#savedEmpty = this.#holdsNothing();
     this.#alarm = new Alarm(() => {
       this.#alarmAt = undefined;
       this.#feed({ type: "timer" });
     });
+    if (options.store && (options.saveDelayMs ?? 0) > 0) this.#saveAlarm = new Alarm(() => this.#save());
     const r = options.reconnect;
     this.#link = new LinkLifecycle({
       reconnect: r !== false,
@@ -216,6 +224,7 @@ export class MqttClient {
    */
   end(options: { force?: boolean } = {}): Promise<void> {
     const done = new Promise<void>((resolve) => this.#endWaiters.push(resolve));
+    if (this.#saveOwed) this.#save(); // a reboot may follow before the socket closes
     if (!this.#ended) {
       this.#ended = true;
       this.#drive({ type: "end" });
@@ -331,11 +340,7 @@ export class MqttClient {
           break;
         }
         case "persist":
-          try {
-            this.#options.store?.save(this.session.snapshot());
-          } catch (e) {
-            this.#emit("error", e instanceof MoteError ? e : new MoteError("store", String(e)));
-          }
+          this.#persist(a.incoming === true);
           break;
         case "close": {
           const r = a.reason;
@@ -485,6 +490,42 @@ export class MqttClient {
     });
   }
 
+  /**
+   * "persist": the session changed. Saved at once, or — connected, with
+   * `saveDelayMs` — when the delay is over, by when the broker has usually
+   * acknowledged the message and the store finds nothing changed (store.ts
+   * writes nothing then). Offline there is no acknowledgement to wait for, and a
+   * change of the incoming QoS 2 ids is saved before its PUBREC / PUBCOMP leaves.
+   */
+  #persist(incoming: boolean): void {
+    const alarm = this.#saveAlarm;
+    if (alarm === undefined || incoming || this.session.state !== "connected") return this.#save();
+    if (this.#saveOwed) return;
+    this.#saveOwed = true;
+    alarm.arm(now() + this.#options.saveDelayMs!);
+  }
+
+  #save(): void {
+    this.#saveOwed = false;
+    this.#saveAlarm?.arm(undefined);
+    // Steady telemetry: the message was acknowledged before the delayed save, and
+    // the store already says "nothing held" — no snapshot, no encoding (garbage on XS).
+    const empty = this.#holdsNothing();
+    if (empty && this.#savedEmpty) return;
+    try {
+      this.#options.store?.save(this.session.snapshot());
+      this.#savedEmpty = empty;
+    } catch (e) {
+      this.#emit("error", e instanceof MoteError ? e : new MoteError("store", String(e)));
+    }
+  }
+
+  /** No QoS 1/2 message in flight or queued, and no incoming QoS 2 id: what an empty snapshot says. */
+  #holdsNothing(): boolean {
+    const s = this.session;
+    return s.inflightCount === 0 && s.queuedCount === 0 && s.incomingCount === 0;
+  }
+
   /** The socket failed or the peer closed it: torn down, and the lifecycle decides what next. */
   #down(code: SocketErrorCode, message?: string): void {
     if (!this.#teardown(code, message)) return;
@@ -516,6 +557,7 @@ export class MqttClient {
   }
 
   #closed(): boolean {
+    if (this.#saveOwed) this.#save(); // what was in flight waits offline now
     this.#out.drop();
     this.#emit("offline");
     this.#emit("close");
@@ -539,6 +581,8 @@ export class MqttClient {
   }
 
   #finish(): void {
+    if (this.#saveOwed) this.#save();
+    this.#saveAlarm?.close();
     this.#drive({ type: "end" });
     this.#linkAlarm.arm(undefined);
     this.#linkAlarm.close();

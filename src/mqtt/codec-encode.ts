@@ -25,7 +25,8 @@ export function clientPacketSize(packet: MqttPacket, version: ProtocolVersion): 
 
 /** Exact size of a PUBLISH of this shape, whatever its packet id (limits are checked before an id is given). */
 export function publishSize(p: PublishPacket, version: ProtocolVersion): number {
-  let n = stringSize(p.topic) + p.payload.length + (p.qos > 0 ? 2 : 0);
+  // the topic's length from the encoder's cache: utf8Length made a buffer per call on XS
+  let n = 2 + topicBytes(p.topic).length + p.payload.length + (p.qos > 0 ? 2 : 0);
   if (version === 5) n += propsSize(p.properties);
   return 1 + varintLength(n) + n;
 }

@@ -131,7 +131,12 @@ export type SessionAction =
   | { type: "unsubscribed"; ref: unknown; reasonCodes: number[] }
   | { type: "failed"; ref: unknown; error: Failure }
   | { type: "auth"; packet: AuthPacket }
-  | { type: "persist" }
+  /**
+   * Save `snapshot()` (with a store). `incoming`: the incoming QoS 2 ids changed, so
+   * the save comes before the PUBREC / PUBCOMP of this event goes out (exactly once
+   * across a power cut, §4.3.3); a change of the outgoing messages alone may wait.
+   */
+  | { type: "persist"; incoming?: boolean }
   | { type: "close"; reason: CloseReason };
 
 /** What `snapshot()` returns and `restore()` takes: the part of a session worth a reboot. */

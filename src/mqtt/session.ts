@@ -136,6 +136,8 @@ export class MqttSession {
   readonly #requests: Map<number, Request>;
   #nextId = 1;
   #dirty = false;
+  /** The incoming QoS 2 ids changed (with #dirty): the save may not wait (see "persist"). */
+  #incomingDirty = false;
   #actions: SessionAction[] = [];
   /** Some in-flight message may be unsent on this connection (after a reconnect or restore): only then does #pump scan them. */
   #resendDue = false;
@@ -211,7 +213,8 @@ export class MqttSession {
     }
     if (this.#dirty) {
       this.#dirty = false;
-      if (this.#o.persistent) out.push({ type: "persist" });
+      if (this.#o.persistent) out.push(this.#incomingDirty ? { type: "persist", incoming: true } : { type: "persist" });
+      this.#incomingDirty = false;
     }
     return out;
   }
@@ -437,7 +440,7 @@ export class MqttSession {
       case "pubrel": {
         // §4.3.3: release the id; the message was delivered when it arrived
         const known = this.#incoming.delete(p.packetId);
-        if (known) this.#dirty = true;
+        if (known) this.#dirty = this.#incomingDirty = true;
         this.#send({ type: "pubcomp", packetId: p.packetId, reasonCode: known || this.version === 4 ? 0 : 0x92 }, now);
         return;
       }
@@ -506,7 +509,7 @@ export class MqttSession {
       this.#queue.addFirst(requeue);
       if (this.#incoming.size) {
         this.#incoming.clear();
-        this.#dirty = true;
+        this.#dirty = this.#incomingDirty = true;
       }
     }
     // later reconnects resume this session
@@ -731,7 +734,7 @@ export class MqttSession {
         return this.#fault("receive-maximum-exceeded", `more than ${this.#o.receiveMaximum} QoS 2 messages held`, now); // §4.9
       }
       this.#incoming.add(id);
-      this.#dirty = true;
+      this.#dirty = this.#incomingDirty = true;
       this.#actions.push({ type: "message", packet: p });
     }
     this.#send({ type: "pubrec", packetId: id, reasonCode: 0 }, now);

@@ -10,7 +10,13 @@
  * record, chunk by chunk, and only then flips the small pointer key. A
  * record carries a sequence number and a CRC-32 of its body; `load()` reads
  * both slots and takes the newest record whose checksum holds, so a torn
- * save leaves the previous record in force.
+ * save leaves the previous record in force. (No pointer key is written: the
+ * sequence numbers say which record is newest.)
+ *
+ * Flash wear. A save whose body is the newest record's (same length and
+ * CRC-32) writes nothing: on the ESP32 every write is NVS entries that wear
+ * the partition, and the client asks again after every change that cancels
+ * out (a QoS 1 message sent and acknowledged; client.ts `saveDelayMs`).
  *
  * Bounds: a record is at most `maxBytes` (default 8192) in chunks of
  * `chunkBytes` (default 1024) — at most 2 * ceil(maxBytes / chunkBytes) + 1
@@ -49,6 +55,14 @@ export interface PreferenceStoreOptions {
 const MAGIC = 0x4d515331; // "MQS1"
 const HEADER = 16; // magic, sequence, body length, CRC-32
 
+/** Where the newest record is, and what its body is (to skip a save that changes nothing). */
+interface Newest {
+  slot: string;
+  seq: number;
+  length: number;
+  crc: number;
+}
+
 export class PreferenceSessionStore implements SessionStore {
   readonly #prefs: PreferenceApi;
   readonly #domain: string;
@@ -58,8 +72,8 @@ export class PreferenceSessionStore implements SessionStore {
   }
   readonly #maxBytes: number;
   readonly #chunk: number;
-  /** The newest valid record's slot and sequence: undefined = not known (read it), null = none. */
-  #newest: { slot: string; seq: number } | null | undefined;
+  /** The newest valid record's slot, sequence and body (length, CRC-32): undefined = not known (read it), null = none. */
+  #newest: Newest | null | undefined;
 
   constructor(prefs: PreferenceApi, domain: string, options: PreferenceStoreOptions = {}) {
     if (domain.length === 0 || domain.length > 15) throw new MoteError("invalid-option", "domain must be 1..15 characters (NVS)");
@@ -76,40 +90,42 @@ export class PreferenceSessionStore implements SessionStore {
   }
 
   /** The newest valid record, read and checked; remembered for the next save. */
-  #newestSlot(): { slot: string; seq: number; body: Uint8Array } | undefined {
-    let best: { slot: string; seq: number; body: Uint8Array } | undefined;
+  #newestSlot(): (Newest & { body: Uint8Array }) | undefined {
+    let best: (Newest & { body: Uint8Array }) | undefined;
     for (const slot of ["a", "b"]) {
       const r = this.#readSlot(slot);
-      if (r && (best === undefined || seqNewer(r.seq, best.seq))) best = { slot, ...r };
+      if (r && (best === undefined || seqNewer(r.seq, best.seq))) best = { slot, seq: r.seq, length: r.body.length, crc: r.crc, body: r.body };
     }
-    this.#newest = best ? { slot: best.slot, seq: best.seq } : null;
+    this.#newest = best ? { slot: best.slot, seq: best.seq, length: best.length, crc: best.crc } : null;
     return best;
   }
 
   save(snapshot: SessionSnapshot): void {
-    const body = encodeSnapshot(snapshot, this.#maxBytes - HEADER);
-    // write over the older (or invalid) slot; the newest valid record stays intact.
-    // Which one that is comes from the last load or save (one process owns the domain),
-    // so a save reads nothing back: on NVS that is two reads and a CRC less per save.
+    // The body is encoded in place, after the header: one buffer a save.
+    const record = encodeSnapshot(snapshot, this.#maxBytes - HEADER, HEADER);
+    const body = record.subarray(HEADER);
+    const crc = crc32(body);
+    // Which record is newest comes from the last load or save (one process owns the
+    // domain), so a save reads nothing back: on NVS that is two reads and a CRC less.
     const newest = this.#newest !== undefined ? this.#newest : this.#newestSlot();
+    if (newest && newest.length === body.length && newest.crc === crc) return; // unchanged: no flash write
+    // write over the older (or invalid) slot; the newest valid record stays intact
     const slot = newest?.slot === "a" ? "b" : "a";
     const seq = newest ? (newest.seq + 1) >>> 0 : 1;
     this.#newest = undefined; // unknown until every chunk is written
-    const record = new Uint8Array(HEADER + body.length);
     const dv = new DataView(record.buffer);
     dv.setUint32(0, MAGIC);
     dv.setUint32(4, seq);
     dv.setUint32(8, body.length);
-    dv.setUint32(12, crc32(body));
-    record.set(body, HEADER);
-    for (let i = 0, k = 0; i < record.length; i += this.#chunk, k++) {
-      this.#prefs.setPreference(this.#domain, slot + k, record.slice(i, i + this.#chunk));
-    }
-    this.#newest = { slot, seq };
-    this.#prefs.setPreference(this.#domain, "p", slot); // a hint; load() trusts sequence + CRC
+    dv.setUint32(12, crc);
+    // a record within one chunk (the common case: a message or two) goes as it is
+    if (record.length <= this.#chunk) this.#prefs.setPreference(this.#domain, slot + "0", record);
+    else for (let i = 0, k = 0; i < record.length; i += this.#chunk, k++) this.#prefs.setPreference(this.#domain, slot + k, record.subarray(i, i + this.#chunk));
+    this.#newest = { slot, seq, length: body.length, crc };
   }
 
   clear(): void {
+    // "p": the pointer key earlier versions wrote after each save
     const chunks = Math.ceil(this.#maxBytes / this.#chunk);
     for (const slot of ["a", "b"]) for (let k = 0; k < chunks; k++) this.#prefs.deletePreference(this.#domain, slot + k);
     this.#prefs.deletePreference(this.#domain, "p");
@@ -126,7 +142,7 @@ export class PreferenceSessionStore implements SessionStore {
     return { seq: dv.getUint32(4), length, crc: dv.getUint32(12) };
   }
 
-  #readSlot(slot: string): { seq: number; body: Uint8Array } | undefined {
+  #readSlot(slot: string): { seq: number; crc: number; body: Uint8Array } | undefined {
     const h = this.#readHeader(slot);
     if (h === undefined) return undefined;
     const record = new Uint8Array(HEADER + h.length);
@@ -140,7 +156,7 @@ export class PreferenceSessionStore implements SessionStore {
     }
     const body = record.subarray(HEADER);
     if (crc32(body) !== h.crc) return undefined; // torn or corrupted
-    return { seq: h.seq, body };
+    return { seq: h.seq, crc: h.crc, body };
   }
 }
 
@@ -151,7 +167,7 @@ export class MemorySessionStore implements SessionStore {
     return this.#snapshot ? decodeSnapshot(this.#snapshot) : undefined;
   }
   save(s: SessionSnapshot): void {
-    this.#snapshot = encodeSnapshot(s, 1 << 20);
+    this.#snapshot = encodeSnapshot(s, 1 << 20, 0);
   }
   clear(): void {
     this.#snapshot = undefined;
@@ -167,7 +183,8 @@ function seqNewer(a: number, b: number): boolean {
 // outgoing: u16 count, (u8 released, PUBLISH packet as MQTT 5 bytes)* |
 // queued: u16 count, (PUBLISH packet)*
 
-function encodeSnapshot(s: SessionSnapshot, limit: number): Uint8Array {
+/** The body at `offset` of a new buffer (room before it for the caller's header). */
+function encodeSnapshot(s: SessionSnapshot, limit: number, offset: number): Uint8Array {
   const id = encodeUtf8(s.clientId);
   let size = 2 + id.length + 2 + 2 * s.incoming.length + 2 + 2;
   for (const o of s.outgoing) size += 1 + clientPacketSize(o.packet, 5);
@@ -179,9 +196,9 @@ function encodeSnapshot(s: SessionSnapshot, limit: number): Uint8Array {
     size += n;
     queued++;
   }
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(offset + size);
   const dv = new DataView(out.buffer);
-  let o = 0;
+  let o = offset;
   dv.setUint16(o, id.length);
   out.set(id, o + 2);
   o += 2 + id.length;

@@ -34,6 +34,8 @@ export class Alarm {
   #onAlarm: (() => void) | undefined;
   #timer: TimerHandle | undefined;
   #deadline: number | undefined;
+  /** Made once: a closure per arm() was garbage on every keepalive and save re-arm. */
+  readonly #fireNow = (): void => this.#fire();
 
   constructor(onAlarm: () => void) {
     this.#onAlarm = onAlarm;
@@ -50,7 +52,7 @@ export class Alarm {
     this.#cancel();
     if (deadline === undefined) return;
     this.#deadline = deadline;
-    this.#timer = setTimer(() => this.#fire(), deadline - now());
+    this.#timer = setTimer(this.#fireNow, deadline - now());
   }
 
   /** Disarms for good: `onAlarm` is never called after `close()`. */

@@ -53,6 +53,28 @@ describe("the preference session store", () => {
     expect(store.load()).toEqual(snapshot(3));
   });
 
+  test("a save that changes nothing writes nothing (flash wear), after a save or after a load (a reboot)", () => {
+    const prefs = new FakePreferences();
+    const store = new PreferenceSessionStore(prefs, "mqtt", { chunkBytes: 512 });
+    store.save(snapshot(1));
+    const written = prefs.writes;
+    expect(written).toBe(4); // 1,672 bytes in 512-byte chunks, and no pointer key
+    store.save(snapshot(1));
+    expect(prefs.writes).toBe(written);
+    const rebooted = new PreferenceSessionStore(prefs, "mqtt", { chunkBytes: 512 });
+    expect(rebooted.load()).toEqual(snapshot(1));
+    rebooted.save(snapshot(1));
+    expect(prefs.writes).toBe(written);
+    rebooted.save(snapshot(2)); // a change is written, into the other slot
+    expect(prefs.writes).toBe(2 * written);
+    expect(new PreferenceSessionStore(prefs, "mqtt", { chunkBytes: 512 }).load()).toEqual(snapshot(2));
+    // an empty session after one with messages is a change too
+    const empty: SessionSnapshot = { clientId: "dev-2", outgoing: [], queued: [], incoming: [] };
+    rebooted.save(empty);
+    expect(prefs.writes).toBe(2 * written + 1);
+    expect(new PreferenceSessionStore(prefs, "mqtt").load()).toEqual(empty);
+  });
+
   test("a save reads nothing back once the store knows its newest record (from a load or a save)", () => {
     const prefs = new FakePreferences();
     let reads = 0;

@@ -5,10 +5,15 @@
  *
  * Reboots and power cuts. With `session` (the default program passes the
  * platform preferences) the client's `clean: false` session is kept in a
- * `PreferenceSessionStore` (src/mqtt/store.ts, torn-write safe): every QoS 1
- * message the link accepts is saved before it goes out, and the next link —
- * after a reboot too — loads it and delivers it after its first connect
- * (MQTT 3.1.1 §4.4: resent with DUP when the broker kept the session).
+ * `PreferenceSessionStore` (src/mqtt/store.ts, torn-write safe), and the next
+ * link — after a reboot too — loads it and delivers what it holds after its
+ * first connect (MQTT 3.1.1 §4.4: resent with DUP when the broker kept the
+ * session). A QoS 1 message the link accepts while offline is saved at once.
+ * Online it is saved only if the broker has not acknowledged it within
+ * `saveDelayMs` (default 2 s; the client's option): steady telemetry then
+ * writes no flash at all, where a save per message (two NVS writes) would wear
+ * the boards' 20 KB NVS partition out within months at one message a second.
+ * A lost connection, a reboot and `end()` save what is held at once.
  *
  * Bounds. A store record is at most `maxBytes`; what does not fit is not
  * saved (src/mqtt/store.ts keeps in-flight messages first, then as much of the
@@ -34,6 +39,8 @@ export interface MqttSessionStoreOptions {
   maxBytes?: number;
   /** Bytes per preference value. Default 1024. */
   chunkBytes?: number;
+  /** Online, how long a message waits for its PUBACK before it is saved, ms (the client's `saveDelayMs`). Default 2000; 0 saves every message before it goes out. */
+  saveDelayMs?: number;
 }
 
 export interface MqttAdapterOptions {
@@ -53,6 +60,7 @@ export interface MqttAdapterOptions {
 export const SESSION_DOMAIN = "mote-mqtt";
 export const SESSION_MAX_BYTES = 5120;
 export const SESSION_CHUNK_BYTES = 1024;
+export const SESSION_SAVE_DELAY_MS = 2000;
 
 /**
  * Upper bound of what a message adds to a store record beyond topic + payload:
@@ -98,6 +106,7 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       queuePolicy: "reject",
       reconnect: adapter.reconnect ?? { initialDelayMs: 500, maxDelayMs: 30_000, stableAfterMs: 30_000 },
       store,
+      saveDelayMs: s?.saveDelayMs ?? SESSION_SAVE_DELAY_MS,
     });
     client.on("connect", (info) => {
       lastError = "closed"; // a connection that ends without an error was closed by the peer
@@ -120,7 +129,12 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
     });
     /** Room for one more QoS 1 message: by count, and (with a store) in one store record. */
     const room = (topic: string, payload: Uint8Array): boolean => {
-      const held = client.session.snapshot(); // QoS 1/2 in flight + queued: what the store saves
+      const session = client.session;
+      // The common case, steady telemetry: the last message was acknowledged and nothing is
+      // held, so it fits (alone, even one larger than a record: below). No snapshot made —
+      // that was a dozen objects of garbage a publish on XS.
+      if (session.inflightCount + session.queuedCount === 0) return maxHeld > 0;
+      const held = session.snapshot(); // QoS 1/2 in flight + queued: what the store saves
       if (held.outgoing.length + held.queued.length >= maxHeld) return false;
       if (budget === Infinity) return true;
       const own = utf8Length(topic) + payload.length + STORED_OVERHEAD;

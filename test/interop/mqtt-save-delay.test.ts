@@ -1,0 +1,157 @@
+/**
+ * The client's `saveDelayMs` (src/mqtt/client.ts): a persistent session is not
+ * written to flash for every QoS 1 message (two NVS writes a message wore the
+ * boards' NVS out within months), yet what a reboot needs is still saved:
+ *   - online, a message the broker acknowledges within the delay is never written;
+ *   - one it does not acknowledge is saved when the delay is over;
+ *   - offline (queued) it is saved at once, as is what was in flight when the
+ *     connection drops, and what `end()` finds owed;
+ *   - a change of the incoming QoS 2 ids is saved before the PUBREC leaves (§4.3.3).
+ * Against mosquitto and, for a broker that never acknowledges, test/helpers/fake-broker.ts.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import mqtt from "mqtt";
+import { connect, PreferenceSessionStore, type ClientOptions, type MqttClient, type PreferenceApi, type SessionStore } from "../../src/mqtt/index.js";
+import type { SessionSnapshot } from "../../src/mqtt/session-types.js";
+import { mosquittoSkipReason, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
+import { startFakeBroker, type FakeBroker } from "../helpers/fake-broker.js";
+import { connected, once, waitFor } from "./mqtt-helpers.js";
+
+const skip = mosquittoSkipReason();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Preferences in memory that count the writes (each is NVS entries on the chip). */
+class CountingPreferences implements PreferenceApi {
+  values = new Map<string, string | number | boolean | Uint8Array>();
+  writes = 0;
+  getPreference(d: string, k: string) {
+    const v = this.values.get(d + "/" + k);
+    return v instanceof Uint8Array ? v.slice() : v;
+  }
+  setPreference(d: string, k: string, v: string | number | boolean | Uint8Array) {
+    this.writes++;
+    this.values.set(d + "/" + k, v instanceof Uint8Array ? v.slice() : v);
+  }
+  deletePreference(d: string, k: string) {
+    this.values.delete(d + "/" + k);
+  }
+}
+
+/** What a reboot would find: a new store object over the same preferences. */
+const stored = (prefs: PreferenceApi): SessionSnapshot | undefined => new PreferenceSessionStore(prefs, "sess").load();
+
+let broker: Mosquitto;
+let fake: FakeBroker;
+const closers: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  if (skip) return;
+  broker = await startMosquitto();
+  fake = await startFakeBroker("no-ack");
+}, 20_000);
+
+afterAll(async () => {
+  for (const c of closers.reverse()) await Promise.race([c().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  await fake?.close();
+  await broker?.close();
+});
+
+function client(options: ClientOptions): MqttClient {
+  const c = connect({ host: "127.0.0.1", port: broker.port, protocolVersion: 4, clean: false, reconnect: false, ...options });
+  closers.push(() => c.end({ force: true }));
+  return c;
+}
+
+describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved without a flash write per message", () => {
+  test("steady QoS 1 online: the delayed save finds nothing changed and writes nothing; without the delay every message is written", async () => {
+    const writes: number[] = [];
+    for (const saveDelayMs of [300, 0]) {
+      const prefs = new CountingPreferences();
+      const c = client({ clientId: `sd-steady-${saveDelayMs}`, store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs });
+      await connected(c);
+      const before = prefs.writes;
+      for (let i = 0; i < 20; i++) await c.publish("sd/steady", `m${i}`, { qos: 1 });
+      await sleep(700); // every delayed save has run
+      writes.push(prefs.writes - before);
+      // delayed: the record says "nothing held"; immediate: completions are not saved on
+      // their own (store.ts), so it still holds the last message, sent again after a reboot
+      expect(stored(prefs)?.outgoing ?? []).toHaveLength(saveDelayMs > 0 ? 0 : 1);
+      await c.end();
+    }
+    const [delayed, immediate] = writes;
+    expect(delayed).toBe(0); // nothing held at any delayed save, and nothing was stored: nothing to write
+    expect(immediate).toBeGreaterThanOrEqual(20); // one save per message before it goes out
+  });
+
+  test("a message the broker does not acknowledge is saved when the delay is over, not before", async () => {
+    const prefs = new CountingPreferences();
+    const c = client({ port: fake.port, clientId: "sd-noack", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 400 });
+    await connected(c);
+    void c.publish("sd/noack", "kept", { qos: 1 }).catch(() => undefined);
+    await sleep(50);
+    expect(stored(prefs)?.outgoing ?? []).toHaveLength(0);
+    await waitFor(() => (stored(prefs)?.outgoing.length ?? 0) === 1, 3000);
+    expect(new TextDecoder().decode(stored(prefs)!.outgoing[0].packet.payload)).toBe("kept");
+  });
+
+  test("end({ force }) saves what the delay still held (a reboot follows it)", async () => {
+    const prefs = new CountingPreferences();
+    const c = client({ port: fake.port, clientId: "sd-end", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 60_000 });
+    await connected(c);
+    void c.publish("sd/end", "owed", { qos: 1 }).catch(() => undefined);
+    await sleep(50);
+    expect(stored(prefs)?.outgoing ?? []).toHaveLength(0);
+    void c.end({ force: true });
+    expect(stored(prefs)?.outgoing).toHaveLength(1);
+  });
+
+  test("a lost connection saves what was in flight at once; offline a message is saved as it is queued", async () => {
+    const prefs = new CountingPreferences();
+    const own = await startFakeBroker("no-ack");
+    const c = client({ port: own.port, clientId: "sd-lost", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 60_000 });
+    await connected(c);
+    void c.publish("sd/lost", "in-flight", { qos: 1 }).catch(() => undefined);
+    await sleep(50);
+    expect(stored(prefs)?.outgoing ?? []).toHaveLength(0);
+    const offline = once(c, "offline");
+    await own.close(); // the fake broker drops its connections
+    await offline;
+    expect(stored(prefs)?.outgoing).toHaveLength(1);
+    void c.publish("sd/lost", "queued", { qos: 1 }).catch(() => undefined);
+    expect(stored(prefs)?.queued).toHaveLength(1);
+  });
+
+  test("an incoming QoS 2 message's id is saved before its PUBREC goes out, whatever the delay", async () => {
+    const saves: { incoming: number[]; at: number }[] = [];
+    const prefs = new CountingPreferences();
+    const inner = new PreferenceSessionStore(prefs, "sess");
+    const store: SessionStore = {
+      load: () => inner.load(),
+      clear: () => inner.clear(),
+      save(s) {
+        saves.push({ incoming: s.incoming.slice(), at: Date.now() });
+        inner.save(s);
+      },
+    };
+    const c = client({ clientId: "sd-qos2", store, saveDelayMs: 60_000 });
+    await connected(c);
+    let deliveredAt = 0;
+    let savesAtDelivery = -1;
+    c.on("message", () => {
+      deliveredAt = Date.now();
+      savesAtDelivery = saves.length;
+    });
+    await c.subscribe("sd/qos2", undefined, { qos: 2 });
+    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: "sd-qos2-pub", reconnectPeriod: 0 });
+    closers.push(() => pub.endAsync(true));
+    await pub.publishAsync("sd/qos2", "once", { qos: 2 });
+    await waitFor(() => deliveredAt > 0, 3000);
+    // deliveries first, then the save, then the bytes: the save right after the delivery holds the id
+    await waitFor(() => saves.length > savesAtDelivery, 3000);
+    const next = saves[savesAtDelivery];
+    expect(next.incoming).toHaveLength(1);
+    expect(next.at - deliveredAt).toBeLessThan(1000); // not after the 60 s delay
+    // the PUBREL released it, and that change too was saved at once
+    await waitFor(() => (stored(prefs)?.incoming.length ?? 1) === 0, 3000);
+  });
+});
