@@ -362,11 +362,14 @@ export class MqttClient {
   #flushSoon(): void {
     if (this.#flushQueued || this.#out.empty) return;
     this.#flushQueued = true;
-    void Promise.resolve().then(() => {
-      this.#flushQueued = false;
-      this.#flush();
-    });
+    void Promise.resolve().then(this.#flushJob);
   }
+
+  /** #flushSoon's job, made once (a closure per publish was garbage on XS). */
+  readonly #flushJob = (): void => {
+    this.#flushQueued = false;
+    this.#flush();
+  };
 
   #deliver(p: PublishPacket): void {
     for (const [filter, handler] of this.#handlers) {

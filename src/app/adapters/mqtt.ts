@@ -127,6 +127,11 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       // a throwing program is noted as the client notes a throwing listener
       Promise.resolve(event).then(onEvent).then(undefined, () => (lastError = "listener"));
     });
+    // A publish's outcome, told to the program; made once per link, not per message (garbage on XS).
+    const sent = (): void => onEvent({ type: "sent" });
+    const dropped = (e: { code?: string }): void => {
+      if (e?.code !== "ended") onEvent({ type: "dropped", reason: e?.code ?? "error" });
+    };
     /** Room for one more QoS 1 message: by count, and (with a store) in one store record. */
     const room = (topic: string, payload: Uint8Array): boolean => {
       const session = client.session;
@@ -156,12 +161,7 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       },
       publish(topic, payload, o) {
         if (o.qos === 1 && !room(topic, payload)) return false;
-        client.publish(topic, payload, { qos: o.qos, retain: o.retain ?? false }).then(
-          () => onEvent({ type: "sent" }),
-          (e: { code?: string }) => {
-            if (e?.code !== "ended") onEvent({ type: "dropped", reason: e?.code ?? "error" });
-          },
-        );
+        client.publish(topic, payload, { qos: o.qos, retain: o.retain ?? false }).then(sent, dropped);
         return true;
       },
       subscribe(filter, qos) {
