@@ -15,27 +15,12 @@ import { connect, PreferenceSessionStore, type ClientOptions, type MqttClient, t
 import type { SessionSnapshot } from "../../src/mqtt/session-types.js";
 import { mosquittoSkipReason, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { startFakeBroker, type FakeBroker } from "../helpers/fake-broker.js";
+import { FakePreferences } from "../helpers/fake-preferences.js";
 import { connected, once, waitFor } from "./mqtt-helpers.js";
 
 const skip = mosquittoSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Preferences in memory that count the writes (each is NVS entries on the chip). */
-class CountingPreferences implements PreferenceApi {
-  values = new Map<string, string | number | boolean | Uint8Array>();
-  writes = 0;
-  getPreference(d: string, k: string) {
-    const v = this.values.get(d + "/" + k);
-    return v instanceof Uint8Array ? v.slice() : v;
-  }
-  setPreference(d: string, k: string, v: string | number | boolean | Uint8Array) {
-    this.writes++;
-    this.values.set(d + "/" + k, v instanceof Uint8Array ? v.slice() : v);
-  }
-  deletePreference(d: string, k: string) {
-    this.values.delete(d + "/" + k);
-  }
-}
 
 /** What a reboot would find: a new store object over the same preferences. */
 const stored = (prefs: PreferenceApi): SessionSnapshot | undefined => new PreferenceSessionStore(prefs, "sess").load();
@@ -66,7 +51,7 @@ describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved wit
   test("steady QoS 1 online: the delayed save finds nothing changed and writes nothing; without the delay every message is written", async () => {
     const writes: number[] = [];
     for (const saveDelayMs of [300, 0]) {
-      const prefs = new CountingPreferences();
+      const prefs = new FakePreferences();
       const c = client({ clientId: `sd-steady-${saveDelayMs}`, store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs });
       await connected(c);
       const before = prefs.writes;
@@ -84,7 +69,7 @@ describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved wit
   });
 
   test("a message the broker does not acknowledge is saved when the delay is over, not before", async () => {
-    const prefs = new CountingPreferences();
+    const prefs = new FakePreferences();
     const c = client({ port: fake.port, clientId: "sd-noack", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 400 });
     await connected(c);
     void c.publish("sd/noack", "kept", { qos: 1 }).catch(() => undefined);
@@ -95,7 +80,7 @@ describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved wit
   });
 
   test("end({ force }) saves what the delay still held (a reboot follows it)", async () => {
-    const prefs = new CountingPreferences();
+    const prefs = new FakePreferences();
     const c = client({ port: fake.port, clientId: "sd-end", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 60_000 });
     await connected(c);
     void c.publish("sd/end", "owed", { qos: 1 }).catch(() => undefined);
@@ -106,7 +91,7 @@ describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved wit
   });
 
   test("a lost connection saves what was in flight at once; offline a message is saved as it is queued", async () => {
-    const prefs = new CountingPreferences();
+    const prefs = new FakePreferences();
     const own = await startFakeBroker("no-ack");
     const c = client({ port: own.port, clientId: "sd-lost", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 60_000 });
     await connected(c);
@@ -123,7 +108,7 @@ describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved wit
 
   test("an incoming QoS 2 message's id is saved before its PUBREC goes out, whatever the delay", async () => {
     const saves: { incoming: number[]; at: number }[] = [];
-    const prefs = new CountingPreferences();
+    const prefs = new FakePreferences();
     const inner = new PreferenceSessionStore(prefs, "sess");
     const store: SessionStore = {
       load: () => inner.load(),
