@@ -28,14 +28,17 @@
  *
  * The file reads in sections: public surface (handle, deadlines, snapshot),
  * connection (CONNECT, CONNACK, loss, timers, incoming packets), enhanced
- * auth, outgoing publish (queue, window, acknowledgements), incoming publish,
- * subscriptions, end. Beside it: session-types.ts (options, events, actions),
- * connect-packet.ts (the CONNECT it sends), offline-queue.ts (the bounded
- * queue and its policy), aliases.ts (v5 topic aliases), subscriptions.ts
- * (the subscription table and the requests awaiting SUBACK / UNSUBACK).
+ * auth, incoming publish, subscriptions, end. Outgoing publishes are handed
+ * to publish-window.ts (the queue, the in-flight window, packet ids and the
+ * PUBACK / PUBREC / PUBCOMP exchange). Also beside it: session-types.ts
+ * (options, events, actions), session-output.ts (the actions of one handle()
+ * call, each packet's bytes), offline-queue.ts (the bounded queue and its
+ * policy), connect-packet.ts (the CONNECT it sends), aliases.ts (v5 topic
+ * aliases), subscriptions.ts (the subscription table and the requests
+ * awaiting SUBACK / UNSUBACK).
  */
 import { MoteError } from "../errors.js";
-import { ClientDecoder, clientPacketSize, encodeClientPacket, publishSize } from "./codec.js";
+import { ClientDecoder } from "./codec.js";
 import { MqttProtocolError } from "./errors.js";
 import type {
   AuthPacket,
@@ -44,20 +47,16 @@ import type {
   Properties,
   ProtocolVersion,
   PublishPacket,
-  QoS,
   Subscription,
 } from "./packets.js";
 import { connackCodeToV5, reasonName } from "./reason-codes.js";
-import { assertTopicName } from "./topic.js";
 import { TopicAliases } from "./aliases.js";
 import { connectPacket } from "./connect-packet.js";
-import { OfflineQueue, messageBytes, type Queued } from "./offline-queue.js";
+import { PublishWindow } from "./publish-window.js";
+import { SessionOutput } from "./session-output.js";
 import { Subscriptions, type Request } from "./subscriptions.js";
 import type {
   CloseReason,
-  Failure,
-  FailureCode,
-  OutgoingMessage,
   SessionAction,
   SessionEvent,
   SessionOptions,
@@ -78,14 +77,6 @@ export type {
   SessionSnapshot,
   SessionState,
 } from "./session-types.js";
-
-interface Inflight {
-  packet: PublishPacket; // topic in full, packetId set
-  ref: unknown;
-  released: boolean; // QoS 2: PUBREC received, PUBREL sent
-  sent: boolean; // on this connection
-  dup: boolean; // sent on an earlier connection: a resend carries DUP (§3.3.1.1)
-}
 
 export class MqttSession {
   state: SessionState = "disconnected";
@@ -114,35 +105,25 @@ export class MqttSession {
   readonly #decoder: ClientDecoder;
   #clean: boolean;
 
+  /** The actions of the handle() call in progress, when a packet last went out, whether the session state changed. */
+  readonly #out: SessionOutput;
+
   // per connection
   #keepAliveMs = 0;
-  #lastSent = 0;
   #connectDeadline: number | undefined;
   #pingDeadline: number | undefined;
   #endDeadline: number | undefined;
-  #window = 65_535;
-  #serverMaxPacket = 268_435_460;
-  #serverMaxQoS: QoS = 2;
-  #retainAvailable = true;
   readonly #aliases = new TopicAliases();
 
   // session state
-  #inflight = new Map<number, Inflight>();
-  #sentCount = 0;
-  readonly #queue: OfflineQueue;
+  /** Outgoing PUBLISHes: the queue and the in-flight window. */
+  readonly #publishes: PublishWindow;
   #incoming = new Set<number>();
   /** Subscribed filters and the SUBSCRIBE / UNSUBSCRIBE requests waiting for an answer. */
   readonly #subs: Subscriptions;
   readonly #requests: Map<number, Request>;
-  #nextId = 1;
-  #dirty = false;
-  /** The incoming QoS 2 ids changed (with #dirty): the save may not wait (see "persist"). */
+  /** The incoming QoS 2 ids changed (with the output's dirty): the save may not wait (see "persist"). */
   #incomingDirty = false;
-  #actions: SessionAction[] = [];
-  /** Some in-flight message may be unsent on this connection (after a reconnect or restore): only then does #pump scan them. */
-  #resendDue = false;
-  #slab = new Uint8Array(0);
-  #slabUsed = SLAB_BYTES; // full: the first packet allocates it
 
   constructor(options: SessionOptions) {
     this.#options = options;
@@ -172,16 +153,17 @@ export class MqttSession {
       throw new MoteError("invalid-option", "3.1.1 needs a client id for a persistent session (§3.1.3.1)");
     }
     this.#decoder = new ClientDecoder({ version: this.version, maxPacketSize: this.#o.maxPacketSize });
+    this.#out = new SessionOutput(this.version);
     this.#subs = new Subscriptions(this.#o.maxSubscriptions);
     this.#requests = this.#subs.requests;
-    this.#queue = new OfflineQueue(this.#o.queueMaxMessages, this.#o.queueMaxBytes, this.#o.queuePolicy);
+    this.#publishes = new PublishWindow(this.#out, this.version, this.#aliases, this.#requests, this.#o);
   }
 
   // ------------------------------------------------------------ public surface
 
   /** Feeds one event at time `now`; returns the actions to run, in order. */
   handle(event: SessionEvent, now: number): SessionAction[] {
-    const out: SessionAction[] = (this.#actions = []);
+    const out: SessionAction[] = (this.#out.actions = []);
     switch (event.type) {
       case "open":
         this.#open(now, event.login);
@@ -196,7 +178,8 @@ export class MqttSession {
         if (this.state !== "disconnected" && this.state !== "ended") this.#lost(this.state === "ending");
         break;
       case "publish":
-        this.#publish(event.message, event.ref, now);
+        this.#assertNotEnding();
+        this.#publishes.publish(event.message, event.ref, this.state === "connected", now);
         break;
       case "subscribe":
         this.#subscribe(event.subscriptions, event.properties, event.ref, now);
@@ -211,8 +194,8 @@ export class MqttSession {
         this.#end(event.force ?? false, event.reasonCode ?? 0, now);
         break;
     }
-    if (this.#dirty) {
-      this.#dirty = false;
+    if (this.#out.dirty) {
+      this.#out.dirty = false;
       if (this.#o.persistent) out.push(this.#incomingDirty ? { type: "persist", incoming: true } : { type: "persist" });
       this.#incomingDirty = false;
     }
@@ -228,7 +211,7 @@ export class MqttSession {
     if (this.state === "connecting") consider(this.#connectDeadline);
     if (this.state === "connected" || this.state === "ending") {
       if (this.#pingDeadline !== undefined) consider(this.#pingDeadline);
-      else if (this.#keepAliveMs > 0) consider(this.#lastSent + this.#keepAliveMs);
+      else if (this.#keepAliveMs > 0) consider(this.#out.lastSent + this.#keepAliveMs);
       consider(this.#endDeadline);
     }
     return d;
@@ -236,11 +219,11 @@ export class MqttSession {
 
   /** Outgoing QoS 1/2 messages awaiting completion. */
   get inflightCount(): number {
-    return this.#inflight.size;
+    return this.#publishes.inflightCount;
   }
   /** Messages waiting in the offline/overflow queue. */
   get queuedCount(): number {
-    return this.#queue.length;
+    return this.#publishes.queuedCount;
   }
   /** Incoming QoS 2 ids held until PUBREL. */
   get incomingCount(): number {
@@ -248,62 +231,27 @@ export class MqttSession {
   }
   /** The in-flight window in force: min(maxInflight, server Receive Maximum). */
   get window(): number {
-    return Math.min(this.#o.maxInflight, this.#window);
+    return this.#publishes.window;
   }
 
   /** The state worth keeping across a reboot (see SessionSnapshot). */
   snapshot(): SessionSnapshot {
-    const outgoing: SessionSnapshot["outgoing"] = [];
-    for (const f of this.#inflight.values()) outgoing.push({ packet: f.packet, released: f.released });
-    const queued: PublishPacket[] = [];
-    for (const q of this.#queue.items) if (q.message.qos > 0) queued.push(q.message);
-    return { clientId: this.clientId, outgoing, queued, incoming: Array.from(this.#incoming) };
+    return { clientId: this.clientId, ...this.#publishes.snapshot(), incoming: Array.from(this.#incoming) };
   }
 
   /** Loads a snapshot into a fresh session (before the first "open"). Bounds apply: extra queued messages are dropped. */
   restore(s: SessionSnapshot): void {
-    if (this.state !== "disconnected" || this.#inflight.size || this.#queue.length) {
+    if (this.state !== "disconnected" || !this.#publishes.idle) {
       throw new MoteError("invalid-state", "restore() only into a fresh session");
     }
     if (s.clientId) this.clientId = s.clientId;
-    for (const o of s.outgoing) {
-      const id = o.packet.packetId;
-      if (id === undefined || this.#inflight.has(id) || o.packet.qos === 0) continue;
-      this.#inflight.set(id, { packet: o.packet, ref: undefined, released: o.released, sent: false, dup: true });
-      this.#resendDue = true;
-    }
-    for (const m of s.queued) if (!this.#queue.addIfRoom(m)) break;
+    this.#publishes.restore(s);
     for (const id of s.incoming) if (this.#incoming.size < this.#o.receiveMaximum) this.#incoming.add(id);
     // the state was kept, so the server may hold the session too (§4.1)
-    if (this.#inflight.size || this.#incoming.size) this.#clean = false;
+    if (this.#publishes.inflightCount || this.#incoming.size) this.#clean = false;
   }
 
   // ------------------------------------------------------------ connection
-
-  #send(packet: MqttPacket, now: number): void {
-    this.#lastSent = now;
-    this.#actions.push({ type: "send", data: this.#encode(packet), packet });
-  }
-
-  /**
-   * A small packet's bytes are a view into a shared slab, not an array of its
-   * own: a fresh small Uint8Array per packet was the largest cost of a QoS 1
-   * publish on V8 (backing stores over 64 bytes live off the heap) and a chunk
-   * per packet on XS. A full slab is let go (views still in use keep it
-   * alive), never overwritten, so the bytes of a "send" action stay valid.
-   */
-  #encode(packet: MqttPacket): Uint8Array {
-    const v = this.version;
-    const size = packet.type === "publish" ? publishSize(packet, v) : clientPacketSize(packet, v);
-    if (size > SLAB_BYTES / 4) return encodeClientPacket(packet, v);
-    if (this.#slabUsed + size > SLAB_BYTES) {
-      this.#slab = new Uint8Array(SLAB_BYTES);
-      this.#slabUsed = 0;
-    }
-    const data = encodeClientPacket(packet, v, this.#slab, this.#slabUsed);
-    this.#slabUsed += data.length;
-    return data;
-  }
 
   #open(now: number, login?: { username?: string; password?: string | Uint8Array }): void {
     if (this.state === "ended") throw new MoteError("ended", "the session has ended");
@@ -314,15 +262,15 @@ export class MqttSession {
     this.state = "connecting";
     this.#connectDeadline = now + this.#o.connectTimeoutMs;
     this.#pingDeadline = undefined;
-    this.#send(connect, now);
+    this.#out.send(connect, now);
   }
 
   #close(reason: CloseReason, sendDisconnect: number | undefined, now: number): void {
     if (sendDisconnect !== undefined && this.version === 5) {
-      this.#send({ type: "disconnect", reasonCode: sendDisconnect }, now);
+      this.#out.send({ type: "disconnect", reasonCode: sendDisconnect }, now);
     }
     this.#lost(this.state === "ending");
-    this.#actions.push({ type: "close", reason });
+    this.#out.push({ type: "close", reason });
   }
 
   /** The connection is gone: keep the session state, drop what belonged to the connection. */
@@ -330,46 +278,16 @@ export class MqttSession {
     this.state = ended ? "ended" : "disconnected";
     this.#connectDeadline = this.#pingDeadline = this.#endDeadline = undefined;
     this.#aliases.clear();
-    this.#sentCount = 0;
-    for (const f of this.#inflight.values()) {
-      if (f.sent) f.dup = true;
-      f.sent = false;
-    }
-    this.#resendDue = this.#inflight.size > 0;
+    this.#publishes.lost();
     for (const r of this.#requests.values()) r.sent = false;
     if (ended) this.#failOnEnd();
   }
 
   /** At the end: a persistent session keeps its QoS 1/2 messages for a later client (the store); callers learn "ended". */
   #failOnEnd(): void {
-    if (!this.#o.persistent) return this.#failAll("ended");
-    this.#queue.filter((q) => {
-      this.#fail(q.ref, "ended");
-      return q.message.qos === 0 ? undefined : { ...q, ref: undefined };
-    });
-    for (const f of this.#inflight.values()) {
-      this.#fail(f.ref, "ended");
-      f.ref = undefined;
-    }
-    for (const r of this.#requests.values()) this.#fail(r.ref, "ended");
+    this.#publishes.end();
+    for (const r of this.#requests.values()) this.#out.fail(r.ref, "ended");
     this.#requests.clear();
-  }
-
-  #failAll(code: FailureCode): void {
-    for (const f of this.#inflight.values()) this.#fail(f.ref, code);
-    for (const q of this.#queue.items) this.#fail(q.ref, code);
-    for (const r of this.#requests.values()) this.#fail(r.ref, code);
-    if (this.#inflight.size || this.#queue.length) this.#dirty = true;
-    this.#inflight.clear();
-    this.#queue.clear();
-    this.#requests.clear();
-  }
-
-  #fail(ref: unknown, code: FailureCode, reasonCode?: number, message?: string): void {
-    const error: Failure = { code };
-    if (reasonCode !== undefined) error.reasonCode = reasonCode;
-    if (message !== undefined) error.message = message;
-    this.#actions.push({ type: "failed", ref, error });
   }
 
   #timer(now: number): void {
@@ -387,8 +305,8 @@ export class MqttSession {
       if (now >= this.#pingDeadline) this.#close({ code: "keepalive-timeout" }, undefined, now);
       return;
     }
-    if (this.#keepAliveMs > 0 && now >= this.#lastSent + this.#keepAliveMs) {
-      this.#send({ type: "pingreq" }, now);
+    if (this.#keepAliveMs > 0 && now >= this.#out.lastSent + this.#keepAliveMs) {
+      this.#out.send({ type: "pingreq" }, now);
       this.#pingDeadline = now + (this.#o.pingTimeoutMs ?? Math.min(10_000, this.#keepAliveMs));
     }
   }
@@ -436,12 +354,13 @@ export class MqttSession {
       case "puback":
       case "pubrec":
       case "pubcomp":
-        return this.#ack(p.type, p.packetId, p.reasonCode, p.properties?.reasonString, now);
+        if (this.#publishes.ack(p, now)) this.#maybeFinishEnd(now);
+        return;
       case "pubrel": {
         // §4.3.3: release the id; the message was delivered when it arrived
         const known = this.#incoming.delete(p.packetId);
-        if (known) this.#dirty = this.#incomingDirty = true;
-        this.#send({ type: "pubcomp", packetId: p.packetId, reasonCode: known || this.version === 4 ? 0 : 0x92 }, now);
+        if (known) this.#out.dirty = this.#incomingDirty = true;
+        this.#out.send({ type: "pubcomp", packetId: p.packetId, reasonCode: known || this.version === 4 ? 0 : 0x92 }, now);
         return;
       }
       case "suback":
@@ -449,9 +368,9 @@ export class MqttSession {
         const r = this.#subs.answer(p);
         if (r === undefined) return;
         if (p.type === "suback") {
-          this.#actions.push({ type: "subscribed", ref: r.ref, reasonCodes: p.reasonCodes });
+          this.#out.push({ type: "subscribed", ref: r.ref, reasonCodes: p.reasonCodes });
         } else {
-          this.#actions.push({ type: "unsubscribed", ref: r.ref, reasonCodes: p.reasonCodes });
+          this.#out.push({ type: "unsubscribed", ref: r.ref, reasonCodes: p.reasonCodes });
         }
         this.#maybeFinishEnd(now);
         return;
@@ -486,46 +405,36 @@ export class MqttSession {
     this.state = "connected";
     this.#connectDeadline = undefined;
     // v5 §3.2.2.3: the server's limits for this connection
-    this.#window = props.receiveMaximum ?? 65_535;
-    this.#serverMaxPacket = props.maximumPacketSize ?? 268_435_460;
-    this.#serverMaxQoS = (props.maximumQoS ?? 2) as QoS;
-    this.#retainAvailable = props.retainAvailable ?? true;
+    this.#publishes.start(props);
     this.#aliases.start(Math.min(props.topicAliasMaximum ?? 0, this.#o.outgoingTopicAliases));
     this.#keepAliveMs = (props.serverKeepAlive ?? this.#o.keepAlive) * 1000; // §3.2.2.3.14
     if (props.assignedClientIdentifier !== undefined) {
       this.clientId = props.assignedClientIdentifier; // §3.2.2.3.7
-      this.#dirty = true;
+      this.#out.dirty = true;
     }
     const sessionPresent = p.sessionPresent && !this.#clean;
     // §4.4 / §3.2.2.2: with no session at the server, in-flight state is stale
     if (!sessionPresent) {
-      const requeue: Queued[] = [];
-      for (const f of this.#inflight.values()) {
-        if (f.released) this.#actions.push({ type: "published", ref: f.ref, reasonCode: 0 }); // the server had it (PUBREC)
-        else requeue.push({ message: { ...f.packet, dup: false, packetId: undefined }, ref: f.ref, bytes: messageBytes(f.packet.topic, f.packet.payload) });
-      }
-      if (this.#inflight.size) this.#dirty = true;
-      this.#inflight.clear();
-      this.#queue.addFirst(requeue);
+      this.#publishes.requeue();
       if (this.#incoming.size) {
         this.#incoming.clear();
-        this.#dirty = this.#incomingDirty = true;
+        this.#out.dirty = this.#incomingDirty = true;
       }
     }
     // later reconnects resume this session
     if (this.#o.persistent || (this.#options.sessionExpiry ?? 0) > 0) this.#clean = false;
-    this.#actions.push({ type: "connected", sessionPresent, connack: p });
+    this.#out.push({ type: "connected", sessionPresent, connack: p });
     // resubscribe when the server lost the session; pending requests go out as well
-    if (!sessionPresent) this.#subs.resubscribe(() => this.#allocateId());
+    if (!sessionPresent) this.#subs.resubscribe(() => this.#publishes.allocateId());
     for (const r of this.#requests.values()) this.#sendRequest(r, now);
-    this.#pump(now);
+    this.#publishes.pump(now);
   }
 
   #serverDisconnect(p: MqttPacket & { type: "disconnect" }): void {
     const reason: CloseReason = { code: "server-disconnect", reasonCode: p.reasonCode, message: p.properties?.reasonString ?? reasonName(p.reasonCode) };
     if (p.properties?.serverReference) reason.serverReference = p.properties.serverReference;
     this.#lost(this.state === "ending");
-    this.#actions.push({ type: "close", reason });
+    this.#out.push({ type: "close", reason });
   }
 
   // ------------------------------------------------------------ enhanced auth (v5 §4.12)
@@ -536,7 +445,7 @@ export class MqttSession {
       return this.#fault("protocol-error", "AUTH without our authentication method", now); // §4.12
     }
     if (p.reasonCode === 0x18 || (p.reasonCode === 0 && this.state === "connected")) {
-      this.#actions.push({ type: "auth", packet: p });
+      this.#out.push({ type: "auth", packet: p });
     } else if (p.reasonCode !== 0) {
       this.#fault("protocol-error", `AUTH reason 0x${p.reasonCode.toString(16)}`, now);
     }
@@ -548,169 +457,7 @@ export class MqttSession {
     if (this.state !== "connecting" && this.state !== "connected") throw new MoteError("invalid-state", `auth while ${this.state}`);
     const properties: Properties = { authenticationMethod: method };
     if (data !== undefined) properties.authenticationData = data;
-    this.#send({ type: "auth", reasonCode, properties }, now);
-  }
-
-  // ------------------------------------------------------------ outgoing publish
-
-  #publish(m: OutgoingMessage, ref: unknown, now: number): void {
-    this.#assertNotEnding();
-    assertTopicName(m.topic);
-    const qos = m.qos;
-    if (qos !== 0 && qos !== 1 && qos !== 2) throw new MoteError("invalid-qos", `QoS ${qos}`);
-    if (!(m.payload instanceof Uint8Array)) throw new MoteError("invalid-payload", "payload must be a Uint8Array");
-    const packet: PublishPacket = { type: "publish", topic: m.topic, payload: m.payload, qos, retain: m.retain ?? false, dup: false };
-    if (m.properties !== undefined && this.version === 5) {
-      if (m.properties.topicAlias !== undefined) throw new MoteError("invalid-properties", "topic aliases are managed by the session");
-      packet.properties = m.properties;
-    }
-    if (this.state === "connected") {
-      const size = publishSize(packet, this.version);
-      const refused = this.#refusal(packet, size);
-      if (refused === "packet-too-large") return this.#fail(ref, refused, 0x95, `${size} bytes > the server's Maximum Packet Size ${this.#serverMaxPacket} (MQTT 5 §3.2.2.3.6)`);
-      if (refused) return this.#fail(ref, refused, refused === "qos-not-supported" ? 0x9b : 0x9a);
-      if (this.#queue.length === 0) {
-        if (qos === 0) {
-          this.#send(this.#aliases.outgoing(packet), now);
-          this.#actions.push({ type: "published", ref, reasonCode: 0 });
-          return;
-        }
-        // nothing queued ahead and room in the window: straight out, without a trip through the queue
-        if (this.#hasRoom()) {
-          const id = this.#allocateId();
-          if (id !== undefined) return this.#sendNew(packet, id, ref, now);
-        }
-      }
-    }
-    this.#enqueue(packet, ref);
-    if (this.state === "connected") this.#pump(now);
-  }
-
-  /** Why the server would refuse this message on this connection (v5 §3.2.2.3), if it would. */
-  #refusal(p: PublishPacket, size: number): FailureCode | undefined {
-    if (size > this.#serverMaxPacket) return "packet-too-large";
-    if (p.qos > this.#serverMaxQoS) return "qos-not-supported";
-    if (p.retain && !this.#retainAvailable) return "retain-not-supported";
-    return undefined;
-  }
-
-  #enqueue(message: PublishPacket, ref: unknown): void {
-    const refused = this.#queue.add(message, ref, (d) => this.#fail(d.ref, "dropped", undefined, "dropped from a full queue"));
-    if (refused === "too-large") return this.#fail(ref, "queue-full", undefined, "message larger than the queue");
-    if (refused === "full") return this.#fail(ref, "queue-full");
-    if (message.qos > 0) this.#dirty = true;
-  }
-
-  /** Sends what the window allows: unsent in-flight first (resends), then the queue, in order. */
-  #pump(now: number): void {
-    if (this.state !== "connected" && this.state !== "ending") return;
-    const window = this.window;
-    if (this.#resendDue) this.#resend(window, now);
-    for (let q = this.#queue.head; q !== undefined; q = this.#queue.head) {
-      const m = q.message;
-      if (m.qos > 0 && !this.#hasRoom()) break;
-      const refused = this.#refusal(m, publishSize(m, this.version));
-      let id: number | undefined;
-      if (!refused && m.qos > 0 && (id = this.#allocateId()) === undefined) break;
-      this.#queue.shift();
-      if (refused) {
-        this.#fail(q.ref, refused);
-        continue;
-      }
-      if (m.qos === 0) {
-        this.#send(this.#aliases.outgoing(m), now);
-        this.#actions.push({ type: "published", ref: q.ref, reasonCode: 0 });
-        continue;
-      }
-      this.#sendNew({ ...m }, id!, q.ref, now); // a copy: a restored message may be the store's own object
-    }
-  }
-
-  /** Room in the window for one more QoS 1/2 message on this connection (§4.9), and nothing older to resend first. */
-  #hasRoom(): boolean {
-    const window = this.window;
-    return !this.#resendDue && this.#sentCount < window && this.#inflight.size < window;
-  }
-
-  /** A QoS 1/2 message gets its packet id and goes out: in flight until acknowledged. */
-  #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number): void {
-    packet.packetId = id;
-    this.#inflight.set(id, { packet, ref, released: false, sent: true, dup: false });
-    this.#sentCount++;
-    this.#dirty = true;
-    this.#send(this.#aliases.outgoing(packet), now);
-  }
-
-  /** Sends in-flight messages not yet sent on this connection, in order, as the window allows. */
-  #resend(window: number, now: number): void {
-    for (const f of this.#inflight.values()) {
-      if (f.sent) continue;
-      if (this.#sentCount >= window) return; // the rest after the next completion
-      f.sent = true;
-      this.#sentCount++;
-      if (f.released) this.#send({ type: "pubrel", packetId: f.packet.packetId!, reasonCode: 0 }, now);
-      else this.#send(this.#aliases.outgoing(f.dup ? { ...f.packet, dup: true } : f.packet), now);
-    }
-    this.#resendDue = false;
-  }
-
-  #allocateId(): number | undefined {
-    for (let i = 0; i < 65_535; i++) {
-      const id = this.#nextId;
-      this.#nextId = id === 65_535 ? 1 : id + 1;
-      if (!this.#inflight.has(id) && !this.#requests.has(id)) return id;
-    }
-    return undefined;
-  }
-
-  #ack(type: "puback" | "pubrec" | "pubcomp", id: number, reasonCode: number, reasonString: string | undefined, now: number): void {
-    const f = this.#inflight.get(id);
-    if (type === "pubrec") {
-      if (f === undefined || f.packet.qos !== 2) {
-        // §4.3.3: answer an unknown PUBREC so the server can finish
-        this.#send({ type: "pubrel", packetId: id, reasonCode: this.version === 5 ? 0x92 : 0 }, now);
-        return;
-      }
-      if (reasonCode >= 0x80) return this.#complete(id, f, reasonCode, reasonString, now); // §4.3.3: no PUBREL after a failure code
-      f.released = true;
-      this.#dirty = true;
-      this.#send({ type: "pubrel", packetId: id, reasonCode: 0 }, now);
-      return;
-    }
-    if (f === undefined) return;
-    if (type === "puback" && f.packet.qos === 2 && !f.released) {
-      // §4.3.3 has no PUBACK for QoS 2, yet a broker without QoS 2 (RabbitMQ 3.10's
-      // MQTT plugin) answers one: it took the message at QoS 1. Waiting for a PUBREC
-      // that never comes would hang the sender; the message is not sent again (the
-      // broker has it) and its request fails with what happened.
-      this.#inflight.delete(id);
-      if (f.sent) this.#sentCount--;
-      this.#dirty = true;
-      this.#fail(f.ref, "qos-not-supported", undefined, "the broker answered the QoS 2 PUBLISH with PUBACK: it took the message at QoS 1 and has no QoS 2");
-      this.#pump(now);
-      this.#maybeFinishEnd(now);
-      return;
-    }
-    if (type === "puback" ? f.packet.qos !== 1 : !f.released) return; // an ack for another phase: ignore
-    this.#complete(id, f, reasonCode, reasonString, now);
-  }
-
-  #complete(id: number, f: Inflight, reasonCode: number, reasonString: string | undefined, now: number): void {
-    this.#inflight.delete(id);
-    if (f.sent) this.#sentCount--;
-    // No save of its own: the next change saves the session without this
-    // message. Flash writes per QoS 1 message halve (NVS wear); if power is cut
-    // first, the stored session still holds it and it goes again after the
-    // reboot — a QoS 1 duplicate, which §4.3.2 allows; for QoS 2 only the
-    // PUBREL is repeated, and the server's PUBCOMP ends it (below).
-    // §3.7.2.1: PUBCOMP 0x92 "Packet Identifier not found" after our PUBREL is
-    // "not an error during recovery": the server had the message (PUBREC) and
-    // has already forgotten the id.
-    const recovered = f.released && reasonCode === 0x92;
-    if (reasonCode >= 0x80 && !recovered) this.#fail(f.ref, "rejected", reasonCode, reasonString ?? reasonName(reasonCode));
-    else this.#actions.push({ type: "published", ref: f.ref, reasonCode });
-    this.#pump(now);
-    this.#maybeFinishEnd(now);
+    this.#out.send({ type: "auth", reasonCode, properties }, now);
   }
 
   // ------------------------------------------------------------ incoming publish
@@ -719,13 +466,13 @@ export class MqttSession {
     const aliasFault = this.#aliases.incoming(p, this.#o.topicAliasMaximum);
     if (aliasFault !== undefined) return this.#fault(aliasFault, `topic alias ${p.properties!.topicAlias}`, now);
     if (p.qos === 0) {
-      this.#actions.push({ type: "message", packet: p });
+      this.#out.push({ type: "message", packet: p });
       return;
     }
     const id = p.packetId!;
     if (p.qos === 1) {
-      this.#actions.push({ type: "message", packet: p });
-      this.#send({ type: "puback", packetId: id, reasonCode: 0 }, now);
+      this.#out.push({ type: "message", packet: p });
+      this.#out.send({ type: "puback", packetId: id, reasonCode: 0 }, now);
       return;
     }
     // QoS 2, §4.3.3 method B: deliver once, hold the id until PUBREL
@@ -734,10 +481,10 @@ export class MqttSession {
         return this.#fault("receive-maximum-exceeded", `more than ${this.#o.receiveMaximum} QoS 2 messages held`, now); // §4.9
       }
       this.#incoming.add(id);
-      this.#dirty = this.#incomingDirty = true;
-      this.#actions.push({ type: "message", packet: p });
+      this.#out.dirty = this.#incomingDirty = true;
+      this.#out.push({ type: "message", packet: p });
     }
-    this.#send({ type: "pubrec", packetId: id, reasonCode: 0 }, now);
+    this.#out.send({ type: "pubrec", packetId: id, reasonCode: 0 }, now);
   }
 
   // ------------------------------------------------------------ subscriptions
@@ -765,7 +512,7 @@ export class MqttSession {
   }
 
   #requestId(): number {
-    const id = this.#allocateId();
+    const id = this.#publishes.allocateId();
     if (id === undefined) throw new MoteError("no-packet-id", "all packet identifiers in use");
     return id;
   }
@@ -774,9 +521,9 @@ export class MqttSession {
     if (this.state !== "connected" || r.sent) return;
     r.sent = true;
     if (r.kind === "subscribe") {
-      this.#send({ type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions!, ...(r.properties && { properties: r.properties }) }, now);
+      this.#out.send({ type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions!, ...(r.properties && { properties: r.properties }) }, now);
     } else {
-      this.#send({ type: "unsubscribe", packetId: r.packetId, filters: r.filters!, ...(r.properties && { properties: r.properties }) }, now);
+      this.#out.send({ type: "unsubscribe", packetId: r.packetId, filters: r.filters!, ...(r.properties && { properties: r.properties }) }, now);
     }
   }
 
@@ -786,7 +533,7 @@ export class MqttSession {
     if (this.state === "ended") return;
     if (this.state !== "connected" && this.state !== "ending") {
       this.#lost(true);
-      this.#actions.push({ type: "close", reason: { code: "client-disconnect" } });
+      this.#out.push({ type: "close", reason: { code: "client-disconnect" } });
       return;
     }
     this.#endReason = reasonCode;
@@ -799,21 +546,18 @@ export class MqttSession {
 
   #maybeFinishEnd(now: number): void {
     if (this.state !== "ending") return;
-    if (this.#inflight.size === 0 && this.#queue.length === 0 && this.#requests.size === 0) {
+    if (this.#publishes.idle && this.#requests.size === 0) {
       this.#finishEnd(now, { code: "client-disconnect" });
     }
   }
 
   #finishEnd(now: number, reason: CloseReason): void {
     // §3.14: DISCONNECT (3.1.1 has no reason code; the will is discarded unless 0x04)
-    this.#send(this.version === 5 && this.#endReason !== 0 ? { type: "disconnect", reasonCode: this.#endReason } : { type: "disconnect", reasonCode: 0 }, now);
+    this.#out.send(this.version === 5 && this.#endReason !== 0 ? { type: "disconnect", reasonCode: this.#endReason } : { type: "disconnect", reasonCode: 0 }, now);
     this.#lost(true);
-    this.#actions.push({ type: "close", reason });
+    this.#out.push({ type: "close", reason });
   }
 }
-
-/** Bytes of one encoding slab (see #encode); packets over a quarter of it get an array of their own. */
-const SLAB_BYTES = 512;
 
 function positive(n: number, name: string, max: number): number {
   if (!(n >= 1 && n <= max)) throw new MoteError("invalid-option", `${name} must be 1..${max}`);
