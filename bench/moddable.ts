@@ -36,38 +36,17 @@ import mqtt from "mqtt";
 import { buildManifest, buildModdable } from "../host-shim/moddable/build.js";
 import { ModdableDevice, runModdable, writePreferences } from "../host-shim/moddable/run.js";
 import { findModdable, type ModdableSdk } from "../host-shim/moddable/sdk.js";
+import { esp32Bytes, parseInstruments, SLOT_BYTES_LIN64, type Instruments as Sample } from "../host-shim/moddable/instruments.js";
 import { projectRoot } from "../host-shim/xs/engine.js";
 import { startLibcoapServer } from "../test/helpers/libcoap.js";
 import { freePort, makeTlsFiles, startMosquitto, tlsListener } from "../test/helpers/mosquitto.js";
 import type { Emit } from "./lib.js";
 
-const SLOT_64 = 32;
-const SLOT_32 = 16;
+const SLOT_64 = SLOT_BYTES_LIN64;
 const BUDGET = 96 * 1024;
 const SETTLE_MS = 5_000;
 /** Stack slots the TLS peer is built with (see tlsPeerSource). */
 const PEER_TLS_STACK = 2048;
-
-/** The xs part of an "instruments:" line (its last 12 values). */
-interface Sample {
-  chunksUsed: number;
-  chunksAllocated: number;
-  slotsUsed: number;
-  slotsAllocated: number;
-  stackPeak: number;
-}
-
-function parseInstruments(line: string): Sample | undefined {
-  const m = /^instruments: ([0-9,-]+)$/.exec(line.trim());
-  if (!m) return undefined;
-  const v = m[1].split(",").map(Number);
-  if (v.length < 12) return undefined;
-  const x = v.slice(-12);
-  return { chunksUsed: x[0], chunksAllocated: x[1], slotsUsed: x[2], slotsAllocated: x[3], stackPeak: x[4] };
-}
-
-/** Slot bytes of this 64-bit host scaled to the ESP32's 16-byte slots, plus chunk bytes (unscaled). */
-const esp32Bytes = (slotBytes: number, chunkBytes: number): number => (slotBytes / SLOT_64) * SLOT_32 + chunkBytes;
 
 /**
  * The `creation.stack` mcconfig gives the program of `manifest`: its own, else the

@@ -32,6 +32,7 @@ import { buildManifest, buildModdable } from "../host-shim/moddable/build.js";
 import { ModdableDevice, runModdable, writePreferences } from "../host-shim/moddable/run.js";
 import { findModdable, type ModdableSdk } from "../host-shim/moddable/sdk.js";
 import { projectRoot } from "../host-shim/xs/engine.js";
+import { parseInstruments, type Instruments as Sample } from "../host-shim/moddable/instruments.js";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
 import type { Emit } from "./lib.js";
 
@@ -160,25 +161,6 @@ async function throughput(sdk: ModdableSdk, emit: Emit): Promise<void> {
 }
 
 // --- 2. garbage in steady telemetry -----------------------------------------
-
-/** The xs part of an "instruments:" line (its last 12 values; xsDebug.c xsInstrumentNames). */
-interface Sample {
-  chunksUsed: number;
-  chunksAllocated: number;
-  slotsUsed: number;
-  slotsAllocated: number;
-  collections: number;
-  promises: number;
-}
-
-export function parseInstruments(line: string): Sample | undefined {
-  const m = /^instruments: ([0-9,-]+)$/.exec(line.trim());
-  if (!m) return undefined;
-  const v = m[1].split(",").map(Number);
-  if (v.length < 12) return undefined;
-  const x = v.slice(-12);
-  return { chunksUsed: x[0], chunksAllocated: x[1], slotsUsed: x[2], slotsAllocated: x[3], collections: x[6], promises: x[11] };
-}
 
 /**
  * Moddable's 419 client publishing a telemetry record every second at QoS 1: the

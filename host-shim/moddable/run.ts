@@ -120,6 +120,7 @@ export class ModdableDevice {
   #child: ChildProcess | undefined;
   #exited: Promise<number> = Promise.resolve(0);
   #stopped = false;
+  #ended = false;
   #boots = 0;
   #maxBoots: number;
   /** Exit statuses of the runs so far (75 = reboot). */
@@ -150,17 +151,20 @@ export class ModdableDevice {
     this.#boot();
   }
 
+  /** A line of the program, or of this host ("[host] boot 2", "[host] exit 75"). */
+  #line(l: string): void {
+    this.#lines.push(l);
+    this.#onLine?.(l);
+  }
+
   #boot(): void {
     this.#boots++;
-    this.#lines.push(`[host] boot ${this.#boots}`);
-    const { child, exited } = spawnHost(this.#so, this.#sdk, this.dir, (l) => {
-      this.#lines.push(l);
-      this.#onLine?.(l);
-    });
+    this.#line(`[host] boot ${this.#boots}`);
+    const { child, exited } = spawnHost(this.#so, this.#sdk, this.dir, (l) => this.#line(l));
     this.#child = child;
     this.#exited = exited.then((code) => {
       this.exits.push(code);
-      this.#lines.push(`[host] exit ${code}`);
+      this.#line(`[host] exit ${code}`);
       const again = !this.#stopped && code === REBOOT_STATUS && this.#boots < this.#maxBoots;
       if (again) this.#boot();
       return code;
@@ -171,18 +175,20 @@ export class ModdableDevice {
     return this.#lines.waitFor(m, timeoutMs, after);
   }
 
-  /** Power off and on: SIGKILL (no file is flushed by the program), then boot again. */
-  async powerCut(): Promise<void> {
+  /** Power off and on: SIGKILL (no file is flushed by the program), off for `offMs`, then boot again. */
+  async powerCut(offMs = 0): Promise<void> {
     const child = this.#child;
     this.#stopped = true;
     child?.kill("SIGKILL");
     await this.#exited;
+    if (offMs > 0) await new Promise((r) => setTimeout(r, offMs));
+    if (this.#ended) return; // stop() came while the power was off
     this.#stopped = false;
     this.#boot();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
+    this.#stopped = this.#ended = true;
     const child = this.#child;
     if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     await this.#exited;

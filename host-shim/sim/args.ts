@@ -23,6 +23,8 @@ export interface Args {
   app?: string;
   /** Serve the live fleet view (host-shim/sim/view.ts) on 127.0.0.1 at this port (0: a free one). */
   view?: number;
+  /** xs: the bundle on xsnap with simulated hardware (default); moddable: the program mcconfig links, on Moddable's runtime (host-shim/sim/moddable.ts). */
+  engine: "xs" | "moddable";
 }
 
 export class UsageError extends Error {
@@ -30,7 +32,7 @@ export class UsageError extends Error {
 }
 
 export function parseSimArgs(argv: readonly string[]): Args {
-  const args: Args = { devices: 1, faults: [], json: false, help: false };
+  const args: Args = { devices: 1, faults: [], json: false, help: false, engine: "xs" };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
@@ -102,6 +104,12 @@ export function parseSimArgs(argv: readonly string[]): Args {
       case "--json":
         args.json = true;
         break;
+      case "--engine": {
+        const v = take();
+        if (v !== "xs" && v !== "moddable") throw new UsageError("--engine must be xs or moddable");
+        args.engine = v;
+        break;
+      }
       case "--view":
         // --view [PORT]: the port is optional (0 = a free one)
         if (inline !== undefined) args.view = int(inline, flag, 0, 65535);
