@@ -89,6 +89,8 @@ export class MqttClient {
   #saveOwed = false;
   /** The store holds a session with nothing in it (or nothing): saving an empty one again is skipped. */
   #savedEmpty = false;
+  /** When the last save was made (`now`): messages taken at or after it are not in the store. */
+  #savedAt = 0;
 
   constructor(options: ClientOptions) {
     this.#options = options;
@@ -112,7 +114,7 @@ export class MqttClient {
       this.#alarmAt = undefined;
       this.#feed({ type: "timer" });
     });
-    if (options.store && (options.saveDelayMs ?? 0) > 0) this.#saveAlarm = new Alarm(() => this.#save());
+    if (options.store && (options.saveDelayMs ?? 0) > 0) this.#saveAlarm = new Alarm(() => this.#saveDue());
     const r = options.reconnect;
     this.#link = new LinkLifecycle({
       reconnect: r !== false,
@@ -350,6 +352,9 @@ export class MqttClient {
         }
       }
     }
+    // The last message the store still holds was acknowledged: the store says "empty" again at once
+    // (else, with a message a second, every delayed save would find the newest one in flight and write).
+    if (!this.#savedEmpty && this.#saveAlarm !== undefined && this.#holdsNothing()) this.#save();
     if (this.#closeAfterFlush) this.#flush();
     else this.#flushSoon();
   }
@@ -508,6 +513,20 @@ export class MqttClient {
     alarm.arm(now() + this.#options.saveDelayMs!);
   }
 
+  /**
+   * The delay is over. A message taken since the last save and not yet
+   * acknowledged is saved now if it has waited the whole delay; if every such
+   * message is younger (a message a second meets the alarm just after the
+   * newest went out), the save waits for the oldest one's turn instead.
+   */
+  #saveDue(): void {
+    const delay = this.#options.saveDelayMs!;
+    const oldest = this.session.oldestTakenSince(this.#savedAt);
+    const t = now();
+    if (oldest !== undefined && t - oldest < delay && this.session.state === "connected") return this.#saveAlarm!.arm(oldest + delay);
+    this.#save();
+  }
+
   #save(): void {
     this.#saveOwed = false;
     this.#saveAlarm?.arm(undefined);
@@ -516,6 +535,7 @@ export class MqttClient {
     const empty = this.#holdsNothing();
     if (empty && this.#savedEmpty) return;
     try {
+      this.#savedAt = now();
       this.#options.store?.save(this.session.snapshot());
       this.#savedEmpty = empty;
     } catch (e) {

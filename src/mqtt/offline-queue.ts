@@ -13,6 +13,8 @@ export interface Queued {
   /** The caller's handle (client.ts), returned in the session's actions. */
   ref: unknown;
   bytes: number;
+  /** When the session took it (`now`; 0 for a restored one, which the store already holds): the client's deferred save reads it. */
+  at: number;
 }
 
 /** Bytes a queued message counts against the byte bound: payload + topic (UTF-16 length as an upper bound of ASCII). */
@@ -52,7 +54,7 @@ export class OfflineQueue {
    * each message dropped for it. Returns why it was refused, if it was: larger
    * than the whole queue, or full with no room to make.
    */
-  add(message: PublishPacket, ref: unknown, dropped: (q: Queued) => void): "too-large" | "full" | undefined {
+  add(message: PublishPacket, ref: unknown, at: number, dropped: (q: Queued) => void): "too-large" | "full" | undefined {
     const bytes = messageBytes(message.topic, message.payload);
     if (bytes > this.#maxBytes) return "too-large";
     while (!this.#fits(bytes)) {
@@ -62,7 +64,7 @@ export class OfflineQueue {
       this.#bytes -= d.bytes;
       dropped(d);
     }
-    this.#push({ message, ref, bytes });
+    this.#push({ message, ref, bytes, at });
     return undefined;
   }
 
@@ -70,7 +72,7 @@ export class OfflineQueue {
   addIfRoom(message: PublishPacket): boolean {
     const bytes = messageBytes(message.topic, message.payload);
     if (!this.#fits(bytes)) return false;
-    this.#push({ message, ref: undefined, bytes });
+    this.#push({ message, ref: undefined, bytes, at: 0 });
     return true;
   }
 

@@ -41,6 +41,7 @@ interface Inflight {
   released: boolean; // QoS 2: PUBREC received, PUBREL sent
   sent: boolean; // on this connection
   dup: boolean; // sent on an earlier connection: a resend carries DUP (§3.3.1.1)
+  at: number; // when the session took it (Queued.at)
 }
 
 export type WindowOptions = Required<Pick<SessionOptions, "maxInflight" | "queueMaxMessages" | "queueMaxBytes" | "queuePolicy" | "persistent">>;
@@ -93,6 +94,19 @@ export class PublishWindow {
     return this.#inflight.size === 0 && this.#queue.length === 0;
   }
 
+  /** When the oldest QoS 1/2 message held (in flight or queued) that the session took at or after `since` was taken; undefined when none. */
+  oldestTakenSince(since: number): number | undefined {
+    let oldest: number | undefined;
+    for (const f of this.#inflight.values()) if (f.at >= since && (oldest === undefined || f.at < oldest)) oldest = f.at;
+    // the queue is in the order taken (messages put back at its head are older still)
+    for (const q of this.#queue.items)
+      if (q.message.qos > 0 && q.at >= since) {
+        if (oldest === undefined || q.at < oldest) oldest = q.at;
+        break;
+      }
+    return oldest;
+  }
+
   // ------------------------------------------------------------ snapshot
 
   /** The outgoing part of a SessionSnapshot: in-flight messages and queued QoS 1/2 ones, in order. */
@@ -109,7 +123,7 @@ export class PublishWindow {
     for (const o of s.outgoing) {
       const id = o.packet.packetId;
       if (id === undefined || this.#inflight.has(id) || o.packet.qos === 0) continue;
-      this.#inflight.set(id, { packet: o.packet, ref: undefined, released: o.released, sent: false, dup: true });
+      this.#inflight.set(id, { packet: o.packet, ref: undefined, released: o.released, sent: false, dup: true, at: 0 });
       this.#resendDue = true;
     }
     for (const m of s.queued) if (!this.#queue.addIfRoom(m)) break;
@@ -134,7 +148,7 @@ export class PublishWindow {
     const back: Queued[] = [];
     for (const f of this.#inflight.values()) {
       if (f.released) this.#out.push({ type: "published", ref: f.ref, reasonCode: 0 }); // the server had it (PUBREC)
-      else back.push({ message: { ...f.packet, dup: false, packetId: undefined }, ref: f.ref, bytes: messageBytes(f.packet.topic, f.packet.payload) });
+      else back.push({ message: { ...f.packet, dup: false, packetId: undefined }, ref: f.ref, bytes: messageBytes(f.packet.topic, f.packet.payload), at: f.at });
     }
     if (this.#inflight.size) this.#out.dirty = true;
     this.#inflight.clear();
@@ -192,7 +206,7 @@ export class PublishWindow {
       if (m.properties.topicAlias !== undefined) throw new MoteError("invalid-properties", "topic aliases are managed by the session");
       packet.properties = m.properties;
     }
-    if (!connected) return this.#enqueue(packet, ref);
+    if (!connected) return this.#enqueue(packet, ref, now);
     const size = publishSize(packet, this.#version);
     const refused = this.#refusal(packet, size);
     if (refused === "packet-too-large") return this.#out.fail(ref, refused, 0x95, `${size} bytes > the server's Maximum Packet Size ${this.#serverMaxPacket} (MQTT 5 §3.2.2.3.6)`);
@@ -206,10 +220,10 @@ export class PublishWindow {
       // nothing queued ahead and room in the window: straight out, without a trip through the queue
       if (this.#hasRoom()) {
         const id = this.allocateId();
-        if (id !== undefined) return this.#sendNew(packet, id, ref, now);
+        if (id !== undefined) return this.#sendNew(packet, id, ref, now, now);
       }
     }
-    this.#enqueue(packet, ref);
+    this.#enqueue(packet, ref, now);
     this.pump(now);
   }
 
@@ -221,8 +235,8 @@ export class PublishWindow {
     return undefined;
   }
 
-  #enqueue(message: PublishPacket, ref: unknown): void {
-    const refused = this.#queue.add(message, ref, (d) => this.#out.fail(d.ref, "dropped", undefined, "dropped from a full queue"));
+  #enqueue(message: PublishPacket, ref: unknown, now: number): void {
+    const refused = this.#queue.add(message, ref, now, (d) => this.#out.fail(d.ref, "dropped", undefined, "dropped from a full queue"));
     if (refused === "too-large") return this.#out.fail(ref, "queue-full", undefined, "message larger than the queue");
     if (refused === "full") return this.#out.fail(ref, "queue-full");
     if (message.qos > 0) this.#out.dirty = true;
@@ -248,7 +262,7 @@ export class PublishWindow {
         this.#out.push({ type: "published", ref: q.ref, reasonCode: 0 });
         continue;
       }
-      this.#sendNew({ ...m }, id!, q.ref, now); // a copy: a restored message may be the store's own object
+      this.#sendNew({ ...m }, id!, q.ref, now, q.at); // a copy: a restored message may be the store's own object
     }
   }
 
@@ -259,9 +273,9 @@ export class PublishWindow {
   }
 
   /** A QoS 1/2 message gets its packet id and goes out: in flight until acknowledged. */
-  #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number): void {
+  #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number, at: number): void {
     packet.packetId = id;
-    this.#inflight.set(id, { packet, ref, released: false, sent: true, dup: false });
+    this.#inflight.set(id, { packet, ref, released: false, sent: true, dup: false, at });
     this.#sentCount++;
     this.#out.dirty = true;
     this.#out.send(this.#aliases.outgoing(packet), now);

@@ -225,6 +225,10 @@ export class MqttSession {
   get queuedCount(): number {
     return this.#publishes.queuedCount;
   }
+  /** When the oldest outgoing QoS 1/2 message still held that this session took at or after `since` was taken (`now` of its publish); undefined when none. */
+  oldestTakenSince(since: number): number | undefined {
+    return this.#publishes.oldestTakenSince(since);
+  }
   /** Incoming QoS 2 ids held until PUBREL. */
   get incomingCount(): number {
     return this.#incoming.size;

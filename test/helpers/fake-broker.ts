@@ -18,7 +18,10 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 
-export type FakeBrokerMode = "close" | "close-after-connack" | "v311-only" | "suback-refuse" | "suback-downgrade" | "no-ack";
+export type FakeBrokerMode = "close" | "close-after-connack" | "v311-only" | "suback-refuse" | "suback-downgrade" | "no-ack" | "slow-ack";
+
+/** How long "slow-ack" holds each PUBACK / PUBREC. */
+export const SLOW_ACK_MS = 100;
 
 export interface FakeBroker {
   readonly port: number;
@@ -62,8 +65,9 @@ export async function startFakeBroker(mode: FakeBrokerMode, host = "127.0.0.1"):
           const qos = (p.first >> 1) & 3;
           const topicLength = p.body.readUInt16BE(0);
           const id = p.body.subarray(2 + topicLength, 4 + topicLength);
-          if (qos === 1) socket.write(Buffer.concat([Buffer.of(0x40, 0x02), id]));
-          if (qos === 2) socket.write(Buffer.concat([Buffer.of(0x50, 0x02), id]));
+          const ack = qos === 1 ? Buffer.concat([Buffer.of(0x40, 0x02), id]) : qos === 2 ? Buffer.concat([Buffer.of(0x50, 0x02), id]) : undefined;
+          if (ack !== undefined && mode === "slow-ack") setTimeout(() => socket.destroyed || socket.write(ack), SLOW_ACK_MS);
+          else if (ack !== undefined) socket.write(ack);
         } else if (type === 6) {
           socket.write(Buffer.concat([Buffer.of(0x70, 0x02), p.body.subarray(0, 2)])); // PUBREL -> PUBCOMP
         } else if (type === 8) {

@@ -14,7 +14,7 @@ import mqtt from "mqtt";
 import { connect, PreferenceSessionStore, type ClientOptions, type MqttClient, type PreferenceApi, type SessionStore } from "../../src/mqtt/index.js";
 import type { SessionSnapshot } from "../../src/mqtt/session-types.js";
 import { mosquittoSkipReason, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
-import { startFakeBroker, type FakeBroker } from "../helpers/fake-broker.js";
+import { SLOW_ACK_MS, startFakeBroker, type FakeBroker } from "../helpers/fake-broker.js";
 import { FakePreferences } from "../helpers/fake-preferences.js";
 import { connected, once, waitFor } from "./mqtt-helpers.js";
 
@@ -66,6 +66,27 @@ describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved wit
     const [delayed, immediate] = writes;
     expect(delayed).toBe(0); // nothing held at any delayed save, and nothing was stored: nothing to write
     expect(immediate).toBeGreaterThanOrEqual(20); // one save per message before it goes out
+  });
+
+  test("messages sent while the newest is still in flight: the delayed save waits for each one's own delay, and writes nothing when each is acknowledged within it", async () => {
+    // A PUBACK takes 100 ms, a message goes every 150 ms: when a delayed save comes due the
+    // newest message is in flight two times in three. It has not waited its delay (400 ms),
+    // so the save waits for its turn (by when its PUBACK came) instead of writing.
+    const own = await startFakeBroker("slow-ack");
+    closers.push(() => own.close());
+    const prefs = new FakePreferences();
+    const c = client({ port: own.port, clientId: "sd-overlap", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 400 });
+    await connected(c);
+    const before = prefs.writes;
+    const acked: Promise<unknown>[] = [];
+    for (let i = 0; i < 16; i++) {
+      acked.push(c.publish("sd/overlap", `m${i}`, { qos: 1 }));
+      await sleep(150);
+    }
+    await Promise.all(acked);
+    await sleep(SLOW_ACK_MS + 450);
+    expect(prefs.writes - before).toBe(0);
+    expect(stored(prefs)?.outgoing ?? []).toHaveLength(0);
   });
 
   test("a message the broker does not acknowledge is saved when the delay is over, not before", async () => {

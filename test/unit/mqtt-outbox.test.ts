@@ -74,20 +74,20 @@ describe("OfflineQueue (bounded, with a policy when full)", () => {
   test("drop-oldest-qos0 makes room by dropping the oldest QoS 0 message, else refuses", () => {
     const q = new OfflineQueue(2, 1000, "drop-oldest-qos0");
     const dropped: unknown[] = [];
-    expect(q.add(msg(0), "a", (d) => dropped.push(d.ref))).toBeUndefined();
-    expect(q.add(msg(1), "b", (d) => dropped.push(d.ref))).toBeUndefined();
-    expect(q.add(msg(1), "c", (d) => dropped.push(d.ref))).toBeUndefined();
+    expect(q.add(msg(0), "a", 0, (d) => dropped.push(d.ref))).toBeUndefined();
+    expect(q.add(msg(1), "b", 0, (d) => dropped.push(d.ref))).toBeUndefined();
+    expect(q.add(msg(1), "c", 0, (d) => dropped.push(d.ref))).toBeUndefined();
     expect(dropped).toEqual(["a"]);
     expect(q.items.map((i) => i.ref)).toEqual(["b", "c"]);
-    expect(q.add(msg(1), "d", (d) => dropped.push(d.ref))).toBe("full");
+    expect(q.add(msg(1), "d", 0, (d) => dropped.push(d.ref))).toBe("full");
   });
 
   test("reject refuses when full; a message over the byte bound is too large", () => {
     const q = new OfflineQueue(5, 10, "reject");
-    expect(q.add(msg(0, 20), "big", () => {})).toBe("too-large");
-    expect(q.add(msg(0, 8), "a", () => {})).toBeUndefined();
-    expect(q.add(msg(0, 8), "b", () => {})).toBe("full");
+    expect(q.add(msg(0, 20), "big", 0, () => {})).toBe("too-large");
+    expect(q.add(msg(0, 8), "a", 0, () => {})).toBeUndefined();
+    expect(q.add(msg(0, 8), "b", 0, () => {})).toBe("full");
     expect(q.shift()?.ref).toBe("a");
-    expect(q.add(msg(0, 8), "b", () => {})).toBeUndefined();
+    expect(q.add(msg(0, 8), "b", 0, () => {})).toBeUndefined();
   });
 });
