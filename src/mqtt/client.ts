@@ -38,12 +38,12 @@ import { encodeUtf8 } from "../util/utf8.js";
 import { LinkLifecycle, type LinkAction, type LinkEvent } from "./reconnect.js";
 import { MqttSession } from "./session.js";
 import type { SessionAction, SessionEvent, SessionOptions } from "./session-types.js";
-import type { PublishPacket, Subscription } from "./packets.js";
+import type { PublishPacket, QoS, Subscription } from "./packets.js";
 import { topicMatches } from "./topic.js";
 import { MqttConnectionError, MqttRequestError, type ClientEvents, type ClientOptions, type MessageHandler, type PublishOptions, type SubscribeOptions } from "./client-api.js";
 import { MAX_BROKERS, parseMqttUrls, type BrokerTarget } from "./urls.js";
 import { Outbox } from "./outbox.js";
-import { PendingList } from "./pending.js";
+import { PendingList, type Done } from "./pending.js";
 
 export { MqttConnectionError, MqttRequestError } from "./client-api.js";
 export type { ClientEvents, ClientOptions, MessageHandler, PublishOptions, ReconnectOptions, SubscribeOptions } from "./client-api.js";
@@ -52,6 +52,17 @@ export type { BrokerTarget } from "./urls.js";
 
 /** Events a listener may queue from inside one session event (#feed) before they are handled in place. */
 const MAX_LATER = 64;
+
+/** The session event of a publish()/send() (`ref` set by the caller). */
+function publishEvent(topic: string, payload: string | Uint8Array, qos: QoS, options: PublishOptions): SessionEvent & { type: "publish" } {
+  const event: SessionEvent & { type: "publish" } = {
+    type: "publish",
+    message: { topic, payload: typeof payload === "string" ? encodeUtf8(payload) : payload, qos, retain: options.retain ?? false },
+    ref: undefined,
+  };
+  if (options.properties) event.message.properties = options.properties;
+  return event;
+}
 
 export class MqttClient {
   readonly session: MqttSession;
@@ -74,7 +85,7 @@ export class MqttClient {
   #ended = false;
   #endWaiters: (() => void)[] = [];
   /** The callers' promises not yet settled; each is the `ref` of its session event. */
-  readonly #pending = new PendingList();
+  readonly #pending = new PendingList((e) => this.#emit("error", e instanceof MoteError ? e : new MoteError("handler", String(e))));
   /** True while the session handles an event (see #feed). */
   #feeding = false;
   /** Events from listeners that ran inside #feed: handled when it returns, in order. */
@@ -83,6 +94,10 @@ export class MqttClient {
   #alarmAt: number | undefined;
   /** A #flush is queued as a promise job (see #flushSoon). */
   #flushQueued = false;
+  /** A promise is involved in the current event: its bytes are written by #flushSoon's job. */
+  #deferFlush = false;
+  /** Bytes to write when the outermost #feed ends (see #flushSoon). */
+  #flushAfterFeed = false;
   /** With a store and `saveDelayMs`: the deferred save (see #persist); undefined otherwise. */
   readonly #saveAlarm: Alarm | undefined;
   /** A save is owed: the session changed since the last one. */
@@ -171,24 +186,40 @@ export class MqttClient {
   /** Resolves at PUBACK (QoS 1) / PUBCOMP (QoS 2), or when written (QoS 0). */
   publish(topic: string, payload: string | Uint8Array, options: PublishOptions = {}): Promise<void> {
     const qos = options.qos ?? 0;
-    const max = this.#options.maxWriteBuffer ?? 65_536;
-    if (qos === 0 && this.#out.bytes > max) return Promise.reject(new MoteError("overflow", "write buffer full"));
-    const event: SessionEvent & { type: "publish" } = {
-      type: "publish",
-      message: { topic, payload: typeof payload === "string" ? encodeUtf8(payload) : payload, qos, retain: options.retain ?? false },
-      ref: undefined,
-    };
-    if (options.properties) event.message.properties = options.properties;
+    if (qos === 0 && this.#out.bytes > (this.#options.maxWriteBuffer ?? 65_536)) return Promise.reject(new MoteError("overflow", "write buffer full"));
+    const event = publishEvent(topic, payload, qos, options);
     // #request written out here: a publish is the deepest path on the device (a
     // command's reply), and one frame fewer keeps it under Moddable's 384 slots.
     const { pending, promise } = this.#pending.open(qos === 0);
     event.ref = pending;
+    this.#deferFlush = true; // a loop of publish() calls is one write (#flushSoon)
     try {
       this.#feed(event);
     } catch (e) {
       this.#pending.settle(pending, undefined, e as Error);
     }
     return promise as Promise<void>;
+  }
+
+  /**
+   * publish() without a promise, for a loop that publishes all day on a small
+   * engine: `done` is called once, with undefined when the message is sent (QoS 0:
+   * written to the socket; QoS 1: PUBACK; QoS 2: PUBCOMP) or with the error
+   * publish() would reject with — possibly before send() returns (a full write
+   * buffer, a bad topic). Make `done` once, not per call. An exception `done`
+   * throws is reported as an "error" event (code "handler").
+   */
+  send(topic: string, payload: string | Uint8Array, options: PublishOptions, done: Done): void {
+    const qos = options.qos ?? 0;
+    if (qos === 0 && this.#out.bytes > (this.#options.maxWriteBuffer ?? 65_536)) return done(new MoteError("overflow", "write buffer full"));
+    const event = publishEvent(topic, payload, qos, options);
+    const pending = this.#pending.openWithCallback(qos === 0, done);
+    event.ref = pending;
+    try {
+      this.#feed(event);
+    } catch (e) {
+      this.#pending.settle(pending, undefined, e as Error);
+    }
   }
 
   /** Resolves with the granted QoS / reason code per filter (>= 0x80 = refused). */
@@ -282,8 +313,14 @@ export class MqttClient {
       if (outer) {
         this.#feeding = false;
         // only if the outer event threw: what it left queued fails rather than hangs
-        const left = this.#later.length > 0 ? this.#later.splice(0) : this.#later;
-        for (const e of left) this.#failLater(e, new MoteError("internal", "not handled: an earlier event failed"));
+        if (this.#later.length > 0) for (const e of this.#later.splice(0)) this.#failLater(e, new MoteError("internal", "not handled: an earlier event failed"));
+      }
+    }
+    if (outer) {
+      this.#deferFlush = false;
+      if (this.#flushAfterFeed) {
+        this.#flushAfterFeed = false;
+        if (!this.#flushQueued) this.#flush();
       }
     }
     this.#armAlarm();
@@ -319,15 +356,16 @@ export class MqttClient {
         case "published": {
           // QoS 0 resolves once its bytes leave: the last packet queued carries the resolution
           const ref = a.ref;
-          if (!this.#pending.isQos0(ref) || !this.#out.whenLastWritten(() => this.#pending.settle(ref, undefined))) this.#pending.settle(ref, undefined);
+          if (!this.#pending.isQos0(ref) || !this.#out.whenLastWritten(() => this.#pending.settle(ref, undefined)))
+            if (this.#pending.settle(ref, undefined)) this.#deferFlush = true;
           break;
         }
         case "subscribed":
         case "unsubscribed":
-          this.#pending.settle(a.ref, a.reasonCodes);
+          if (this.#pending.settle(a.ref, a.reasonCodes)) this.#deferFlush = true;
           break;
         case "failed":
-          this.#pending.settle(a.ref, undefined, new MqttRequestError(a.error));
+          if (this.#pending.settle(a.ref, undefined, new MqttRequestError(a.error))) this.#deferFlush = true;
           break;
         case "message":
           this.#deliver(a.packet);
@@ -356,13 +394,19 @@ export class MqttClient {
     // (else, with a message a second, every delayed save would find the newest one in flight and write).
     if (!this.#savedEmpty && this.#saveAlarm !== undefined && this.#holdsNothing()) this.#save();
     if (this.#closeAfterFlush) this.#flush();
-    else this.#flushSoon();
+    else if (this.#deferFlush) this.#flushSoon();
+    else if (this.#feeding) this.#flushAfterFeed = true;
+    else this.#flush();
   }
 
   /**
    * Writes once the current job is done, as a promise job: the packets of a
    * burst (the publishes a batch of PUBACKs lets out, each from its own
-   * awaiting caller) go to the socket in one write instead of one each.
+   * awaiting caller) go to the socket in one write instead of one each. Only
+   * where a promise is involved (#deferFlush): a publish() call, or a promise
+   * settled. Without one (send() and its callbacks, timers) everything the event
+   * makes is already there when the outermost #feed ends, and it is written
+   * then: a promise job per message was ~50 slots of garbage on XS.
    */
   #flushSoon(): void {
     if (this.#flushQueued || this.#out.empty) return;

@@ -12,9 +12,14 @@
 
 const noop = (): void => {};
 
+/** The callback of a request made without a promise (MqttClient.send): undefined on success, else the error. */
+export type Done = (error: Error | undefined) => void;
+
 export class Pending {
   resolve: (value: unknown) => void = noop;
   reject: (error: Error) => void = noop;
+  /** Set for a request made without a promise: called once, in place of resolve / reject. */
+  done: Done | undefined = undefined;
   prev: Pending | undefined = undefined;
   next: Pending | undefined = undefined;
   /** In the list: not yet settled. */
@@ -27,29 +32,66 @@ export class Pending {
   }
 }
 
+/** A callback that threw: reported by the client (its "error" event), not lost. */
+export type OnCallbackError = (e: unknown) => void;
+
 export class PendingList {
   #head: Pending | undefined;
+  readonly #onCallbackError: OnCallbackError;
+
+  constructor(onCallbackError: OnCallbackError) {
+    this.#onCallbackError = onCallbackError;
+  }
 
   /** A new request, listed, with the promise the caller gets. */
   open(qos0: boolean): { pending: Pending; promise: Promise<unknown> } {
-    const pending = new Pending(qos0);
+    const pending = this.#list(new Pending(qos0));
     const promise = new Promise((resolve, reject) => {
       pending.resolve = resolve;
       pending.reject = reject;
     });
+    return { pending, promise };
+  }
+
+  /**
+   * A new request, listed, settled by calling `done`: no promise, no resolving
+   * functions, no reaction jobs — on XS those were ~40 slots of garbage for each
+   * message a device loop publishes.
+   */
+  openWithCallback(qos0: boolean, done: Done): Pending {
+    const pending = this.#list(new Pending(qos0));
+    pending.done = done;
+    return pending;
+  }
+
+  #list(pending: Pending): Pending {
     pending.next = this.#head;
     if (this.#head !== undefined) this.#head.prev = pending;
     this.#head = pending;
     pending.listed = true;
-    return { pending, promise };
+    return pending;
   }
 
-  /** Settles `ref` if it is a request still waiting; anything else (undefined, settled) is ignored. */
-  settle(ref: unknown, value: unknown, error?: Error): void {
-    if (!(ref instanceof Pending) || !ref.listed) return;
+  /**
+   * Settles `ref` if it is a request still waiting; anything else (undefined,
+   * settled) is ignored. True when that settled a promise: its caller resumes in
+   * a later job (client.ts then defers its socket write to gather what it sends).
+   */
+  settle(ref: unknown, value: unknown, error?: Error): boolean {
+    if (!(ref instanceof Pending) || !ref.listed) return false;
     this.#unlink(ref);
+    const done = ref.done;
+    if (done !== undefined) {
+      try {
+        done(error);
+      } catch (e) {
+        this.#onCallbackError(e);
+      }
+      return false;
+    }
     if (error) ref.reject(error);
     else ref.resolve(value);
+    return true;
   }
 
   /** True when `ref` is a request still waiting. */

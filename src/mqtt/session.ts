@@ -204,17 +204,12 @@ export class MqttSession {
 
   /** The earliest time the session wants a `{ type: "timer" }`, or undefined. */
   nextDeadline(): number | undefined {
-    let d: number | undefined;
-    const consider = (t: number | undefined) => {
-      if (t !== undefined && (d === undefined || t < d)) d = t;
-    };
-    if (this.state === "connecting") consider(this.#connectDeadline);
-    if (this.state === "connected" || this.state === "ending") {
-      if (this.#pingDeadline !== undefined) consider(this.#pingDeadline);
-      else if (this.#keepAliveMs > 0) consider(this.#out.lastSent + this.#keepAliveMs);
-      consider(this.#endDeadline);
-    }
-    return d;
+    // no helper closure: this runs after every event, and a closure a call was garbage on XS
+    if (this.state === "connecting") return this.#connectDeadline;
+    if (this.state !== "connected" && this.state !== "ending") return undefined;
+    const link = this.#pingDeadline ?? (this.#keepAliveMs > 0 ? this.#out.lastSent + this.#keepAliveMs : undefined);
+    const end = this.#endDeadline;
+    return link === undefined || (end !== undefined && end < link) ? end : link;
   }
 
   /** Outgoing QoS 1/2 messages awaiting completion. */

@@ -103,7 +103,7 @@ describe.skipIf(skip !== undefined)("garbage on Moddable's runtime (mcconfig -p 
     expect(Number(garbage?.[2])).toBeLessThan(20);
   }, 240_000);
 
-  test("the device program collects garbage at most twice per telemetry message (6-7 before the UTF-8 fix, 2.2 before saveDelayMs)", async () => {
+  test("the device program collects garbage at most 0.75 times per telemetry message (6-7 before the UTF-8 fix, 2.2 before saveDelayMs, 1.2 before send() and the heap increment)", async () => {
     const so = await buildModdable("device", sdk);
     const dir = mkdtempSync(join(tmpdir(), "mote-telemetry-garbage-"));
     dirs.push(dir);
@@ -130,8 +130,11 @@ describe.skipIf(skip !== undefined)("garbage on Moddable's runtime (mcconfig -p 
       expect(counts.length).toBeGreaterThanOrEqual(10);
       const total = counts.reduce((a, c) => a + c, 0);
       // measured: 2.2 per message while every QoS 1 message was saved in the preferences;
-      // 1.2 with saveDelayMs and the publish path's garbage cut (bench/RESULTS.md, mqtt-moddable)
-      expect(total / messages).toBeLessThanOrEqual(2);
+      // 1.2 with saveDelayMs and the publish path's garbage cut; 0.18 over 60 s once the
+      // delayed save waits per message, send() replaced the promise per message and
+      // creation.heap.incremental let the slot heap grow past the live set
+      // (bench/RESULTS.md, mqtt-moddable). 12 messages include the heap's first growth.
+      expect(total / messages).toBeLessThanOrEqual(0.75);
     } finally {
       await device.stop();
       await observer.endAsync();

@@ -50,7 +50,7 @@ describe("Outbox (the client's bytes waiting for the socket)", () => {
 
 describe("PendingList (the callers' promises)", () => {
   test("settles each request once; failAll fails the rest; other refs are ignored", async () => {
-    const list = new PendingList();
+    const list = new PendingList(() => undefined);
     const a = list.open(false);
     const b = list.open(true);
     const c = list.open(false);
@@ -65,6 +65,29 @@ describe("PendingList (the callers' promises)", () => {
     await expect(a.promise).rejects.toThrow("ended");
     await expect(c.promise).rejects.toThrow("ended");
     expect(list.isWaiting(a.pending)).toBe(false);
+  });
+
+  test("a callback request (MqttClient.send) is settled once through its callback; one that throws is reported, the list goes on", () => {
+    const reported: unknown[] = [];
+    const list = new PendingList((e) => reported.push(e));
+    const calls: (string | undefined)[] = [];
+    const done = (e: Error | undefined) => calls.push(e?.message);
+    const ok = list.openWithCallback(false, done);
+    const bad = list.openWithCallback(true, done);
+    const throws = list.openWithCallback(false, () => {
+      throw new Error("callback bug");
+    });
+    const rest = list.openWithCallback(false, done);
+    expect(list.isQos0(bad)).toBe(true);
+    list.settle(ok, undefined);
+    list.settle(ok, undefined); // once only
+    list.settle(bad, undefined, new Error("refused"));
+    list.settle(throws, undefined);
+    expect(reported).toHaveLength(1);
+    expect((reported[0] as Error).message).toBe("callback bug");
+    list.failAll(() => new Error("ended"));
+    expect(calls).toEqual([undefined, "refused", "ended"]);
+    expect(list.isWaiting(rest)).toBe(false);
   });
 });
 

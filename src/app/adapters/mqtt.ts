@@ -68,6 +68,8 @@ export const SESSION_SAVE_DELAY_MS = 2000;
  * packet id 2, v5 property length 1 (src/mqtt/store.ts encodes MQTT 5 PUBLISH).
  */
 const STORED_OVERHEAD = 11;
+/** The outcome of every message sent: one object, not one per message. */
+const SENT: MqttLinkEvent = Object.freeze({ type: "sent" });
 /** Record header 16 + client id length 2 + three u16 counts. */
 const RECORD_OVERHEAD = 16 + 2 + 6;
 
@@ -127,10 +129,11 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       // a throwing program is noted as the client notes a throwing listener
       Promise.resolve(event).then(onEvent).then(undefined, () => (lastError = "listener"));
     });
-    // A publish's outcome, told to the program; made once per link, not per message (garbage on XS).
-    const sent = (): void => onEvent({ type: "sent" });
-    const dropped = (e: { code?: string }): void => {
-      if (e?.code !== "ended") onEvent({ type: "dropped", reason: e?.code ?? "error" });
+    // A publish's outcome, told to the program: one callback made once per link, and
+    // client.send() rather than a promise per message (garbage on XS).
+    const outcome = (e: Error | undefined): void => {
+      if (e === undefined) onEvent(SENT);
+      else if ((e as { code?: string }).code !== "ended") onEvent({ type: "dropped", reason: (e as { code?: string }).code ?? "error" });
     };
     /** Room for one more QoS 1 message: by count, and (with a store) in one store record. */
     const room = (topic: string, payload: Uint8Array): boolean => {
@@ -161,7 +164,7 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       },
       publish(topic, payload, o) {
         if (o.qos === 1 && !room(topic, payload)) return false;
-        client.publish(topic, payload, { qos: o.qos, retain: o.retain ?? false }).then(sent, dropped);
+        client.send(topic, payload, o, outcome);
         return true;
       },
       subscribe(filter, qos) {
