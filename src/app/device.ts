@@ -471,7 +471,6 @@ export class DeviceApp {
   // --- telemetry -----------------------------------------------------------
 
   #sendTelemetry(now: number): void {
-    const info = this.#safeWifiInfo();
     const sensor = this.#o.sensor;
     let reading: unknown;
     if (sensor !== undefined) {
@@ -487,7 +486,7 @@ export class DeviceApp {
       version: this.#o.version,
       uptimeMs: now - this.#bootAt,
       freeHeap: this.#o.system.freeMemory(),
-      rssi: info?.rssi,
+      rssi: this.#safeRssi(),
       queueDepth: this.#link?.queueDepth ?? 0,
       counters: this.#counters,
       sensor: sensor === undefined ? undefined : { [sensor.name]: reading },
@@ -816,6 +815,16 @@ export class DeviceApp {
   #safeWifiInfo(): { rssi?: number } | undefined {
     try {
       return this.#o.wifi.info();
+    } catch {
+      return undefined;
+    }
+  }
+
+  #safeRssi(): number | undefined {
+    const wifi = this.#o.wifi;
+    if (wifi.signal === undefined) return this.#safeWifiInfo()?.rssi;
+    try {
+      return wifi.signal();
     } catch {
       return undefined;
     }

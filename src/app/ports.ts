@@ -17,6 +17,8 @@ import type { WifiEvent } from "../platform/wifi.js";
 export interface WifiPort {
   connect(options: { ssid: string; password?: string; onEvent(event: WifiEvent): void }): { close(): void };
   info(): { ip?: string; mac: string; rssi?: number; ssid?: string };
+  /** The signal alone, for telemetry every period: info() makes its strings (MAC, IP, SSID) each call. Default: info().rssi. */
+  signal?(): number | undefined;
 }
 
 export interface MqttWill {

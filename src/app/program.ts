@@ -12,7 +12,7 @@ import { DeviceApp, type DeviceAppOptions } from "./device.js";
 import { loadConfig, preferenceStore } from "../runtime/load-config.js";
 import { platformHost } from "../runtime/platform-host.js";
 import type { BackoffOptions } from "../runtime/backoff.js";
-import { connectWifi, freeMemory, wifiInfo } from "../platform/wifi.js";
+import { connectWifi, freeMemory, wifiInfo, wifiRssi } from "../platform/wifi.js";
 import { xsHeap } from "../platform/memory.js";
 import { mqttConnector, type MqttAdapterOptions } from "./adapters/mqtt.js";
 import type { CoapPort, OtaPort, SensorSource } from "./ports.js";
@@ -141,7 +141,7 @@ export function startDevice(options: DeviceOptions = {}): DeviceApp {
     host: platformHost,
     config,
     problems: refused,
-    wifi: { connect: connectWifi, info: wifiInfo },
+    wifi: { connect: connectWifi, info: wifiInfo, signal: wifiRssi },
     mqtt: mqttConnector({ ...options.mqtt, session: options.mqtt?.session ?? { prefs: platformPrefs } }),
     coap,
     ota,

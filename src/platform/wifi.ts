@@ -216,6 +216,13 @@ export function wifiInfo(): { ip?: string; mac: string; rssi?: number; ssid?: st
   }
 }
 
+/** The open station's signal strength (dBm), or undefined: no strings made, unlike wifiInfo() (telemetry reads it every period). */
+export function wifiRssi(): number | undefined {
+  if (current === undefined) return undefined;
+  const rssi = read<number>(current, "RSSI");
+  return typeof rssi === "number" && rssi !== 0 ? rssi : undefined;
+}
+
 /**
  * Free heap bytes where the host tells: the simulator/desktop twin of `net`
  * answers Net.get("FREE_HEAP"); Moddable's device build has no such query

@@ -55,6 +55,23 @@ describe("device program: telemetry", () => {
     expect(rig.link().sent.filter((m) => m.topic === `${T}/telemetry`).every((m) => m.qos === 1)).toBe(true);
   });
 
+  test("with the platform's signal-only read, telemetry takes the RSSI from it and never calls info() (its strings were garbage every period)", () => {
+    const rig = online();
+    let infos = 0;
+    const info = rig.wifi.info;
+    rig.wifi.info = () => (infos++, info());
+    rig.wifi.signal = () => -61;
+    rig.host.advance(2000);
+    const records = rig.link().json(`${T}/telemetry`) as Record<string, any>[];
+    expect(records.map((r) => r.rssi)).toEqual([-61, -61]);
+    expect(infos).toBe(0);
+    rig.wifi.signal = () => {
+      throw new Error("radio off");
+    };
+    rig.host.advance(1000);
+    expect((rig.link().json(`${T}/telemetry`) as Record<string, any>[])[2].rssi).toBeUndefined();
+  });
+
   test("a sensor that throws gives an error reading, not a dead telemetry loop", () => {
     const rig = startRig({}, { extra: { sensor: { name: "t", read: () => { throw new Error("i2c nack"); } } } });
     online(rig);

@@ -95,6 +95,8 @@ export class FakeWifi {
     return { close: () => void this.closed++ };
   };
   info = () => ({ mac: "24:0a:c4:00:00:01", rssi: this.rssi });
+  /** The platform's signal-only read (WifiPort.signal); unset: the program falls back to info(). */
+  signal: (() => number | undefined) | undefined = undefined;
   up(address = "10.0.0.7"): void {
     this.onEvent?.({ type: "connected" });
     this.onEvent?.({ type: "got-ip", address });
