@@ -9,14 +9,14 @@
  *   - a change of the incoming QoS 2 ids is saved before the PUBREC leaves (§4.3.3).
  * Against mosquitto and, for a broker that never acknowledges, test/helpers/fake-broker.ts.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import mqtt from "mqtt";
 import { connect, PreferenceSessionStore, type ClientOptions, type MqttClient, type PreferenceApi, type SessionStore } from "../../src/mqtt/index.js";
 import type { SessionSnapshot } from "../../src/mqtt/session-types.js";
-import { mosquittoSkipReason, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
-import { SLOW_ACK_MS, startFakeBroker, type FakeBroker } from "../helpers/fake-broker.js";
+import { mosquittoSkipReason } from "../helpers/mosquitto.js";
+import { SLOW_ACK_MS, startFakeBroker } from "../helpers/fake-broker.js";
 import { FakePreferences } from "../helpers/fake-preferences.js";
-import { connected, once, waitFor } from "./mqtt-helpers.js";
+import { brokerAndNoAck, connected, once, waitFor } from "./mqtt-helpers.js";
 
 const skip = mosquittoSkipReason();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,24 +25,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What a reboot would find: a new store object over the same preferences. */
 const stored = (prefs: PreferenceApi): SessionSnapshot | undefined => new PreferenceSessionStore(prefs, "sess").load();
 
-let broker: Mosquitto;
-let fake: FakeBroker;
 const closers: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  if (skip) return;
-  broker = await startMosquitto();
-  fake = await startFakeBroker("no-ack");
-}, 20_000);
-
-afterAll(async () => {
+const peers = brokerAndNoAck(skip, async () => {
   for (const c of closers.reverse()) await Promise.race([c().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
-  await fake?.close();
-  await broker?.close();
 });
 
 function client(options: ClientOptions): MqttClient {
-  const c = connect({ host: "127.0.0.1", port: broker.port, protocolVersion: 4, clean: false, reconnect: false, ...options });
+  const c = connect({ host: "127.0.0.1", port: peers.broker.port, protocolVersion: 4, clean: false, reconnect: false, ...options });
   closers.push(() => c.end({ force: true }));
   return c;
 }
@@ -91,7 +80,7 @@ describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved wit
 
   test("a message the broker does not acknowledge is saved when the delay is over, not before", async () => {
     const prefs = new FakePreferences();
-    const c = client({ port: fake.port, clientId: "sd-noack", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 400 });
+    const c = client({ port: peers.fake.port, clientId: "sd-noack", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 400 });
     await connected(c);
     void c.publish("sd/noack", "kept", { qos: 1 }).catch(() => undefined);
     await sleep(50);
@@ -102,7 +91,7 @@ describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved wit
 
   test("end({ force }) saves what the delay still held (a reboot follows it)", async () => {
     const prefs = new FakePreferences();
-    const c = client({ port: fake.port, clientId: "sd-end", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 60_000 });
+    const c = client({ port: peers.fake.port, clientId: "sd-end", store: new PreferenceSessionStore(prefs, "sess"), saveDelayMs: 60_000 });
     await connected(c);
     void c.publish("sd/end", "owed", { qos: 1 }).catch(() => undefined);
     await sleep(50);
@@ -148,7 +137,7 @@ describe.skipIf(skip !== undefined)("saveDelayMs: a persistent session saved wit
       savesAtDelivery = saves.length;
     });
     await c.subscribe("sd/qos2", undefined, { qos: 2 });
-    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: "sd-qos2-pub", reconnectPeriod: 0 });
+    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${peers.broker.port}`, { clientId: "sd-qos2-pub", reconnectPeriod: 0 });
     closers.push(() => pub.endAsync(true));
     await pub.publishAsync("sd/qos2", "once", { qos: 2 });
     await waitFor(() => deliveredAt > 0, 3000);

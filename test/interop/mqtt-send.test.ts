@@ -7,30 +7,18 @@
  * "ended" for what end() leaves unsent. A callback that throws is an "error"
  * event (code "handler"), and the client goes on.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { connect, type MqttClient } from "../../src/mqtt/index.js";
-import { mosquittoSkipReason, startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
-import { startFakeBroker, type FakeBroker } from "../helpers/fake-broker.js";
-import { collect, connected, text, waitFor } from "./mqtt-helpers.js";
+import { mosquittoSkipReason } from "../helpers/mosquitto.js";
+import { brokerAndNoAck, collect, connected, text, waitFor } from "./mqtt-helpers.js";
 
 const skip = mosquittoSkipReason();
-let broker: Mosquitto;
-let fake: FakeBroker;
 const clients: MqttClient[] = [];
-
-beforeAll(async () => {
-  if (skip) return;
-  broker = await startMosquitto();
-  fake = await startFakeBroker("no-ack");
-}, 20_000);
-
-afterAll(async () => {
+const peers = brokerAndNoAck(skip, async () => {
   for (const c of clients) await c.end({ force: true }).catch(() => undefined);
-  await fake?.close();
-  await broker?.close();
 });
 
-function client(id: string, port = broker.port, extra: Record<string, unknown> = {}): MqttClient {
+function client(id: string, port = peers.broker.port, extra: Record<string, unknown> = {}): MqttClient {
   const c = connect({ host: "127.0.0.1", port, clientId: id, protocolVersion: 5, reconnect: false, ...extra });
   clients.push(c);
   return c;
@@ -63,7 +51,7 @@ describe.skipIf(skip !== undefined)("MqttClient.send (a publish with a callback,
   });
 
   test("a full write buffer refuses QoS 0 with overflow", async () => {
-    const c = client("send-full", fake.port, { maxWriteBuffer: 0 });
+    const c = client("send-full", peers.fake.port, { maxWriteBuffer: 0 });
     await connected(c);
     const codes: (string | undefined)[] = [];
     const done = (e: Error | undefined) => codes.push((e as { code?: string } | undefined)?.code);
@@ -74,7 +62,7 @@ describe.skipIf(skip !== undefined)("MqttClient.send (a publish with a callback,
   });
 
   test("what end() leaves unacknowledged is told 'ended'; a callback that throws is an error event, and the others still run", async () => {
-    const c = client("send-end", fake.port); // never acknowledges
+    const c = client("send-end", peers.fake.port); // never acknowledges
     await connected(c);
     const errors: { code?: string }[] = [];
     c.on("error", (e) => errors.push(e as { code?: string }));
