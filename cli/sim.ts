@@ -41,7 +41,7 @@ const HELP = `mote sim — run the device program on the XS engine with simulate
   --engine xs|moddable        xs (default): the bundle on the XS engine (xsnap) with simulated hardware;
                               moddable: the program mcconfig links for a board, built for and run on
                               Moddable's own runtime (needs the SDK: README), one device, its heap as
-                              Moddable counts it; faults power-cut and broker-restart
+                              Moddable counts it; the same faults
   --json                      one JSON status object per second on stdout
   --view [PORT]               serve the live fleet view at http://127.0.0.1:PORT/ (default: a free port):
                               a row per device, a telemetry chart, fault buttons (docs/simulator.md)
@@ -240,18 +240,24 @@ async function startOnModdable(args: Args, screen: Screen): Promise<Running> {
     onPeers: (p) => {
       if (args.json) return;
       printPeers(screen, p.brokerUrl, p.embeddedBroker, p.coapUrl, p.embeddedCoap);
-      if (screen.tty) print("keys: b broker restart · p power cut · q quit");
+      if (screen.tty) print("keys: w WiFi drop · b broker restart · p power cut · l loss on/off · q quit");
     },
     onLog: (line) => {
       if (!args.json) print(`${screen.stamp()} [0] ${line}`);
     },
     onEvent: (line) => print(`${screen.stamp()} ${line}`),
   });
+  let loss = false;
   return {
     poll: async () => undefined,
     lines: () => [moddableStatusLine(sim.status())],
     record: () => ({ engine: "moddable", devices: [sim.status()] }),
-    keys: { b: () => void sim.brokerRestart(1000).catch(() => undefined), p: () => void sim.powerCut(1000) },
+    keys: {
+      w: () => sim.wifiDrop(3000),
+      b: () => void sim.brokerRestart(1000).catch(() => undefined),
+      p: () => void sim.powerCut(1000),
+      l: () => sim.loss((loss = !loss) ? 0.3 : 0),
+    },
     summary() {
       const s = sim.status();
       const json = { healthy: s.healthy, devices: 1, healthyDevices: s.healthy ? 1 : 0, engine: "moddable", esp32HeapUsedPeakBytes: s.heapUsedPeakBytes };

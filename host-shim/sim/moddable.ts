@@ -17,12 +17,15 @@
  * (host-shim/moddable/instruments.ts). "used" includes garbage not yet
  * collected; the live heap after a collection is `npm run bench -- moddable`.
  *
- * Faults: power cuts (the process is killed and booted again) and broker
- * restarts (embedded broker). The radio and lossy links are host modules of the
- * xs engine's simulated hardware; this runtime's WiFi is boards/desktop's
- * stand-in, so `wifi-drop` and `loss` are refused here.
+ * Faults, as on the xs engine: power cuts (the process is killed and booted
+ * again), broker restarts (embedded broker), WiFi drops and loss. The device
+ * reaches its broker(s) and CoAP server through fault relays (faults.ts), its
+ * "radio": a WiFi drop empties the air of boards/desktop/wifi.js (its
+ * `mote-wifi.json`, watched once a second while associated: a lost link) and
+ * cuts the relays for the drop (lin's sockets are the host's and would not
+ * notice); loss delays TCP segments and drops datagrams there.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import mqtt, { type MqttClient } from "mqtt";
@@ -32,7 +35,7 @@ import { ModdableDevice } from "../moddable/run.js";
 import { findModdable } from "../moddable/sdk.js";
 import { projectRoot } from "../xs/engine.js";
 import { startBroker, startCoapServer, type BrokerPeer, type CoapPeer } from "./peers.js";
-import type { ScheduledFault } from "./faults.js";
+import { TcpFaultProxy, UdpFaultProxy, type ScheduledFault } from "./faults.js";
 
 export interface ModdableSimOptions {
   /** External broker `mqtt://[user:pass@]host:port` (several: comma-separated); default the embedded aedes. */
@@ -73,6 +76,10 @@ export interface ModdableSimulation {
   status(): ModdableDeviceStatus;
   brokerRestart(downMs?: number): Promise<void>;
   powerCut(offMs?: number): Promise<void>;
+  /** The access point vanishes for `durationMs`. */
+  wifiDrop(durationMs?: number): void;
+  /** Loss rate on the device's links (TCP: delays; UDP: drops). */
+  loss(rate: number): void;
   stop(): Promise<void>;
 }
 
@@ -87,15 +94,16 @@ export class ModdableSimError extends Error {
 }
 
 /** Why `args` cannot run on Moddable's runtime, or undefined. */
-export function moddableRefusal(o: { devices: number; app?: string; otaKey?: string; view?: number; faults: readonly ScheduledFault[] }): string | undefined {
+export function moddableRefusal(o: { devices: number; app?: string; otaKey?: string; view?: number }): string | undefined {
   if (o.devices !== 1) return "--engine moddable runs one device (a fleet runs on the xs engine)";
   if (o.app !== undefined) return "--engine moddable runs the default program (an --app runs on the xs engine)";
   if (o.otaKey !== undefined) return "--engine moddable: OTA mode runs on the xs engine (its simulated flash slots)";
   if (o.view !== undefined) return "--engine moddable: the fleet view runs on the xs engine";
-  const f = o.faults.find((x) => x.kind === "wifi-drop" || x.kind === "loss");
-  if (f !== undefined) return `--engine moddable: ${f.kind} needs the xs engine's simulated radio and links (here: power-cut, broker-restart)`;
   return undefined;
 }
+
+/** The WiFi network the device is given (its preferences); in range unless a drop empties the air. */
+const NETWORK = { ssid: "mote-sim", password: "mote-sim-pass" };
 
 /** dist/lib (the library manifest.json preloads) rebuilt when older than src/. */
 async function ensureDeviceDist(log: (line: string) => void): Promise<void> {
@@ -188,14 +196,39 @@ export async function startModdableSimulation(o: ModdableSimOptions): Promise<Mo
   const coapUrl = o.coap ?? coap!.url;
   o.onPeers?.({ brokerUrl, coapUrl, embeddedBroker: broker !== undefined, embeddedCoap: coap !== undefined });
 
+  // The device's links go through fault relays: one per broker of the list, one for CoAP.
+  const relays: TcpFaultProxy[] = [];
+  const deviceBrokers: string[] = [];
+  let coapRelay: UdpFaultProxy;
+  try {
+    for (const url of brokerUrl.split(",")) {
+      const u = new URL(url);
+      const relay = new TcpFaultProxy({ targetHost: u.hostname, targetPort: Number(u.port || 1883) });
+      await relay.listen();
+      stops.push(() => relay.close());
+      relays.push(relay);
+      const userinfo = u.username ? `${u.username}${u.password ? `:${u.password}` : ""}@` : "";
+      deviceBrokers.push(`mqtt://${userinfo}127.0.0.1:${relay.port}`);
+    }
+    const c = new URL(coapUrl.replace(/^coap:/, "http:"));
+    coapRelay = new UdpFaultProxy({ targetHost: c.hostname, targetPort: Number(c.port || 5683) });
+    await coapRelay.listen();
+    stops.push(() => coapRelay.close());
+  } catch (e) {
+    await cleanUp();
+    throw e;
+  }
+
   const id = linClientId(o.fleet);
+  const air = join(o.state, "mote-wifi.json");
+  rmSync(air, { force: true }); // no file: the network is in range (boards/desktop/wifi.js)
   setDevicePreferences(o.state, {
-    ssid: "mote-sim",
-    password: "mote-sim-pass",
-    broker: brokerUrl,
+    ssid: NETWORK.ssid,
+    password: NETWORK.password,
+    broker: deviceBrokers.join(","),
     clientId: id,
     telemetryMs: o.telemetryMs,
-    ...(coap !== undefined ? { coapObserve: `${coapUrl}/sensor` } : {}),
+    ...(coap !== undefined ? { coapObserve: `coap://127.0.0.1:${coapRelay.port}/sensor` } : {}),
   });
 
   // What the device says, read as a user would: its lines and its messages at the broker.
@@ -298,14 +331,30 @@ export async function startModdableSimulation(o: ModdableSimOptions): Promise<Mo
       log(`fault: power-cut (${offMs} ms off)`);
       await device.powerCut(offMs);
     },
+    wifiDrop(durationMs = 3000) {
+      log(`fault: wifi-drop (${durationMs} ms)`);
+      writeFileSync(air, "[]"); // the station's network leaves the air: a lost link within a second
+      for (const r of relays) r.cut(durationMs);
+      coapRelay.cut(durationMs);
+      timers.push(setTimeout(() => rmSync(air, { force: true }), durationMs));
+    },
+    loss(rate) {
+      log(`fault: loss ${rate}`);
+      for (const r of relays) r.loss = rate;
+      coapRelay.loss = rate;
+    },
     async stop() {
       for (const t of timers) clearTimeout(t);
       await cleanUp();
     },
   };
   for (const f of o.faults ?? []) {
-    const run = f.kind === "power-cut" ? () => sim.powerCut(f.durationMs) : f.kind === "broker-restart" ? () => sim.brokerRestart(f.durationMs) : undefined;
-    if (run === undefined) continue; // refused before the start (moddableRefusal)
+    const run = async (): Promise<void> => {
+      if (f.kind === "power-cut") await sim.powerCut(f.durationMs);
+      else if (f.kind === "broker-restart") await sim.brokerRestart(f.durationMs);
+      else if (f.kind === "wifi-drop") sim.wifiDrop(f.durationMs);
+      else sim.loss(f.rate ?? 0);
+    };
     timers.push(setTimeout(() => void run().catch((e: Error) => log(`fault ${f.kind}: ${e.message}`)), Math.max(0, f.atMs - (Date.now() - started))));
   }
   return sim;
