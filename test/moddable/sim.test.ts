@@ -41,8 +41,8 @@ describe.skipIf(skip !== undefined)("mote sim --engine moddable", () => {
     // The heap is Moddable's count (an -i build's "instruments:" line): slots at the ESP32's 16 bytes plus chunks,
     // tens of KB (bench/RESULTS.md "moddable": 43 KB live after boot, 74 KB allocated), not xsnap's ~400-600 KB
     // of slots alone. The outages grow it, and it stays grown (XS keeps what it allocated): 129 KB allocated after
-    // the broker restart and the WiFi drop here, 252 KB on a loaded machine; not traced yet (each message queued
-    // offline is saved at once, and the desktop preference stand-in rewrites its whole file as text each time).
+    // the broker restart and the WiFi drop here, 252 KB on a loaded machine (docs/simulator.md: each message queued
+    // offline re-encodes the whole session record).
     const heaps = devices.flatMap((d) => (d.heap === undefined ? [] : [d.heap]));
     expect(heaps.length).toBeGreaterThan(5);
     for (const h of heaps) {
