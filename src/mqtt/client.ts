@@ -211,9 +211,10 @@ export class MqttClient {
    */
   send(topic: string, payload: string | Uint8Array, options: PublishOptions, done: Done): void {
     const qos = options.qos ?? 0;
-    if (qos === 0 && this.#out.bytes > (this.#options.maxWriteBuffer ?? 65_536)) return done(new MoteError("overflow", "write buffer full"));
-    const event = publishEvent(topic, payload, qos, options);
     const pending = this.#pending.openWithCallback(qos === 0, done);
+    // settled through the list, as every outcome is: a `done` that throws is an "error" event
+    if (qos === 0 && this.#out.bytes > (this.#options.maxWriteBuffer ?? 65_536)) return void this.#pending.settle(pending, undefined, new MoteError("overflow", "write buffer full"));
+    const event = publishEvent(topic, payload, qos, options);
     event.ref = pending;
     try {
       this.#feed(event);
