@@ -25,7 +25,7 @@
  * cuts the relays for the drop (lin's sockets are the host's and would not
  * notice); loss delays TCP segments and drops datagrams there.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import mqtt, { type MqttClient } from "mqtt";
@@ -35,6 +35,7 @@ import { ModdableDevice } from "../moddable/run.js";
 import { findModdable } from "../moddable/sdk.js";
 import { projectRoot } from "../xs/engine.js";
 import { startBroker, startCoapServer, type BrokerPeer, type CoapPeer } from "./peers.js";
+import { newestSource } from "./simulation.js";
 import { TcpFaultProxy, UdpFaultProxy, type ScheduledFault } from "./faults.js";
 
 export interface ModdableSimOptions {
@@ -109,7 +110,7 @@ const NETWORK = { ssid: "mote-sim", password: "mote-sim-pass" };
 async function ensureDeviceDist(log: (line: string) => void): Promise<void> {
   const root = projectRoot();
   const built = join(root, "dist", "lib", "mote", "app.js");
-  if (existsSync(built) && statSync(built).mtimeMs >= newestTs(join(root, "src"))) return;
+  if (existsSync(built) && statSync(built).mtimeMs >= newestSource(join(root, "src"))) return;
   log("building dist/lib for Moddable (scripts/build.mjs --only=device) …");
   const code = await new Promise<number>((resolve) => {
     const child = spawn(process.execPath, [join(root, "scripts", "build.mjs"), "--only=device"], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
@@ -117,17 +118,6 @@ async function ensureDeviceDist(log: (line: string) => void): Promise<void> {
     child.on("close", (c) => resolve(c ?? 1));
   });
   if (code !== 0 || !existsSync(built)) throw new ModdableSimError("build", `scripts/build.mjs --only=device failed (status ${code})`);
-}
-
-function newestTs(dir: string, depth = 0): number {
-  let newest = 0;
-  if (depth > 8 || !existsSync(dir)) return newest;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestTs(p, depth + 1));
-    else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
 }
 
 /**

@@ -144,7 +144,8 @@ export function builtDeviceBundle(root = projectRoot()): string | undefined {
   }
 }
 
-function newestSource(dir: string, depth = 0): number {
+/** Modification time of the newest .ts file under `dir` (0 for none). */
+export function newestSource(dir: string, depth = 0): number {
   let newest = 0;
   if (depth > 8) return newest;
   let entries: Dirent[];

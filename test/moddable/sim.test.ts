@@ -24,7 +24,7 @@ describe.skipIf(skip !== undefined)("mote sim --engine moddable", () => {
 
   test("boots on Moddable's runtime, sends telemetry, reports Moddable's heap, rides out a power cut, a broker restart and a WiFi drop", async () => {
     const r = await mote([
-      "--json", "--for", "22", "--telemetry", "500", "--state", state,
+      "--json", "--for", "26", "--telemetry", "500", "--state", state,
       "--fault", "power-cut@4s+500ms", "--fault", "broker-restart@9s+1s", "--fault", "wifi-drop@13s+2s",
     ]);
     const records = r.stdout
