@@ -64,6 +64,10 @@ import type {
   SessionState,
 } from "./session-types.js";
 
+/** The "persist" actions, made once: an object per publish and per acknowledgement was garbage on XS. */
+const PERSIST: SessionAction = Object.freeze({ type: "persist" });
+const PERSIST_INCOMING: SessionAction = Object.freeze({ type: "persist", incoming: true });
+
 export type {
   CloseCode,
   CloseReason,
@@ -196,7 +200,7 @@ export class MqttSession {
     }
     if (this.#out.dirty) {
       this.#out.dirty = false;
-      if (this.#o.persistent) out.push(this.#incomingDirty ? { type: "persist", incoming: true } : { type: "persist" });
+      if (this.#o.persistent) out.push(this.#incomingDirty ? PERSIST_INCOMING : PERSIST);
       this.#incomingDirty = false;
     }
     return out;

@@ -22,6 +22,19 @@ export interface Counters {
   mqttConnects: number;
 }
 
+/** The counters' names in the order of `zeroCounters()`, which is their order in a telemetry record. */
+export const COUNTER_NAMES: readonly (keyof Counters)[] = Object.freeze([
+  "msgsIn",
+  "msgsOut",
+  "msgsDropped",
+  "telemetrySent",
+  "commands",
+  "commandErrors",
+  "coapNotifications",
+  "wifiDrops",
+  "mqttConnects",
+]);
+
 export function zeroCounters(): Counters {
   return {
     msgsIn: 0,

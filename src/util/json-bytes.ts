@@ -1,0 +1,163 @@
+/**
+ * A JSON object written straight into UTF-8 bytes, for a record the device
+ * sends over and over (telemetry). `encodeUtf8(JSON.stringify(record))` made,
+ * per record on XS, the record object, a key list per object, the JSON
+ * string and its bytes. Here the members go into one scratch array kept by
+ * the writer, and `end()` hands back one exact-size copy (the caller keeps
+ * the bytes until the broker acknowledges them).
+ *
+ * Names (and constant strings) are given as bytes made once with `jsonKey` /
+ * `jsonBytes`: on XS every read of a primitive string's `length` or
+ * `charCodeAt` makes a String wrapper on the heap, so a writer that walked
+ * strings character by character made ~500 slots of garbage a record
+ * (measured, bench/RESULTS.md). Integers are written digit by digit.
+ *
+ * The bytes are what JSON.stringify gives for the same members in the same
+ * order (ECMA-262 §25.5.2): a member whose value is `undefined` (or, for
+ * `value()`, anything JSON.stringify leaves out) is left out; a number that is
+ * not finite is `null`; -0 is `0`; other numbers as `Number.prototype.toString`.
+ *
+ * Bounded: the scratch doubles up to `maxBytes`; a larger record throws
+ * MoteError "overflow" and the writer is ready for the next one.
+ */
+import { MoteError } from "../errors.js";
+import { encodeUtf8 } from "./utf8.js";
+
+/** 2^53 − 1: integers up to it are written digit by digit, exactly as toString writes them. */
+const MAX_EXACT = 9007199254740991;
+const NULL = encodeUtf8("null");
+
+/** `"name":` as bytes, to make once per name. */
+export function jsonKey(name: string): Uint8Array {
+  return encodeUtf8(JSON.stringify(name) + ":");
+}
+
+/** Any value as JSON bytes (a constant string member, made once). */
+export function jsonBytes(value: unknown): Uint8Array | undefined {
+  const text = JSON.stringify(value);
+  return text === undefined ? undefined : encodeUtf8(text);
+}
+
+export class JsonWriter {
+  #buf: Uint8Array;
+  #at = 0;
+  /** No comma before the next member (just after a `{`). */
+  #first = true;
+  #depth = 0;
+  readonly #maxBytes: number;
+
+  constructor(initialBytes = 256, maxBytes = 16_384) {
+    this.#buf = new Uint8Array(initialBytes);
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Starts a record: `{`. Whatever an earlier record left unfinished is dropped. */
+  begin(): void {
+    this.#at = 0;
+    this.#depth = 0;
+    this.#open();
+  }
+
+  /** `"name":{` (key from `jsonKey`) — members until `close()` go inside it. */
+  open(key: Uint8Array): void {
+    this.#key(key);
+    this.#open();
+  }
+
+  /** `}` of the innermost open object. */
+  close(): void {
+    if (this.#depth === 0) throw new MoteError("invalid-state", "close() without an open object");
+    this.#byte(0x7d);
+    this.#depth--;
+    this.#first = false;
+  }
+
+  /** A number member; `undefined` leaves it out. */
+  number(key: Uint8Array, n: number | undefined): void {
+    if (n === undefined) return;
+    this.#key(key);
+    this.#number(n);
+    this.#first = false;
+  }
+
+  /** A member whose value is already JSON bytes (`jsonBytes`); `undefined` leaves it out. */
+  bytes(key: Uint8Array, json: Uint8Array | undefined): void {
+    if (json === undefined) return;
+    this.#key(key);
+    this.#put(json);
+    this.#first = false;
+  }
+
+  /** Any value: numbers digit by digit, anything else through JSON.stringify (left out where it leaves it out). */
+  value(key: Uint8Array, v: unknown): void {
+    if (typeof v === "number") return this.number(key, v);
+    this.bytes(key, jsonBytes(v));
+  }
+
+  /** Closes every object still open and returns the record's bytes (a copy of exact size). */
+  end(): Uint8Array {
+    while (this.#depth > 0) this.close();
+    return this.#buf.slice(0, this.#at);
+  }
+
+  #open(): void {
+    this.#byte(0x7b);
+    this.#depth++;
+    this.#first = true;
+  }
+
+  #key(key: Uint8Array): void {
+    if (this.#depth === 0) throw new MoteError("invalid-state", "a member outside an object: begin() first");
+    if (!this.#first) this.#byte(0x2c);
+    this.#put(key);
+  }
+
+  #number(n: number): void {
+    if (n !== n || n === Infinity || n === -Infinity) return this.#put(NULL);
+    if (n === 0) return this.#byte(0x30); // -0 too
+    if (!Number.isInteger(n) || n > MAX_EXACT || n < -MAX_EXACT) return this.#put(encodeUtf8(String(n)));
+    const abs = n < 0 ? -n : n;
+    let digits = 1;
+    for (let p = 10; p <= abs; p *= 10) digits++;
+    const sign = n < 0 ? 1 : 0;
+    this.#room(sign + digits);
+    const buf = this.#buf;
+    const at = this.#at;
+    if (sign) buf[at] = 0x2d;
+    // right to left: `% 10` and dividing a multiple of 10 by 10 are exact below 2^53
+    let rest = abs;
+    for (let i = at + sign + digits - 1; i >= at + sign; i--) {
+      const d = rest % 10;
+      buf[i] = 0x30 + d;
+      rest = (rest - d) / 10;
+    }
+    this.#at = at + sign + digits;
+  }
+
+  #byte(b: number): void {
+    this.#room(1);
+    this.#buf[this.#at++] = b;
+  }
+
+  #put(bytes: Uint8Array): void {
+    this.#room(bytes.length);
+    this.#buf.set(bytes, this.#at);
+    this.#at += bytes.length;
+  }
+
+  /** Room for `n` more bytes: the scratch doubles, up to maxBytes. */
+  #room(n: number): void {
+    const need = this.#at + n;
+    if (need <= this.#buf.length) return;
+    if (need > this.#maxBytes) {
+      this.#at = 0;
+      this.#depth = 0;
+      throw new MoteError("overflow", `JSON record larger than ${this.#maxBytes} bytes`);
+    }
+    let size = this.#buf.length * 2;
+    while (size < need) size *= 2;
+    const grown = new Uint8Array(size < this.#maxBytes ? size : this.#maxBytes);
+    grown.set(this.#buf.subarray(0, this.#at));
+    this.#buf = grown;
+  }
+}

@@ -1,0 +1,95 @@
+import { describe, expect, test } from "vitest";
+import { JsonWriter, jsonBytes, jsonKey } from "../../src/util/json-bytes";
+import { COUNTER_NAMES, zeroCounters } from "../../src/runtime/health";
+import { MoteError } from "../../src/errors";
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+const stringify = (v: unknown) => Array.from(new TextEncoder().encode(JSON.stringify(v)));
+const K = jsonKey("k");
+
+/** One member written with value(), against JSON.stringify of the same object. */
+function one(v: unknown): number[] {
+  const w = new JsonWriter(8);
+  w.begin();
+  w.value(K, v);
+  return Array.from(w.end());
+}
+
+describe("JsonWriter: the bytes of encodeUtf8(JSON.stringify(record))", () => {
+  test("numbers: integers digit by digit, fractions, exponents, -0, NaN and infinities", () => {
+    const numbers = [0, -0, 1, -1, 9, 10, 99, 100, 12345, -987654321, 2 ** 31, 2 ** 32 + 1, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 1e21, 1e-7, 0.1, 21.37, -3.5, 5e-324, Number.MAX_VALUE, NaN, Infinity, -Infinity];
+    for (const n of numbers) expect(one(n), String(n)).toEqual(stringify({ k: n }));
+  });
+  test("names and strings: quotes, escapes, controls, non-ASCII and lone surrogates, as JSON.stringify writes them", () => {
+    for (const s of ["", "plain", 'say "hi"', "back\\slash", "\b\t\n\f\r\u0001", "é€日本", "𝄞 clef", "a\ud800b"]) {
+      expect(one(s), JSON.stringify(s)).toEqual(stringify({ k: s }));
+      const w = new JsonWriter();
+      w.begin();
+      w.number(jsonKey(s), 1);
+      expect(text(w.end())).toBe(JSON.stringify({ [s]: 1 }));
+    }
+  });
+  test("other values go through JSON.stringify; undefined, functions and symbols are left out", () => {
+    for (const v of [true, false, null, [1, "a", null], { a: { b: [2.5] } }, { toJSON: () => "x" }, new Date(0), undefined, () => 1, Symbol("s")])
+      expect(one(v)).toEqual(stringify({ k: v }));
+    expect(jsonBytes(undefined)).toBeUndefined();
+  });
+  test("a whole telemetry record: members left out where undefined, nested objects, the scratch reused", () => {
+    const counters = { ...zeroCounters(), msgsOut: 41, telemetrySent: 40 };
+    const w = new JsonWriter(16);
+    w.begin();
+    w.number(jsonKey("boot"), 3);
+    w.number(jsonKey("seq"), 41);
+    w.bytes(jsonKey("version"), jsonBytes("1.2.3"));
+    w.number(jsonKey("uptimeMs"), 123_456);
+    w.number(jsonKey("freeHeap"), undefined);
+    w.bytes(jsonKey("none"), undefined);
+    w.number(jsonKey("rssi"), -61);
+    w.open(jsonKey("counters"));
+    for (const k of COUNTER_NAMES) w.number(jsonKey(k), counters[k]);
+    w.close();
+    w.open(jsonKey("sensor"));
+    w.value(jsonKey("demo"), 21.5);
+    w.close();
+    const record = { boot: 3, seq: 41, version: "1.2.3", uptimeMs: 123_456, freeHeap: undefined, rssi: -61, counters, sensor: { demo: 21.5 } };
+    const first = w.end();
+    expect(Array.from(first)).toEqual(stringify(record));
+    w.begin();
+    w.bytes(jsonKey("a"), jsonBytes("b"));
+    expect(text(w.end())).toBe('{"a":"b"}');
+    expect(Array.from(first)).toEqual(stringify(record)); // end() gave a copy, not the scratch
+  });
+  test("COUNTER_NAMES lists zeroCounters() in its order", () => {
+    expect([...COUNTER_NAMES]).toEqual(Object.keys(zeroCounters()));
+  });
+  test("end() closes what is still open", () => {
+    const w = new JsonWriter(4);
+    w.begin();
+    w.open(jsonKey("a"));
+    w.open(jsonKey("b"));
+    w.number(jsonKey("c"), 1);
+    expect(text(w.end())).toBe('{"a":{"b":{"c":1}}}');
+  });
+  test("bounded: a record over maxBytes throws overflow, and the writer goes on with the next", () => {
+    const w = new JsonWriter(8, 64);
+    w.begin();
+    let caught: unknown;
+    try {
+      w.bytes(jsonKey("big"), jsonBytes("x".repeat(100)));
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(MoteError);
+    expect((caught as MoteError).code).toBe("overflow");
+    w.begin();
+    w.number(K, 1);
+    expect(text(w.end())).toBe('{"k":1}');
+  });
+  test("misuse is a typed error: a member before begin(), close() with nothing open", () => {
+    const w = new JsonWriter();
+    expect(() => w.number(K, 1)).toThrow(expect.objectContaining({ code: "invalid-state" }));
+    w.begin();
+    w.close();
+    expect(() => w.close()).toThrow(expect.objectContaining({ code: "invalid-state" }));
+  });
+});
