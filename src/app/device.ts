@@ -155,8 +155,8 @@ export class DeviceApp {
   readonly #counters: Counters = zeroCounters();
   /** The telemetry record's writer (its scratch bytes are kept), and its two strings as JSON bytes, made once. */
   readonly #json = new JsonWriter();
-  #versionJson: Uint8Array | undefined;
-  #sensorKey: Uint8Array | undefined;
+  readonly #versionJson: Uint8Array | undefined;
+  readonly #sensorKey: Uint8Array | undefined;
   readonly #bootAt: number;
   readonly #commandObservations = new Map<string, { cancel(): void }>();
   readonly #time: TimeSync | undefined;
@@ -189,7 +189,7 @@ export class DeviceApp {
     this.#topics = topicsFor(options.config.prefix, options.config.clientId);
     this.#telemetryMs = options.config.telemetryMs;
     this.#versionJson = jsonBytes(options.version);
-    if (options.sensor !== undefined) this.#sensorKey = jsonKey(options.sensor.name);
+    this.#sensorKey = options.sensor === undefined ? undefined : jsonKey(options.sensor.name);
     this.#bootAt = options.host.now();
     this.#supervisor = new Supervisor(options.host, { maxParts: 4 + options.config.coapObserve.length, backoff: options.backoff });
     // A restart waits at least WIFI_RESTART_MIN_MS: closing a station disconnects it, and the
@@ -507,7 +507,7 @@ export class DeviceApp {
       return;
     }
     // Written member by member into bytes (src/util/json-bytes.ts): the record object,
-    // its JSON string and the string's bytes were a third of a message's garbage on XS.
+    // its JSON string and the string's bytes were ~30% of a message's slots of garbage on XS.
     const w = this.#json;
     w.begin();
     w.number(KEY.boot, this.#o.boot);

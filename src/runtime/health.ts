@@ -22,7 +22,7 @@ export interface Counters {
   mqttConnects: number;
 }
 
-/** The counters' names in the order of `zeroCounters()`, which is their order in a telemetry record. */
+/** The counters' names: their order in `zeroCounters()` and in a telemetry record (src/app/device.ts). */
 export const COUNTER_NAMES: readonly (keyof Counters)[] = Object.freeze([
   "msgsIn",
   "msgsOut",
@@ -36,17 +36,9 @@ export const COUNTER_NAMES: readonly (keyof Counters)[] = Object.freeze([
 ]);
 
 export function zeroCounters(): Counters {
-  return {
-    msgsIn: 0,
-    msgsOut: 0,
-    msgsDropped: 0,
-    telemetrySent: 0,
-    commands: 0,
-    commandErrors: 0,
-    coapNotifications: 0,
-    wifiDrops: 0,
-    mqttConnects: 0,
-  };
+  const counters = {} as Counters;
+  for (const name of COUNTER_NAMES) counters[name] = 0;
+  return counters;
 }
 
 export interface DeviceStatus {

@@ -59,8 +59,11 @@ describe("JsonWriter: the bytes of encodeUtf8(JSON.stringify(record))", () => {
     expect(text(w.end())).toBe('{"a":"b"}');
     expect(Array.from(first)).toEqual(stringify(record)); // end() gave a copy, not the scratch
   });
-  test("COUNTER_NAMES lists zeroCounters() in its order", () => {
-    expect([...COUNTER_NAMES]).toEqual(Object.keys(zeroCounters()));
+  test("zeroCounters() has every counter of a telemetry record, at 0, in the record's order", () => {
+    const names = ["msgsIn", "msgsOut", "msgsDropped", "telemetrySent", "commands", "commandErrors", "coapNotifications", "wifiDrops", "mqttConnects"];
+    expect(zeroCounters()).toEqual(Object.fromEntries(names.map((n) => [n, 0])));
+    expect(Object.keys(zeroCounters())).toEqual(names);
+    expect([...COUNTER_NAMES]).toEqual(names);
   });
   test("end() closes what is still open", () => {
     const w = new JsonWriter(4);
