@@ -143,6 +143,11 @@ const KEY = Object.freeze({
   sensor: jsonKey("sensor"),
 });
 const COUNTER_KEYS = Object.freeze(COUNTER_NAMES.map(jsonKey));
+/** The options of a publish, made once (an object per message was garbage on XS). */
+const QOS0 = Object.freeze({ qos: 0, retain: false } as const);
+const QOS1 = Object.freeze({ qos: 1, retain: false } as const);
+const QOS0_RETAIN = Object.freeze({ qos: 0, retain: true } as const);
+const QOS1_RETAIN = Object.freeze({ qos: 1, retain: true } as const);
 /** Least time between two announces answering hellos, ms. */
 export const ANNOUNCE_GAP_MS = 1000;
 
@@ -526,14 +531,15 @@ export class DeviceApp {
       w.value(this.#sensorKey!, reading);
       w.close();
     }
-    if (this.#publish(this.#topics.telemetry, w.end(), 1, false)) this.#counters.telemetrySent++;
+    // the link reads the bytes during the call (MqttLink.publish): the writer's scratch, no copy
+    if (this.#publish(this.#topics.telemetry, w.endView(), 1, false)) this.#counters.telemetrySent++;
   }
 
   #publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain: boolean): boolean {
     const link = this.#link;
     if (link === undefined) return false;
     // counted in msgsOut when the link says it went out ("sent"), not when queued
-    if (link.publish(topic, payload, { qos, retain })) return true;
+    if (link.publish(topic, payload, retain ? (qos === 1 ? QOS1_RETAIN : QOS0_RETAIN) : qos === 1 ? QOS1 : QOS0)) return true;
     this.#counters.msgsDropped++;
     return false;
   }

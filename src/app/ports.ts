@@ -74,7 +74,8 @@ export type MqttLinkEvent =
  * publishes while offline (bounded; `publish` returns false when the queue is full).
  */
 export interface MqttLink {
-  publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain?: boolean }): boolean;
+  /** `payload` is read during the call only: the app may reuse its array once publish() returns. */
+  publish(topic: string, payload: Uint8Array, options: { readonly qos: 0 | 1; readonly retain?: boolean }): boolean;
   subscribe(filter: string, qos: 0 | 1): void;
   /** Messages waiting to be sent or acknowledged. */
   readonly queueDepth: number;

@@ -53,14 +53,15 @@ export type { BrokerTarget } from "./urls.js";
 /** Events a listener may queue from inside one session event (#feed) before they are handled in place. */
 const MAX_LATER = 64;
 
-/** The session event of a publish()/send() (`ref` set by the caller). */
-function publishEvent(topic: string, payload: string | Uint8Array, qos: QoS, options: PublishOptions): SessionEvent & { type: "publish" } {
+/** The session event of a publish()/send() (`ref` set by the caller); `borrowed`: see OutgoingMessage. */
+function publishEvent(topic: string, payload: string | Uint8Array, qos: QoS, options: PublishOptions, borrowed: boolean): SessionEvent & { type: "publish" } {
   const event: SessionEvent & { type: "publish" } = {
     type: "publish",
     message: { topic, payload: typeof payload === "string" ? encodeUtf8(payload) : payload, qos, retain: options.retain ?? false },
     ref: undefined,
   };
   if (options.properties) event.message.properties = options.properties;
+  if (borrowed) event.message.borrowed = true;
   return event;
 }
 
@@ -187,7 +188,7 @@ export class MqttClient {
   publish(topic: string, payload: string | Uint8Array, options: PublishOptions = {}): Promise<void> {
     const qos = options.qos ?? 0;
     if (qos === 0 && this.#out.bytes > (this.#options.maxWriteBuffer ?? 65_536)) return Promise.reject(new MoteError("overflow", "write buffer full"));
-    const event = publishEvent(topic, payload, qos, options);
+    const event = publishEvent(topic, payload, qos, options, false);
     // #request written out here: a publish is the deepest path on the device (a
     // command's reply), and one frame fewer keeps it under Moddable's 384 slots.
     const { pending, promise } = this.#pending.open(qos === 0);
@@ -208,13 +209,18 @@ export class MqttClient {
    * publish() would reject with — possibly before send() returns (a full write
    * buffer, a bad topic). Make `done` once, not per call. An exception `done`
    * throws is reported as an "error" event (code "handler").
+   *
+   * `payload` is read during the call only: the caller may reuse its array
+   * (a JSON writer's scratch) as soon as send() returns. The client keeps its
+   * own bytes — the PUBLISH it wrote, or a copy for a message that waits.
    */
   send(topic: string, payload: string | Uint8Array, options: PublishOptions, done: Done): void {
     const qos = options.qos ?? 0;
     const pending = this.#pending.openWithCallback(qos === 0, done);
     // settled through the list, as every outcome is: a `done` that throws is an "error" event
     if (qos === 0 && this.#out.bytes > (this.#options.maxWriteBuffer ?? 65_536)) return void this.#pending.settle(pending, undefined, new MoteError("overflow", "write buffer full"));
-    const event = publishEvent(topic, payload, qos, options);
+    // an event that waits its turn (#feed, from inside another) keeps a copy of the payload
+    const event = this.#feeding && typeof payload !== "string" ? publishEvent(topic, payload.slice(), qos, options, false) : publishEvent(topic, payload, qos, options, true);
     event.ref = pending;
     try {
       this.#feed(event);

@@ -194,7 +194,10 @@ export class PublishWindow {
   /**
    * A message from the caller, checked (MoteError for a bad one). While
    * connected it goes out now if it can; otherwise, or behind others, it
-   * waits its turn in the queue.
+   * waits its turn in the queue. A borrowed payload (OutgoingMessage.borrowed)
+   * is copied only where it is kept: into the PUBLISH that goes out now (its
+   * in-flight record then holds a view of those bytes), or, for a message that
+   * waits, into an array of its own.
    */
   publish(m: OutgoingMessage, ref: unknown, connected: boolean, now: number): void {
     assertTopicName(m.topic);
@@ -206,7 +209,8 @@ export class PublishWindow {
       if (m.properties.topicAlias !== undefined) throw new MoteError("invalid-properties", "topic aliases are managed by the session");
       packet.properties = m.properties;
     }
-    if (!connected) return this.#enqueue(packet, ref, now);
+    const borrowed = m.borrowed === true;
+    if (!connected) return this.#enqueue(borrowed ? owned(packet) : packet, ref, now);
     const size = publishSize(packet, this.#version);
     const refused = this.#refusal(packet, size);
     if (refused === "packet-too-large") return this.#out.fail(ref, refused, 0x95, `${size} bytes > the server's Maximum Packet Size ${this.#serverMaxPacket} (MQTT 5 §3.2.2.3.6)`);
@@ -220,10 +224,10 @@ export class PublishWindow {
       // nothing queued ahead and room in the window: straight out, without a trip through the queue
       if (this.#hasRoom()) {
         const id = this.allocateId();
-        if (id !== undefined) return this.#sendNew(packet, id, ref, now, now);
+        if (id !== undefined) return this.#sendNew(packet, id, ref, now, now, borrowed);
       }
     }
-    this.#enqueue(packet, ref, now);
+    this.#enqueue(borrowed ? owned(packet) : packet, ref, now);
     this.pump(now);
   }
 
@@ -272,13 +276,18 @@ export class PublishWindow {
     return !this.#resendDue && this.#sentCount < window && this.#inflight.size < window;
   }
 
-  /** A QoS 1/2 message gets its packet id and goes out: in flight until acknowledged. */
-  #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number, at: number): void {
+  /**
+   * A QoS 1/2 message gets its packet id and goes out: in flight until acknowledged.
+   * A borrowed payload is kept as the view of its bytes in the PUBLISH (the last
+   * bytes of the packet, §3.3.3), so the caller may reuse its array.
+   */
+  #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number, at: number, borrowed = false): void {
     packet.packetId = id;
     this.#inflight.set(id, { packet, ref, released: false, sent: true, dup: false, at });
     this.#sentCount++;
     this.#out.dirty = true;
-    this.#out.send(this.#aliases.outgoing(packet), now);
+    const data = this.#out.send(this.#aliases.outgoing(packet), now);
+    if (borrowed) packet.payload = data.subarray(data.length - packet.payload.length);
   }
 
   /** Sends in-flight messages not yet sent on this connection, in order, as the window allows. */
@@ -357,4 +366,10 @@ export class PublishWindow {
     this.pump(now);
     return true;
   }
+}
+
+/** The packet with a payload of its own (a borrowed one is copied before the message waits). */
+function owned(packet: PublishPacket): PublishPacket {
+  packet.payload = packet.payload.slice();
+  return packet;
 }

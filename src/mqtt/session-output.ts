@@ -10,9 +10,15 @@ import { clientPacketSize, encodeClientPacket, publishSize } from "./codec.js";
 import type { MqttPacket, ProtocolVersion } from "./packets.js";
 import type { Failure, FailureCode, SessionAction } from "./session-types.js";
 
+/**
+ * What a handle() call with no action returns: one frozen array, shared. A new
+ * array per call was garbage on XS for every timer and acknowledgement.
+ */
+export const NO_ACTIONS: SessionAction[] = Object.freeze([]) as unknown as SessionAction[];
+
 export class SessionOutput {
-  /** The actions of the handle() call in progress; handle() starts each call with a new array. */
-  actions: SessionAction[] = [];
+  /** The actions of the handle() call in progress: handle() starts each call with NO_ACTIONS, the first action makes the array. */
+  actions: SessionAction[] = NO_ACTIONS;
   /** When the last packet went out (monotonic ms). */
   lastSent = 0;
   /** The session state changed since the last "persist". */
@@ -26,12 +32,16 @@ export class SessionOutput {
   }
 
   push(action: SessionAction): void {
-    this.actions.push(action);
+    if (this.actions === NO_ACTIONS) this.actions = [action];
+    else this.actions.push(action);
   }
 
-  send(packet: MqttPacket, now: number): void {
+  /** A "send" action with the packet's bytes; returns those bytes. */
+  send(packet: MqttPacket, now: number): Uint8Array {
     this.lastSent = now;
-    this.actions.push({ type: "send", data: this.#encode(packet), packet });
+    const data = this.#encode(packet);
+    this.push({ type: "send", data, packet });
+    return data;
   }
 
   /** The request `ref` failed: a "failed" action. */
@@ -39,7 +49,7 @@ export class SessionOutput {
     const error: Failure = { code };
     if (reasonCode !== undefined) error.reasonCode = reasonCode;
     if (message !== undefined) error.message = message;
-    this.actions.push({ type: "failed", ref, error });
+    this.push({ type: "failed", ref, error });
   }
 
   /**

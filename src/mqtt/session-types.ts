@@ -71,6 +71,12 @@ export interface OutgoingMessage {
   qos: QoS;
   retain?: boolean;
   properties?: Properties;
+  /**
+   * The session reads `payload` during this event only (the caller reuses the
+   * array, e.g. a JSON writer's scratch): what it keeps is its own bytes — a
+   * view of the PUBLISH it encoded, or a copy when the message has to wait.
+   */
+  borrowed?: boolean;
 }
 
 export type SessionEvent =

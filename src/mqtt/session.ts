@@ -53,7 +53,7 @@ import { connackCodeToV5, reasonName } from "./reason-codes.js";
 import { TopicAliases } from "./aliases.js";
 import { connectPacket } from "./connect-packet.js";
 import { PublishWindow } from "./publish-window.js";
-import { SessionOutput } from "./session-output.js";
+import { NO_ACTIONS, SessionOutput } from "./session-output.js";
 import { Subscriptions, type Request } from "./subscriptions.js";
 import type {
   CloseReason,
@@ -165,9 +165,10 @@ export class MqttSession {
 
   // ------------------------------------------------------------ public surface
 
-  /** Feeds one event at time `now`; returns the actions to run, in order. */
+  /** Feeds one event at time `now`; returns the actions to run, in order (none: a shared frozen empty array). */
   handle(event: SessionEvent, now: number): SessionAction[] {
-    const out: SessionAction[] = (this.#out.actions = []);
+    const out = this.#out;
+    out.actions = NO_ACTIONS;
     switch (event.type) {
       case "open":
         this.#open(now, event.login);
@@ -198,12 +199,12 @@ export class MqttSession {
         this.#end(event.force ?? false, event.reasonCode ?? 0, now);
         break;
     }
-    if (this.#out.dirty) {
-      this.#out.dirty = false;
+    if (out.dirty) {
+      out.dirty = false;
       if (this.#o.persistent) out.push(this.#incomingDirty ? PERSIST_INCOMING : PERSIST);
       this.#incomingDirty = false;
     }
-    return out;
+    return out.actions;
   }
 
   /** The earliest time the session wants a `{ type: "timer" }`, or undefined. */

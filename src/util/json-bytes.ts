@@ -96,8 +96,17 @@ export class JsonWriter {
 
   /** Closes every object still open and returns the record's bytes (a copy of exact size). */
   end(): Uint8Array {
+    return this.endView().slice();
+  }
+
+  /**
+   * `end()` without the copy: a view of the writer's scratch, valid until the
+   * next `begin()` — for a reader that takes the bytes during its call (the
+   * MQTT client's send(), which copies them into the PUBLISH).
+   */
+  endView(): Uint8Array {
     while (this.#depth > 0) this.close();
-    return this.#buf.slice(0, this.#at);
+    return this.#buf.subarray(0, this.#at);
   }
 
   #open(): void {

@@ -40,6 +40,29 @@ describe.skipIf(skip !== undefined)("MqttClient.send (a publish with a callback,
     for (const q of [0, 1, 2]) expect(got.filter((p) => p.topic === `send/q${q}`).map((p) => text(p.payload))).toEqual(Array.from({ length: 10 }, (_, k) => `m${k * 3 + q}`));
   });
 
+  test("the payload is read during the call only: one array reused for every message, each delivered as it was at its call", async () => {
+    const sub = client("send-borrow-sub");
+    await connected(sub);
+    const got = collect(sub, "borrow/#");
+    await sub.subscribe("borrow/#", undefined, { qos: 1 });
+    const pub = client("send-borrow-pub", peers.broker.port, { maxInflight: 2 });
+    const scratch = new Uint8Array(300);
+    const outcomes: (Error | undefined)[] = [];
+    const fill = (i: number) => {
+      scratch.fill(0x61 + (i % 26));
+      scratch[0] = 0x30 + (i % 10);
+    };
+    // before the connection (queued offline), then online past the in-flight window (queued behind it)
+    for (let i = 0; i < 3; i++) (fill(i), pub.send("borrow/q", scratch, { qos: 1 }, (e) => outcomes.push(e)));
+    await connected(pub);
+    for (let i = 3; i < 12; i++) (fill(i), pub.send("borrow/q", scratch, { qos: i % 2 as 0 | 1 }, (e) => outcomes.push(e)));
+    scratch.fill(0);
+    await waitFor(() => outcomes.length === 12 && got.length === 12);
+    expect(outcomes).toEqual(Array(12).fill(undefined));
+    const expected = Array.from({ length: 12 }, (_, i) => `${i % 10}${String.fromCharCode(0x61 + (i % 26)).repeat(299)}`);
+    expect(got.map((p) => text(p.payload))).toEqual(expected);
+  });
+
   test("a bad topic: the error publish() rejects with, through the callback, and the client goes on", async () => {
     const c = client("send-bad");
     await connected(c);

@@ -73,6 +73,25 @@ describe("JsonWriter: the bytes of encodeUtf8(JSON.stringify(record))", () => {
     w.number(jsonKey("c"), 1);
     expect(text(w.end())).toBe('{"a":{"b":{"c":1}}}');
   });
+  test("endView() is end() without the copy: a view of the scratch, overwritten by the next record", () => {
+    const w = new JsonWriter(4);
+    w.begin();
+    w.open(jsonKey("a"));
+    w.number(jsonKey("b"), 12);
+    const view = w.endView();
+    expect(text(view)).toBe('{"a":{"b":12}}');
+    const copy = view.slice();
+    w.begin();
+    w.number(jsonKey("z"), 9);
+    expect(text(w.endView())).toBe('{"z":9}');
+    expect(text(view)).not.toBe(text(copy)); // the old view now shows the new record's bytes
+    w.begin();
+    w.number(jsonKey("z"), 9);
+    const owned = w.end();
+    w.begin();
+    w.number(jsonKey("y"), 1);
+    expect(text(owned)).toBe('{"z":9}'); // end()'s copy is the caller's
+  });
   test("bounded: a record over maxBytes throws overflow, and the writer goes on with the next", () => {
     const w = new JsonWriter(8, 64);
     w.begin();

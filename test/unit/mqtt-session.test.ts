@@ -325,6 +325,70 @@ describe("reconnecting", () => {
   });
 });
 
+describe("a borrowed payload (OutgoingMessage.borrowed: the caller reuses its array)", () => {
+  const borrowed = (payload: Uint8Array, qos: 0 | 1, ref: unknown) => ({ type: "publish" as const, message: { topic: "t", payload, qos: qos as 0 | 1, borrowed: true }, ref });
+  /** What the caller's scratch holds next: every byte overwritten. */
+  const reuse = (scratch: Uint8Array) => scratch.fill(0x58);
+
+  test("sent now: the in-flight message keeps the bytes it was sent with, and a resend (DUP) carries them", () => {
+    const { s } = connected({ clean: false, persistent: true });
+    const scratch = text("first message");
+    const first = wire(s.handle(borrowed(scratch, 1, 1), 1));
+    reuse(scratch);
+    expect(new TextDecoder().decode((first[0] as PublishPacket).payload)).toBe("first message");
+    expect(new TextDecoder().decode(s.snapshot().outgoing[0].packet.payload)).toBe("first message");
+    s.handle({ type: "closed" }, 2);
+    s.handle({ type: "open" }, 3);
+    const resent = wire(s.handle(bytes(CONNACK({}, true)), 4)).filter((p) => p.type === "publish") as PublishPacket[];
+    expect(resent).toHaveLength(1);
+    expect(resent[0]).toMatchObject({ dup: true, packetId: 1 });
+    expect(new TextDecoder().decode(resent[0].payload)).toBe("first message");
+  });
+
+  test("offline, and behind a full window: the queued message is a copy", () => {
+    const offline = new MqttSession({ clientId: "t" });
+    const a = text("queued offline");
+    offline.handle(borrowed(a, 1, 1), 0);
+    reuse(a);
+    offline.handle({ type: "open" }, 1);
+    const out = wire(offline.handle(bytes(CONNACK()), 2)).filter((p) => p.type === "publish") as PublishPacket[];
+    expect(new TextDecoder().decode(out[0].payload)).toBe("queued offline");
+
+    const { s } = connected({}, CONNACK({ receiveMaximum: 1 }));
+    s.handle(borrowed(text("in flight"), 1, 1), 1);
+    const b = text("waits for room");
+    expect(sent(s.handle(borrowed(b, 1, 2), 2))).toEqual([]);
+    reuse(b);
+    const next = wire(s.handle(bytes({ type: "puback", packetId: 1, reasonCode: 0 }), 3)) as PublishPacket[];
+    expect(new TextDecoder().decode(next[0].payload)).toBe("waits for room");
+  });
+
+  test("QoS 0 sent now is not kept, and its bytes are on the wire as given", () => {
+    const { s } = connected();
+    const scratch = text("zero");
+    const actions = s.handle(borrowed(scratch, 0, 1), 1);
+    reuse(scratch);
+    expect(new TextDecoder().decode((wire(actions)[0] as PublishPacket).payload)).toBe("zero");
+    expect(s.inflightCount + s.queuedCount).toBe(0);
+  });
+});
+
+describe("the action list", () => {
+  test("a call with nothing to do returns one shared, frozen empty list; a call with actions returns its own", () => {
+    const { s } = connected({ keepAlive: 60 });
+    const idle1 = s.handle({ type: "timer" }, 1);
+    const idle2 = s.handle({ type: "timer" }, 2);
+    expect(idle1).toEqual([]);
+    expect(idle2).toBe(idle1);
+    expect(Object.isFrozen(idle1)).toBe(true);
+    const a = s.handle(pub("a", 1), 3);
+    const b = s.handle(pub("a", 1), 4);
+    expect(a).not.toBe(b);
+    expect(kinds(a)).toEqual(["publish"]);
+    expect(kinds(b)).toEqual(["publish"]);
+  });
+});
+
 describe("the offline queue", () => {
   test("publishes made while disconnected are sent in order once connected", () => {
     const s = new MqttSession({ clientId: "t" });
