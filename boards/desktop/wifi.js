@@ -40,9 +40,13 @@ function air() {
 }
 
 // The networks in range, or undefined: always in range.
+// The file's path, made at the first look: the watch below looks every second, and a
+// string made per look was garbage the chip's radio does not make.
+let networksPath;
+
 function networks() {
 	try {
-		const path = config.file.root + NETWORKS;
+		const path = networksPath ??= config.file.root + NETWORKS;
 		if (!File.exists(path))
 			return undefined;
 		const f = new File(path);
@@ -55,10 +59,16 @@ function networks() {
 	}
 }
 
+// Without mote-wifi.json every network is in range: the same answer each second, made once.
+let inRange;
+
 function find(ssid, password) {
 	const list = networks();
-	if (undefined === list)
-		return { ssid, password, rssi: -50 };
+	if (undefined === list) {
+		if ((inRange?.ssid !== ssid) || (inRange?.password !== password))
+			inRange = { ssid, password, rssi: -50 };
+		return inRange;
+	}
 	for (const n of list) {
 		if (n && (n.ssid === ssid))
 			return n;

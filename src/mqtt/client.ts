@@ -44,11 +44,15 @@ import { MqttConnectionError, MqttRequestError, type ClientEvents, type ClientOp
 import { MAX_BROKERS, parseMqttUrls, type BrokerTarget } from "./urls.js";
 import { Outbox } from "./outbox.js";
 import { PendingList, type Done } from "./pending.js";
+import { AUTH, BYTES, CLOSE, CLOSED, CONNECTED, CONNECTING, DISCONNECTED, END, ENDED, FAILED, MESSAGE, OPEN, PERSIST, PUBLISH, PUBLISHED, SEND, SUBSCRIBE, SUBSCRIBED, TIMER, UNSUBSCRIBE, UNSUBSCRIBED } from "./names.js";
 
 export { MqttConnectionError, MqttRequestError } from "./client-api.js";
 export type { ClientEvents, ClientOptions, MessageHandler, PublishOptions, ReconnectOptions, SubscribeOptions } from "./client-api.js";
 export { MAX_BROKERS, parseMqttUrl, parseMqttUrls } from "./urls.js";
 export type { BrokerTarget } from "./urls.js";
+
+/** An empty payload: what send()'s reused event holds between calls. */
+const NO_BYTES = new Uint8Array(0);
 
 /** Events a listener may queue from inside one session event (#feed) before they are handled in place. */
 const MAX_LATER = 64;
@@ -56,8 +60,9 @@ const MAX_LATER = 64;
 /** The session event of a publish()/send() (`ref` set by the caller); `borrowed`: see OutgoingMessage. */
 function publishEvent(topic: string, payload: string | Uint8Array, qos: QoS, options: PublishOptions, borrowed: boolean): SessionEvent & { type: "publish" } {
   const event: SessionEvent & { type: "publish" } = {
-    type: "publish",
-    message: { topic, payload: typeof payload === "string" ? encodeUtf8(payload) : payload, qos, retain: options.retain ?? false },
+    type: PUBLISH,
+    // bytes tested first: the `typeof` literal is a chunk per run on XS (names.ts); anything else is the session's to refuse
+    message: { topic, payload: payload instanceof Uint8Array ? payload : typeof payload === "string" ? encodeUtf8(payload) : payload, qos, retain: options.retain ?? false },
     ref: undefined,
   };
   if (options.properties) event.message.properties = options.properties;
@@ -87,6 +92,12 @@ export class MqttClient {
   #endWaiters: (() => void)[] = [];
   /** The callers' promises not yet settled; each is the `ref` of its session event. */
   readonly #pending = new PendingList((e) => this.#emit("error", e instanceof MoteError ? e : new MoteError("handler", String(e))));
+  /** send()'s event, made once (see send(); two objects a message were garbage on XS). */
+  readonly #sendEvent: SessionEvent & { type: "publish" } = {
+    type: PUBLISH,
+    message: { topic: "", payload: NO_BYTES, qos: 0, retain: false, properties: undefined, borrowed: true },
+    ref: undefined,
+  };
   /** True while the session handles an event (see #feed). */
   #feeding = false;
   /** Events from listeners that ran inside #feed: handled when it returns, in order. */
@@ -128,7 +139,7 @@ export class MqttClient {
     this.#savedEmpty = this.#holdsNothing();
     this.#alarm = new Alarm(() => {
       this.#alarmAt = undefined;
-      this.#feed({ type: "timer" });
+      this.#feed({ type: TIMER });
     });
     if (options.store && (options.saveDelayMs ?? 0) > 0) this.#saveAlarm = new Alarm(() => this.#saveDue());
     const r = options.reconnect;
@@ -145,7 +156,7 @@ export class MqttClient {
       rng: () => randomInt(0x1_0000_0000) / 0x1_0000_0000,
       brokers: targets.length,
     });
-    this.#linkAlarm = new Alarm(() => this.#drive({ type: "timer" }));
+    this.#linkAlarm = new Alarm(() => this.#drive({ type: TIMER }));
     this.#drive({ type: "start" });
   }
 
@@ -158,7 +169,7 @@ export class MqttClient {
 
   /** True while a CONNACK-accepted connection is up. */
   get connected(): boolean {
-    return this.session.state === "connected";
+    return this.session.state === CONNECTED;
   }
 
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): this {
@@ -219,13 +230,31 @@ export class MqttClient {
     const pending = this.#pending.openWithCallback(qos === 0, done);
     // settled through the list, as every outcome is: a `done` that throws is an "error" event
     if (qos === 0 && this.#out.bytes > (this.#options.maxWriteBuffer ?? 65_536)) return void this.#pending.settle(pending, undefined, new MoteError("overflow", "write buffer full"));
-    // an event that waits its turn (#feed, from inside another) keeps a copy of the payload
-    const event = this.#feeding && typeof payload !== "string" ? publishEvent(topic, payload.slice(), qos, options, false) : publishEvent(topic, payload, qos, options, true);
+    // An event that waits its turn (#feed, from inside another) is its own, with a copy of
+    // the payload. Otherwise the session handles it now and keeps neither the event nor the
+    // payload (it copies what it keeps): one event, filled per call, is enough.
+    let event: SessionEvent & { type: "publish" };
+    if (this.#feeding) event = publishEvent(topic, payload instanceof Uint8Array ? payload.slice() : payload, qos, options, false);
+    else {
+      event = this.#sendEvent;
+      const m = event.message;
+      m.topic = topic;
+      m.payload = payload instanceof Uint8Array ? payload : typeof payload === "string" ? encodeUtf8(payload) : payload;
+      m.qos = qos;
+      m.retain = options.retain ?? false;
+      m.properties = options.properties;
+    }
     event.ref = pending;
     try {
       this.#feed(event);
     } catch (e) {
       this.#pending.settle(pending, undefined, e as Error);
+    } finally {
+      if (event === this.#sendEvent) {
+        // let go of the caller's bytes and request
+        event.message.payload = NO_BYTES;
+        event.ref = undefined;
+      }
     }
   }
 
@@ -239,7 +268,7 @@ export class MqttClient {
       if (options.retainHandling !== undefined) s.retainHandling = options.retainHandling;
       return s;
     });
-    const event: SessionEvent = { type: "subscribe", subscriptions };
+    const event: SessionEvent = { type: SUBSCRIBE, subscriptions };
     if (options.properties) event.properties = options.properties;
     const promise = this.#request(event) as Promise<number[]>;
     if (handler) for (const f of filters) this.#handlers.set(f, handler);
@@ -252,7 +281,7 @@ export class MqttClient {
   /** Resolves with the UNSUBACK reason codes (v5; empty for 3.1.1). */
   unsubscribe(filter: string | string[]): Promise<number[]> {
     const filters = typeof filter === "string" ? [filter] : filter;
-    const promise = this.#request({ type: "unsubscribe", filters }) as Promise<number[]>;
+    const promise = this.#request({ type: UNSUBSCRIBE, filters }) as Promise<number[]>;
     for (const f of filters) this.#handlers.delete(f);
     return promise;
   }
@@ -267,8 +296,8 @@ export class MqttClient {
     if (this.#saveOwed) this.#save(); // a reboot may follow before the socket closes
     if (!this.#ended) {
       this.#ended = true;
-      this.#drive({ type: "end" });
-      this.#feed({ type: "end", force: options.force ?? false });
+      this.#drive({ type: END });
+      this.#feed({ type: END, force: options.force ?? false });
       if (this.#socket === undefined) this.#finish();
     } else if (this.#socket === undefined) this.#finish();
     return done;
@@ -276,7 +305,7 @@ export class MqttClient {
 
   /** One request into the session; its promise settles when the session says how it ended. */
   #request(event: SessionEvent & { ref?: unknown }): Promise<unknown> {
-    const { pending, promise } = this.#pending.open(event.type === "publish" && event.message.qos === 0);
+    const { pending, promise } = this.#pending.open(event.type === PUBLISH && event.message.qos === 0);
     // The session is fed after the promise exists, not from inside its executor:
     // two frames (20 slots) fewer under every publish down to the socket write
     // (Moddable's XS stack, docs/moddable.md); the same order of effects.
@@ -357,39 +386,39 @@ export class MqttClient {
     for (let i = 0; i < actions.length; i++) {
       const a = actions[i];
       switch (a.type) {
-        case "send":
+        case SEND:
           this.#out.push(a.data);
           break;
-        case "published": {
+        case PUBLISHED: {
           // QoS 0 resolves once its bytes leave: the last packet queued carries the resolution
           const ref = a.ref;
           if (!this.#pending.isQos0(ref) || !this.#out.whenLastWritten(() => this.#pending.settle(ref, undefined)))
             if (this.#pending.settle(ref, undefined)) this.#deferFlush = true;
           break;
         }
-        case "subscribed":
-        case "unsubscribed":
+        case SUBSCRIBED:
+        case UNSUBSCRIBED:
           if (this.#pending.settle(a.ref, a.reasonCodes)) this.#deferFlush = true;
           break;
-        case "failed":
+        case FAILED:
           if (this.#pending.settle(a.ref, undefined, new MqttRequestError(a.error))) this.#deferFlush = true;
           break;
-        case "message":
+        case MESSAGE:
           this.#deliver(a.packet);
           break;
-        case "connected":
-          this.#drive({ type: "connected" });
+        case CONNECTED:
+          this.#drive({ type: CONNECTED });
           this.#emit("connect", { sessionPresent: a.sessionPresent, connack: a.connack });
           break;
-        case "auth": {
+        case AUTH: {
           const reply = this.#options.onAuth?.({ reasonCode: a.packet.reasonCode, data: a.packet.properties?.authenticationData, properties: a.packet.properties });
-          this.#run(this.session.handle({ type: "auth", reasonCode: 0x18, data: reply }, now()));
+          this.#run(this.session.handle({ type: AUTH, reasonCode: 0x18, data: reply }, now()));
           break;
         }
-        case "persist":
+        case PERSIST:
           this.#persist(a.incoming === true);
           break;
-        case "close": {
+        case CLOSE: {
           const r = a.reason;
           if (r.code !== "client-disconnect") this.#emit("error", new MqttConnectionError(r.code, r.message, r.reasonCode, r.serverReference));
           this.#closeAfterFlush = true;
@@ -479,7 +508,7 @@ export class MqttClient {
 
   #runLink(a: LinkAction): void {
     switch (a.type) {
-      case "open":
+      case OPEN:
         this.#open(a.broker);
         break;
       case "abandon":
@@ -496,7 +525,7 @@ export class MqttClient {
         const w = this.#options.will;
         if (w === undefined || this.#options.willOnFailover === false) break;
         const payload = typeof w.payload === "string" ? encodeUtf8(w.payload) : w.payload;
-        this.#feed({ type: "publish", message: { topic: w.topic, payload, qos: w.qos, retain: w.retain } });
+        this.#feed({ type: PUBLISH, message: { topic: w.topic, payload, qos: w.qos, retain: w.retain } });
         break;
       }
     }
@@ -523,7 +552,7 @@ export class MqttClient {
           if (!this.#opened) {
             this.#opened = true;
             this.#drive({ type: "transport-up" });
-            if (this.session.state === "disconnected") this.#feed({ type: "open", login });
+            if (this.session.state === DISCONNECTED) this.#feed({ type: OPEN, login });
             else this.#flush();
           } else this.#flush();
         },
@@ -533,7 +562,7 @@ export class MqttClient {
           // Take all the host holds in one read: the session keeps its own bounded
           // buffer (maxPacket), and the count is only a hint anyway (platform/tcp.ts).
           const data = s.read();
-          if (data && data.length) this.#feed({ type: "bytes", data });
+          if (data && data.length) this.#feed({ type: BYTES, data });
         },
         onError: (code, message) => {
           if (attempt === this.#openAttempt) this.#down(code, message);
@@ -558,7 +587,7 @@ export class MqttClient {
    */
   #persist(incoming: boolean): void {
     const alarm = this.#saveAlarm;
-    if (alarm === undefined || incoming || this.session.state !== "connected") return this.#save();
+    if (alarm === undefined || incoming || this.session.state !== CONNECTED) return this.#save();
     if (this.#saveOwed) return;
     this.#saveOwed = true;
     alarm.arm(now() + this.#options.saveDelayMs!);
@@ -571,10 +600,14 @@ export class MqttClient {
    * newest went out), the save waits for the oldest one's turn instead.
    */
   #saveDue(): void {
+    // Steady telemetry: the message the alarm was for is acknowledged and nothing is held;
+    // #save() then writes nothing, and no walk of the in-flight messages is made (its
+    // iterators were garbage on XS at every message).
+    if (this.#holdsNothing()) return this.#save();
     const delay = this.#options.saveDelayMs!;
     const oldest = this.session.oldestTakenSince(this.#savedAt);
     const t = now();
-    if (oldest !== undefined && t - oldest < delay && this.session.state === "connected") return this.#saveAlarm!.arm(oldest + delay);
+    if (oldest !== undefined && t - oldest < delay && this.session.state === CONNECTED) return this.#saveAlarm!.arm(oldest + delay);
     this.#save();
   }
 
@@ -618,10 +651,10 @@ export class MqttClient {
     // A close after CONNACK is the connection ending (its cause, if any, was already
     // reported); before CONNACK it is why the attempt failed, and is said.
     const state = this.session.state;
-    this.#run(this.session.handle({ type: "closed" }, now()));
+    this.#run(this.session.handle({ type: CLOSED }, now()));
     this.#armAlarm();
-    if (code === "closed" && state === "connecting") message ??= "the broker closed the connection before CONNACK";
-    if (code !== undefined && (code !== "closed" || state === "connecting" || state === "disconnected")) this.#emit("error", new MqttConnectionError(code, message));
+    if (code === "closed" && state === CONNECTING) message ??= "the broker closed the connection before CONNACK";
+    if (code !== undefined && (code !== "closed" || state === CONNECTING || state === DISCONNECTED)) this.#emit("error", new MqttConnectionError(code, message));
     return this.#closed();
   }
 
@@ -635,7 +668,7 @@ export class MqttClient {
     this.#out.drop();
     this.#emit("offline");
     this.#emit("close");
-    if (this.#ended || this.session.state === "ended") {
+    if (this.#ended || this.session.state === ENDED) {
       this.#finish();
       return false;
     }
@@ -657,7 +690,7 @@ export class MqttClient {
   #finish(): void {
     if (this.#saveOwed) this.#save();
     this.#saveAlarm?.close();
-    this.#drive({ type: "end" });
+    this.#drive({ type: END });
     this.#linkAlarm.arm(undefined);
     this.#linkAlarm.close();
     this.#alarm.arm(undefined);

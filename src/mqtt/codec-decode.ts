@@ -24,6 +24,7 @@ import type {
 } from "./packets.js";
 import { WILL_CONTEXT, readProperties } from "./properties.js";
 import { Reader } from "./wire.js";
+import { PINGRESP, PUBLISH } from "./names.js";
 
 /**
  * Decodes the body of one packet whose fixed header byte is `first` and whose
@@ -116,7 +117,7 @@ function decodeBodyWith(
       packet = { type: "pingreq" };
       break;
     case 13:
-      packet = { type: "pingresp" };
+      packet = { type: PINGRESP };
       break;
     case 14:
       packet = decodeDisconnectOrAuth(r, "disconnect", version);
@@ -132,8 +133,13 @@ function decodeBodyWith(
   return packet;
 }
 
+/** Labels of the fields every PUBLISH and acknowledgement reads, made once (names.ts says why). */
+const PACKET_ID = "packet identifier";
+const TOPIC_NAME = "topic name";
+const REASON_CODE = "reason code";
+
 function packetId(r: Reader): number {
-  const id = r.u16("packet identifier");
+  const id = r.u16(PACKET_ID);
   if (id === 0) throw protocolError("packet identifier 0"); // §2.2.1
   return id;
 }
@@ -189,13 +195,13 @@ function decodePublish(r: Reader, flags: number, v: ProtocolVersion): PublishPac
   if (dup && qos === 0) throw malformed("DUP set on QoS 0"); // §3.3.1.1
   let topic = plainTopic(r);
   if (topic === undefined) {
-    topic = r.utf8("topic name");
+    topic = r.utf8(TOPIC_NAME);
     for (let i = 0; i < topic.length; i++) {
       const c = topic.charCodeAt(i);
       if (c === 0x2b || c === 0x23) throw new MqttProtocolError("topic-name-invalid", "wildcard in topic name"); // §3.3.2.1
     }
   }
-  const p: PublishPacket = { type: "publish", topic, payload: EMPTY, qos: qos as QoS, retain: (flags & 1) === 1, dup };
+  const p: PublishPacket = { type: PUBLISH, topic, payload: EMPTY, qos: qos as QoS, retain: (flags & 1) === 1, dup };
   if (qos > 0) p.packetId = packetId(r);
   readV5Properties(r, v, 3, p);
   if (topic.length === 0 && p.properties?.topicAlias === undefined) {
@@ -250,7 +256,7 @@ function decodeAck(r: Reader, type: number, v: ProtocolVersion): AckPacket {
   const p: AckPacket = { type: ACK_TYPES[type - 4], packetId: packetId(r), reasonCode: 0 };
   if (v === 5) {
     // §3.4.2.1: reason code and properties may be omitted
-    if (r.remaining() > 0) p.reasonCode = r.u8("reason code");
+    if (r.remaining() > 0) p.reasonCode = r.u8(REASON_CODE);
     if (r.remaining() > 0) {
       const props = readProperties(r, type);
       if (props) p.properties = props;

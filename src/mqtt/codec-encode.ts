@@ -10,6 +10,7 @@ import { writeUtf8 } from "../util/utf8.js";
 import type { MqttPacket, Properties, ProtocolVersion, PublishPacket, QoS } from "./packets.js";
 import { propertiesBodySize, writeProperties } from "./properties.js";
 import { MAX_VARINT, binarySize, stringSize, varintLength, writeBinary, writeString, writeU16, writeVarint } from "./wire.js";
+import { AUTH, CONNACK, DISCONNECT, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, SUBSCRIBE, UNSUBACK, UNSUBSCRIBE } from "./names.js";
 
 /** Exact number of bytes `encodePacket(packet, version)` writes. */
 export function packetSize(packet: MqttPacket, version: ProtocolVersion): number {
@@ -59,7 +60,7 @@ function encodeWith(
   serverSentSize: typeof serverSentLength | undefined,
   serverSentWrite: typeof writeServerSent | undefined,
 ): Uint8Array {
-  if (packet.type === "publish") return encodePublish(packet, version, out, offset);
+  if (packet.type === PUBLISH) return encodePublish(packet, version, out, offset);
   const rem = remainingLength(packet, version, serverSentSize);
   const total = 1 + varintLength(rem) + rem;
   if (out === undefined) offset = 0;
@@ -175,7 +176,7 @@ function remainingLength(p: MqttPacket, v: ProtocolVersion, serverSent?: typeof 
       if (!(p.keepAlive >= 0 && p.keepAlive <= 0xffff)) throw new MoteError("invalid-keepalive", `${p.keepAlive}`);
       break;
     }
-    case "publish":
+    case PUBLISH:
       n = stringSize(p.topic) + p.payload.length;
       if (checkQoS(p.qos) > 0) {
         checkPacketId(p.packetId);
@@ -183,10 +184,10 @@ function remainingLength(p: MqttPacket, v: ProtocolVersion, serverSent?: typeof 
       }
       if (v === 5) n += propsSize(p.properties);
       break;
-    case "puback":
-    case "pubrec":
-    case "pubrel":
-    case "pubcomp":
+    case PUBACK:
+    case PUBREC:
+    case PUBREL:
+    case PUBCOMP:
       checkPacketId(p.packetId);
       n = 2;
       if (v === 5 && (p.reasonCode !== 0 || p.properties !== undefined)) {
@@ -194,27 +195,27 @@ function remainingLength(p: MqttPacket, v: ProtocolVersion, serverSent?: typeof 
         if (p.properties !== undefined) n += propsSize(p.properties);
       }
       break;
-    case "subscribe":
+    case SUBSCRIBE:
       checkPacketId(p.packetId);
       if (p.subscriptions.length === 0) throw new MoteError("invalid-subscribe", "no subscriptions (§3.8.3)");
       n = 2;
       if (v === 5) n += propsSize(p.properties);
       for (const s of p.subscriptions) n += stringSize(s.filter) + 1;
       break;
-    case "unsubscribe":
+    case UNSUBSCRIBE:
       checkPacketId(p.packetId);
       if (p.filters.length === 0) throw new MoteError("invalid-unsubscribe", "no topic filters (§3.10.3)");
       n = 2;
       if (v === 5) n += propsSize(p.properties);
       for (const f of p.filters) n += stringSize(f);
       break;
-    case "pingreq":
+    case PINGREQ:
       n = 0;
       break;
-    case "disconnect":
-    case "auth":
+    case DISCONNECT:
+    case AUTH:
       if (v === 4) {
-        if (p.type === "auth") throw new MoteError("invalid-packet", "AUTH does not exist in MQTT 3.1.1");
+        if (p.type === AUTH) throw new MoteError("invalid-packet", "AUTH does not exist in MQTT 3.1.1");
         n = 0;
       } else if (p.reasonCode !== 0 || p.properties !== undefined) {
         n = 1;
@@ -233,21 +234,21 @@ function remainingLength(p: MqttPacket, v: ProtocolVersion, serverSent?: typeof 
 function serverSentLength(p: MqttPacket, v: ProtocolVersion): number {
   let n = 0;
   switch (p.type) {
-    case "connack":
+    case CONNACK:
       n = 2;
       if (v === 5) n += propsSize(p.properties);
       break;
-    case "suback":
+    case SUBACK:
       checkPacketId(p.packetId);
       n = 2 + p.reasonCodes.length;
       if (v === 5) n += propsSize(p.properties);
       break;
-    case "unsuback":
+    case UNSUBACK:
       checkPacketId(p.packetId);
       n = 2;
       if (v === 5) n += propsSize(p.properties) + p.reasonCodes.length;
       break;
-    case "pingresp":
+    case PINGRESP:
       break;
     default:
       throw unknownType(p);
@@ -293,17 +294,17 @@ function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8A
       if (p.password !== undefined) o = writeBinary(p.password, out, o);
       return o;
     }
-    case "puback":
-    case "pubrec":
-    case "pubrel":
-    case "pubcomp":
-      out[o++] = p.type === "puback" ? 0x40 : p.type === "pubrec" ? 0x50 : p.type === "pubrel" ? 0x62 : 0x70;
+    case PUBACK:
+    case PUBREC:
+    case PUBREL:
+    case PUBCOMP:
+      out[o++] = p.type === PUBACK ? 0x40 : p.type === PUBREC ? 0x50 : p.type === PUBREL ? 0x62 : 0x70;
       o = writeVarint(rem, out, o);
       o = writeU16(p.packetId, out, o);
       if (rem > 2) out[o++] = p.reasonCode;
       if (rem > 3) o = writeProps(p.properties, out, o);
       return o;
-    case "subscribe":
+    case SUBSCRIBE:
       out[o++] = 0x82; // §3.8.1 reserved flags 0010
       o = writeVarint(rem, out, o);
       o = writeU16(p.packetId, out, o);
@@ -322,20 +323,20 @@ function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8A
         out[o++] = opts;
       }
       return o;
-    case "unsubscribe":
+    case UNSUBSCRIBE:
       out[o++] = 0xa2; // §3.10.1 reserved flags 0010
       o = writeVarint(rem, out, o);
       o = writeU16(p.packetId, out, o);
       if (v === 5) o = writeProps(p.properties, out, o);
       for (const f of p.filters) o = writeString(f, out, o);
       return o;
-    case "pingreq":
+    case PINGREQ:
       out[o++] = 0xc0;
       out[o++] = 0;
       return o;
-    case "disconnect":
-    case "auth":
-      out[o++] = p.type === "disconnect" ? 0xe0 : 0xf0;
+    case DISCONNECT:
+    case AUTH:
+      out[o++] = p.type === DISCONNECT ? 0xe0 : 0xf0;
       o = writeVarint(rem, out, o);
       if (rem > 0) out[o++] = p.reasonCode;
       if (rem > 1) o = writeProps(p.properties, out, o);
@@ -349,21 +350,21 @@ function writePacket(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8A
 /** Writes the packets only a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP). */
 function writeServerSent(p: MqttPacket, v: ProtocolVersion, rem: number, out: Uint8Array, o: number): number {
   switch (p.type) {
-    case "connack":
+    case CONNACK:
       out[o++] = 0x20;
       o = writeVarint(rem, out, o);
       out[o++] = p.sessionPresent ? 1 : 0;
       out[o++] = p.reasonCode;
       if (v === 5) o = writeProps(p.properties, out, o);
       return o;
-    case "suback":
+    case SUBACK:
       out[o++] = 0x90;
       o = writeVarint(rem, out, o);
       o = writeU16(p.packetId, out, o);
       if (v === 5) o = writeProps(p.properties, out, o);
       for (const c of p.reasonCodes) out[o++] = c;
       return o;
-    case "unsuback":
+    case UNSUBACK:
       out[o++] = 0xb0;
       o = writeVarint(rem, out, o);
       o = writeU16(p.packetId, out, o);
@@ -372,7 +373,7 @@ function writeServerSent(p: MqttPacket, v: ProtocolVersion, rem: number, out: Ui
         for (const c of p.reasonCodes) out[o++] = c;
       }
       return o;
-    case "pingresp":
+    case PINGRESP:
       out[o++] = 0xd0;
       out[o++] = 0;
       return o;

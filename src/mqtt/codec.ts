@@ -21,6 +21,7 @@ import { MqttProtocolError, malformed } from "./errors.js";
 import type { MqttPacket, ProtocolVersion } from "./packets.js";
 import { MAX_VARINT, Reader } from "./wire.js";
 import { EMPTY, decodeBody, decodeClientBody } from "./codec-decode.js";
+import { CONNECT } from "./names.js";
 
 export { clientPacketSize, encodeClientPacket, encodePacket, packetSize, publishSize } from "./codec-encode.js";
 export { decodeBody, decodeClientBody } from "./codec-decode.js";
@@ -224,7 +225,7 @@ class PacketStream {
     const r = this.#reader;
     try {
       const packet = this.#decode(first, bytes, start + header, start + total, first >> 4 === 1 ? 5 : this.version, r);
-      if (packet.type === "connect") this.version = packet.protocolVersion;
+      if (packet.type === CONNECT) this.version = packet.protocolVersion;
       return packet;
     } finally {
       r.bytes = EMPTY; // hold no reference to the caller's bytes

@@ -34,6 +34,7 @@ import type { TopicAliases } from "./aliases.js";
 import { OfflineQueue, messageBytes, type Queued } from "./offline-queue.js";
 import type { SessionOutput } from "./session-output.js";
 import type { FailureCode, OutgoingMessage, SessionOptions, SessionSnapshot } from "./session-types.js";
+import { PUBACK, PUBLISH, PUBLISHED, PUBREC, PUBREL } from "./names.js";
 
 interface Inflight {
   packet: PublishPacket; // topic in full, packetId set
@@ -96,14 +97,21 @@ export class PublishWindow {
 
   /** When the oldest QoS 1/2 message held (in flight or queued) that the session took at or after `since` was taken; undefined when none. */
   oldestTakenSince(since: number): number | undefined {
-    let oldest: number | undefined;
-    for (const f of this.#inflight.values()) if (f.at >= since && (oldest === undefined || f.at < oldest)) oldest = f.at;
+    // forEach with a callback made once and index loops: a `for…of` made an iterator and
+    // a result object per step on XS, at every delayed save of steady telemetry
+    oldestSince = since;
+    oldestFound = undefined;
+    this.#inflight.forEach(visitOldest);
+    let oldest = oldestFound as number | undefined; // (set by the walk: TypeScript does not see it)
     // the queue is in the order taken (messages put back at its head are older still)
-    for (const q of this.#queue.items)
+    const items = this.#queue.items;
+    for (let i = 0; i < items.length; i++) {
+      const q = items[i];
       if (q.message.qos > 0 && q.at >= since) {
         if (oldest === undefined || q.at < oldest) oldest = q.at;
         break;
       }
+    }
     return oldest;
   }
 
@@ -147,7 +155,7 @@ export class PublishWindow {
   requeue(): void {
     const back: Queued[] = [];
     for (const f of this.#inflight.values()) {
-      if (f.released) this.#out.push({ type: "published", ref: f.ref, reasonCode: 0 }); // the server had it (PUBREC)
+      if (f.released) this.#out.push({ type: PUBLISHED, ref: f.ref, reasonCode: 0 }); // the server had it (PUBREC)
       else back.push({ message: { ...f.packet, dup: false, packetId: undefined }, ref: f.ref, bytes: messageBytes(f.packet.topic, f.packet.payload), at: f.at });
     }
     if (this.#inflight.size) this.#out.dirty = true;
@@ -204,7 +212,7 @@ export class PublishWindow {
     const qos = m.qos;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MoteError("invalid-qos", `QoS ${qos}`);
     if (!(m.payload instanceof Uint8Array)) throw new MoteError("invalid-payload", "payload must be a Uint8Array");
-    const packet: PublishPacket = { type: "publish", topic: m.topic, payload: m.payload, qos, retain: m.retain ?? false, dup: false };
+    const packet: PublishPacket = { type: PUBLISH, topic: m.topic, payload: m.payload, qos, retain: m.retain ?? false, dup: false };
     if (m.properties !== undefined && this.#version === 5) {
       if (m.properties.topicAlias !== undefined) throw new MoteError("invalid-properties", "topic aliases are managed by the session");
       packet.properties = m.properties;
@@ -213,12 +221,11 @@ export class PublishWindow {
     if (!connected) return this.#enqueue(borrowed ? owned(packet) : packet, ref, now);
     const size = publishSize(packet, this.#version);
     const refused = this.#refusal(packet, size);
-    if (refused === "packet-too-large") return this.#out.fail(ref, refused, 0x95, `${size} bytes > the server's Maximum Packet Size ${this.#serverMaxPacket} (MQTT 5 §3.2.2.3.6)`);
-    if (refused) return this.#out.fail(ref, refused, refused === "qos-not-supported" ? 0x9b : 0x9a);
+    if (refused !== undefined) return this.#refuse(ref, refused, size);
     if (this.#queue.length === 0) {
       if (qos === 0) {
         this.#out.send(this.#aliases.outgoing(packet), now);
-        this.#out.push({ type: "published", ref, reasonCode: 0 });
+        this.#out.push({ type: PUBLISHED, ref, reasonCode: 0 });
         return;
       }
       // nothing queued ahead and room in the window: straight out, without a trip through the queue
@@ -229,6 +236,12 @@ export class PublishWindow {
     }
     this.#enqueue(borrowed ? owned(packet) : packet, ref, now);
     this.pump(now);
+  }
+
+  /** The caller's message fails with what the server would answer (its failure codes are compared only here: literals are a chunk each on XS, names.ts). */
+  #refuse(ref: unknown, refused: FailureCode, size: number): void {
+    if (refused === "packet-too-large") this.#out.fail(ref, refused, 0x95, `${size} bytes > the server's Maximum Packet Size ${this.#serverMaxPacket} (MQTT 5 §3.2.2.3.6)`);
+    else this.#out.fail(ref, refused, refused === "qos-not-supported" ? 0x9b : 0x9a);
   }
 
   /** Why the server would refuse this message on this connection (v5 §3.2.2.3), if it would. */
@@ -263,7 +276,7 @@ export class PublishWindow {
       }
       if (m.qos === 0) {
         this.#out.send(this.#aliases.outgoing(m), now);
-        this.#out.push({ type: "published", ref: q.ref, reasonCode: 0 });
+        this.#out.push({ type: PUBLISHED, ref: q.ref, reasonCode: 0 });
         continue;
       }
       this.#sendNew({ ...m }, id!, q.ref, now, q.at); // a copy: a restored message may be the store's own object
@@ -297,7 +310,7 @@ export class PublishWindow {
       if (this.#sentCount >= window) return; // the rest after the next completion
       f.sent = true;
       this.#sentCount++;
-      if (f.released) this.#out.send({ type: "pubrel", packetId: f.packet.packetId!, reasonCode: 0 }, now);
+      if (f.released) this.#out.send({ type: PUBREL, packetId: f.packet.packetId!, reasonCode: 0 }, now);
       else this.#out.send(this.#aliases.outgoing(f.dup ? { ...f.packet, dup: true } : f.packet), now);
     }
     this.#resendDue = false;
@@ -320,20 +333,20 @@ export class PublishWindow {
     const { type, packetId: id, reasonCode } = p;
     const reasonString = p.properties?.reasonString;
     const f = this.#inflight.get(id);
-    if (type === "pubrec") {
+    if (type === PUBREC) {
       if (f === undefined || f.packet.qos !== 2) {
         // §4.3.3: answer an unknown PUBREC so the server can finish
-        this.#out.send({ type: "pubrel", packetId: id, reasonCode: this.#version === 5 ? 0x92 : 0 }, now);
+        this.#out.send({ type: PUBREL, packetId: id, reasonCode: this.#version === 5 ? 0x92 : 0 }, now);
         return false;
       }
       if (reasonCode >= 0x80) return this.#complete(id, f, reasonCode, reasonString, now); // §4.3.3: no PUBREL after a failure code
       f.released = true;
       this.#out.dirty = true;
-      this.#out.send({ type: "pubrel", packetId: id, reasonCode: 0 }, now);
+      this.#out.send({ type: PUBREL, packetId: id, reasonCode: 0 }, now);
       return false;
     }
     if (f === undefined) return false;
-    if (type === "puback" && f.packet.qos === 2 && !f.released) {
+    if (type === PUBACK && f.packet.qos === 2 && !f.released) {
       // §4.3.3 has no PUBACK for QoS 2, yet a broker without QoS 2 (RabbitMQ 3.10's
       // MQTT plugin) answers one: it took the message at QoS 1. Waiting for a PUBREC
       // that never comes would hang the sender; the message is not sent again (the
@@ -345,7 +358,7 @@ export class PublishWindow {
       this.pump(now);
       return true;
     }
-    if (type === "puback" ? f.packet.qos !== 1 : !f.released) return false; // an ack for another phase: ignore
+    if (type === PUBACK ? f.packet.qos !== 1 : !f.released) return false; // an ack for another phase: ignore
     return this.#complete(id, f, reasonCode, reasonString, now);
   }
 
@@ -362,7 +375,7 @@ export class PublishWindow {
     // has already forgotten the id.
     const recovered = f.released && reasonCode === 0x92;
     if (reasonCode >= 0x80 && !recovered) this.#out.fail(f.ref, "rejected", reasonCode, reasonString ?? reasonName(reasonCode));
-    else this.#out.push({ type: "published", ref: f.ref, reasonCode });
+    else this.#out.push({ type: PUBLISHED, ref: f.ref, reasonCode });
     this.pump(now);
     return true;
   }
@@ -372,4 +385,11 @@ export class PublishWindow {
 function owned(packet: PublishPacket): PublishPacket {
   packet.payload = packet.payload.slice();
   return packet;
+}
+
+/** oldestTakenSince()'s walk of the in-flight messages: its bound and its finding (one walk at a time, no re-entry). */
+let oldestSince = 0;
+let oldestFound: number | undefined;
+function visitOldest(f: Inflight): void {
+  if (f.at >= oldestSince && (oldestFound === undefined || f.at < oldestFound)) oldestFound = f.at;
 }

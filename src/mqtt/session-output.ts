@@ -9,6 +9,7 @@
 import { clientPacketSize, encodeClientPacket, publishSize } from "./codec.js";
 import type { MqttPacket, ProtocolVersion } from "./packets.js";
 import type { Failure, FailureCode, SessionAction } from "./session-types.js";
+import { FAILED, PUBLISH, SEND } from "./names.js";
 
 /**
  * What a handle() call with no action returns: one frozen array, shared. A new
@@ -40,7 +41,7 @@ export class SessionOutput {
   send(packet: MqttPacket, now: number): Uint8Array {
     this.lastSent = now;
     const data = this.#encode(packet);
-    this.push({ type: "send", data, packet });
+    this.push({ type: SEND, data, packet });
     return data;
   }
 
@@ -49,7 +50,7 @@ export class SessionOutput {
     const error: Failure = { code };
     if (reasonCode !== undefined) error.reasonCode = reasonCode;
     if (message !== undefined) error.message = message;
-    this.push({ type: "failed", ref, error });
+    this.push({ type: FAILED, ref, error });
   }
 
   /**
@@ -61,7 +62,7 @@ export class SessionOutput {
    */
   #encode(packet: MqttPacket): Uint8Array {
     const v = this.#version;
-    const size = packet.type === "publish" ? publishSize(packet, v) : clientPacketSize(packet, v);
+    const size = packet.type === PUBLISH ? publishSize(packet, v) : clientPacketSize(packet, v);
     if (size > SLAB_BYTES / 4) return encodeClientPacket(packet, v);
     if (this.#slabUsed + size > SLAB_BYTES) {
       this.#slab = new Uint8Array(SLAB_BYTES);

@@ -65,8 +65,8 @@ import type {
 } from "./session-types.js";
 
 /** The "persist" actions, made once: an object per publish and per acknowledgement was garbage on XS. */
-const PERSIST: SessionAction = Object.freeze({ type: "persist" });
-const PERSIST_INCOMING: SessionAction = Object.freeze({ type: "persist", incoming: true });
+const PERSIST_ACTION: SessionAction = Object.freeze({ type: PERSIST });
+const PERSIST_INCOMING_ACTION: SessionAction = Object.freeze({ type: PERSIST, incoming: true });
 
 export type {
   CloseCode,
@@ -81,6 +81,7 @@ export type {
   SessionSnapshot,
   SessionState,
 } from "./session-types.js";
+import { AUTH, BYTES, CLOSE, CLOSED, CONNACK, CONNECTED, CONNECTING, DISCONNECT, DISCONNECTED, END, ENDED, ENDING, MESSAGE, OPEN, PERSIST, PINGREQ, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, SUBSCRIBE, SUBSCRIBED, TIMER, UNSUBACK, UNSUBSCRIBE, UNSUBSCRIBED } from "./names.js";
 
 export class MqttSession {
   state: SessionState = "disconnected";
@@ -170,38 +171,38 @@ export class MqttSession {
     const out = this.#out;
     out.actions = NO_ACTIONS;
     switch (event.type) {
-      case "open":
+      case OPEN:
         this.#open(now, event.login);
         break;
-      case "bytes":
+      case BYTES:
         this.#bytes(event.data, now);
         break;
-      case "timer":
+      case TIMER:
         this.#timer(now);
         break;
-      case "closed":
-        if (this.state !== "disconnected" && this.state !== "ended") this.#lost(this.state === "ending");
+      case CLOSED:
+        if (this.state !== DISCONNECTED && this.state !== ENDED) this.#lost(this.state === ENDING);
         break;
-      case "publish":
+      case PUBLISH:
         this.#assertNotEnding();
-        this.#publishes.publish(event.message, event.ref, this.state === "connected", now);
+        this.#publishes.publish(event.message, event.ref, this.state === CONNECTED, now);
         break;
-      case "subscribe":
+      case SUBSCRIBE:
         this.#subscribe(event.subscriptions, event.properties, event.ref, now);
         break;
-      case "unsubscribe":
+      case UNSUBSCRIBE:
         this.#unsubscribe(event.filters, event.properties, event.ref, now);
         break;
-      case "auth":
+      case AUTH:
         this.#authReply(event.reasonCode, event.data, now);
         break;
-      case "end":
+      case END:
         this.#end(event.force ?? false, event.reasonCode ?? 0, now);
         break;
     }
     if (out.dirty) {
       out.dirty = false;
-      if (this.#o.persistent) out.push(this.#incomingDirty ? PERSIST_INCOMING : PERSIST);
+      if (this.#o.persistent) out.push(this.#incomingDirty ? PERSIST_INCOMING_ACTION : PERSIST_ACTION);
       this.#incomingDirty = false;
     }
     return out.actions;
@@ -210,8 +211,8 @@ export class MqttSession {
   /** The earliest time the session wants a `{ type: "timer" }`, or undefined. */
   nextDeadline(): number | undefined {
     // no helper closure: this runs after every event, and a closure a call was garbage on XS
-    if (this.state === "connecting") return this.#connectDeadline;
-    if (this.state !== "connected" && this.state !== "ending") return undefined;
+    if (this.state === CONNECTING) return this.#connectDeadline;
+    if (this.state !== CONNECTED && this.state !== ENDING) return undefined;
     const link = this.#pingDeadline ?? (this.#keepAliveMs > 0 ? this.#out.lastSent + this.#keepAliveMs : undefined);
     const end = this.#endDeadline;
     return link === undefined || (end !== undefined && end < link) ? end : link;
@@ -245,7 +246,7 @@ export class MqttSession {
 
   /** Loads a snapshot into a fresh session (before the first "open"). Bounds apply: extra queued messages are dropped. */
   restore(s: SessionSnapshot): void {
-    if (this.state !== "disconnected" || !this.#publishes.idle) {
+    if (this.state !== DISCONNECTED || !this.#publishes.idle) {
       throw new MoteError("invalid-state", "restore() only into a fresh session");
     }
     if (s.clientId) this.clientId = s.clientId;
@@ -258,12 +259,12 @@ export class MqttSession {
   // ------------------------------------------------------------ connection
 
   #open(now: number, login?: { username?: string; password?: string | Uint8Array }): void {
-    if (this.state === "ended") throw new MoteError("ended", "the session has ended");
-    if (this.state !== "disconnected") throw new MoteError("invalid-state", `open while ${this.state}`);
+    if (this.state === ENDED) throw new MoteError("ended", "the session has ended");
+    if (this.state !== DISCONNECTED) throw new MoteError("invalid-state", `open while ${this.state}`);
     const connect = connectPacket(this.#options, this.#o, { version: this.version, clientId: this.clientId, clean: this.#clean, login });
     this.#decoder.reset();
     this.#decoder.version = this.version;
-    this.state = "connecting";
+    this.state = CONNECTING;
     this.#connectDeadline = now + this.#o.connectTimeoutMs;
     this.#pingDeadline = undefined;
     this.#out.send(connect, now);
@@ -271,15 +272,15 @@ export class MqttSession {
 
   #close(reason: CloseReason, sendDisconnect: number | undefined, now: number): void {
     if (sendDisconnect !== undefined && this.version === 5) {
-      this.#out.send({ type: "disconnect", reasonCode: sendDisconnect }, now);
+      this.#out.send({ type: DISCONNECT, reasonCode: sendDisconnect }, now);
     }
-    this.#lost(this.state === "ending");
-    this.#out.push({ type: "close", reason });
+    this.#lost(this.state === ENDING);
+    this.#out.push({ type: CLOSE, reason });
   }
 
   /** The connection is gone: keep the session state, drop what belonged to the connection. */
   #lost(ended: boolean): void {
-    this.state = ended ? "ended" : "disconnected";
+    this.state = ended ? ENDED : DISCONNECTED;
     this.#connectDeadline = this.#pingDeadline = this.#endDeadline = undefined;
     this.#aliases.clear();
     this.#publishes.lost();
@@ -295,11 +296,11 @@ export class MqttSession {
   }
 
   #timer(now: number): void {
-    if (this.state === "connecting" && this.#connectDeadline !== undefined && now >= this.#connectDeadline) {
+    if (this.state === CONNECTING && this.#connectDeadline !== undefined && now >= this.#connectDeadline) {
       this.#close({ code: "connect-timeout" }, undefined, now);
       return;
     }
-    if (this.state !== "connected" && this.state !== "ending") return;
+    if (this.state !== CONNECTED && this.state !== ENDING) return;
     if (this.#endDeadline !== undefined && now >= this.#endDeadline) {
       this.#finishEnd(now, { code: "end-timeout" });
       return;
@@ -310,13 +311,13 @@ export class MqttSession {
       return;
     }
     if (this.#keepAliveMs > 0 && now >= this.#out.lastSent + this.#keepAliveMs) {
-      this.#out.send({ type: "pingreq" }, now);
+      this.#out.send({ type: PINGREQ }, now);
       this.#pingDeadline = now + (this.#o.pingTimeoutMs ?? Math.min(10_000, this.#keepAliveMs));
     }
   }
 
   #up(): boolean {
-    return this.state === "connecting" || this.state === "connected" || this.state === "ending";
+    return this.state === CONNECTING || this.state === CONNECTED || this.state === ENDING;
   }
 
   #bytes(data: Uint8Array, now: number): void {
@@ -346,44 +347,44 @@ export class MqttSession {
   }
 
   #packet(p: MqttPacket, now: number): void {
-    if (this.state === "connecting") {
-      if (p.type === "connack") return this.#connack(p, now);
-      if (p.type === "auth" && this.version === 5) return this.#auth(p, now);
-      if (p.type === "disconnect") return this.#serverDisconnect(p);
+    if (this.state === CONNECTING) {
+      if (p.type === CONNACK) return this.#connack(p, now);
+      if (p.type === AUTH && this.version === 5) return this.#auth(p, now);
+      if (p.type === DISCONNECT) return this.#serverDisconnect(p);
       return this.#fault("protocol-error", `${p.type} before CONNACK`, now); // §3.2: CONNACK comes first
     }
     switch (p.type) {
-      case "publish":
+      case PUBLISH:
         return this.#incomingPublish(p, now);
-      case "puback":
-      case "pubrec":
-      case "pubcomp":
+      case PUBACK:
+      case PUBREC:
+      case PUBCOMP:
         if (this.#publishes.ack(p, now)) this.#maybeFinishEnd(now);
         return;
-      case "pubrel": {
+      case PUBREL: {
         // §4.3.3: release the id; the message was delivered when it arrived
         const known = this.#incoming.delete(p.packetId);
         if (known) this.#out.dirty = this.#incomingDirty = true;
-        this.#out.send({ type: "pubcomp", packetId: p.packetId, reasonCode: known || this.version === 4 ? 0 : 0x92 }, now);
+        this.#out.send({ type: PUBCOMP, packetId: p.packetId, reasonCode: known || this.version === 4 ? 0 : 0x92 }, now);
         return;
       }
-      case "suback":
-      case "unsuback": {
+      case SUBACK:
+      case UNSUBACK: {
         const r = this.#subs.answer(p);
         if (r === undefined) return;
-        if (p.type === "suback") {
-          this.#out.push({ type: "subscribed", ref: r.ref, reasonCodes: p.reasonCodes });
+        if (p.type === SUBACK) {
+          this.#out.push({ type: SUBSCRIBED, ref: r.ref, reasonCodes: p.reasonCodes });
         } else {
-          this.#out.push({ type: "unsubscribed", ref: r.ref, reasonCodes: p.reasonCodes });
+          this.#out.push({ type: UNSUBSCRIBED, ref: r.ref, reasonCodes: p.reasonCodes });
         }
         this.#maybeFinishEnd(now);
         return;
       }
-      case "pingresp":
+      case PINGRESP:
         return;
-      case "disconnect":
+      case DISCONNECT:
         return this.#serverDisconnect(p);
-      case "auth":
+      case AUTH:
         if (this.version === 5) return this.#auth(p, now);
         return;
       default:
@@ -406,7 +407,7 @@ export class MqttSession {
       return;
     }
     const props = p.properties ?? {};
-    this.state = "connected";
+    this.state = CONNECTED;
     this.#connectDeadline = undefined;
     // v5 §3.2.2.3: the server's limits for this connection
     this.#publishes.start(props);
@@ -427,7 +428,7 @@ export class MqttSession {
     }
     // later reconnects resume this session
     if (this.#o.persistent || (this.#options.sessionExpiry ?? 0) > 0) this.#clean = false;
-    this.#out.push({ type: "connected", sessionPresent, connack: p });
+    this.#out.push({ type: CONNECTED, sessionPresent, connack: p });
     // resubscribe when the server lost the session; pending requests go out as well
     if (!sessionPresent) this.#subs.resubscribe(() => this.#publishes.allocateId());
     for (const r of this.#requests.values()) this.#sendRequest(r, now);
@@ -437,8 +438,8 @@ export class MqttSession {
   #serverDisconnect(p: MqttPacket & { type: "disconnect" }): void {
     const reason: CloseReason = { code: "server-disconnect", reasonCode: p.reasonCode, message: p.properties?.reasonString ?? reasonName(p.reasonCode) };
     if (p.properties?.serverReference) reason.serverReference = p.properties.serverReference;
-    this.#lost(this.state === "ending");
-    this.#out.push({ type: "close", reason });
+    this.#lost(this.state === ENDING);
+    this.#out.push({ type: CLOSE, reason });
   }
 
   // ------------------------------------------------------------ enhanced auth (v5 §4.12)
@@ -448,8 +449,8 @@ export class MqttSession {
     if (method === undefined || p.properties?.authenticationMethod !== method) {
       return this.#fault("protocol-error", "AUTH without our authentication method", now); // §4.12
     }
-    if (p.reasonCode === 0x18 || (p.reasonCode === 0 && this.state === "connected")) {
-      this.#out.push({ type: "auth", packet: p });
+    if (p.reasonCode === 0x18 || (p.reasonCode === 0 && this.state === CONNECTED)) {
+      this.#out.push({ type: AUTH, packet: p });
     } else if (p.reasonCode !== 0) {
       this.#fault("protocol-error", `AUTH reason 0x${p.reasonCode.toString(16)}`, now);
     }
@@ -458,10 +459,10 @@ export class MqttSession {
   #authReply(reasonCode: number, data: Uint8Array | undefined, now: number): void {
     const method = this.#options.authenticationMethod;
     if (method === undefined || this.version !== 5) throw new MoteError("invalid-state", "no authentication method configured");
-    if (this.state !== "connecting" && this.state !== "connected") throw new MoteError("invalid-state", `auth while ${this.state}`);
+    if (this.state !== CONNECTING && this.state !== CONNECTED) throw new MoteError("invalid-state", `auth while ${this.state}`);
     const properties: Properties = { authenticationMethod: method };
     if (data !== undefined) properties.authenticationData = data;
-    this.#out.send({ type: "auth", reasonCode, properties }, now);
+    this.#out.send({ type: AUTH, reasonCode, properties }, now);
   }
 
   // ------------------------------------------------------------ incoming publish
@@ -470,13 +471,13 @@ export class MqttSession {
     const aliasFault = this.#aliases.incoming(p, this.#o.topicAliasMaximum);
     if (aliasFault !== undefined) return this.#fault(aliasFault, `topic alias ${p.properties!.topicAlias}`, now);
     if (p.qos === 0) {
-      this.#out.push({ type: "message", packet: p });
+      this.#out.push({ type: MESSAGE, packet: p });
       return;
     }
     const id = p.packetId!;
     if (p.qos === 1) {
-      this.#out.push({ type: "message", packet: p });
-      this.#out.send({ type: "puback", packetId: id, reasonCode: 0 }, now);
+      this.#out.push({ type: MESSAGE, packet: p });
+      this.#out.send({ type: PUBACK, packetId: id, reasonCode: 0 }, now);
       return;
     }
     // QoS 2, §4.3.3 method B: deliver once, hold the id until PUBREL
@@ -486,9 +487,9 @@ export class MqttSession {
       }
       this.#incoming.add(id);
       this.#out.dirty = this.#incomingDirty = true;
-      this.#out.push({ type: "message", packet: p });
+      this.#out.push({ type: MESSAGE, packet: p });
     }
-    this.#out.send({ type: "pubrec", packetId: id, reasonCode: 0 }, now);
+    this.#out.send({ type: PUBREC, packetId: id, reasonCode: 0 }, now);
   }
 
   // ------------------------------------------------------------ subscriptions
@@ -512,7 +513,7 @@ export class MqttSession {
   }
 
   #assertNotEnding(): void {
-    if (this.state === "ending" || this.state === "ended") throw new MoteError("ended", "the client is ending");
+    if (this.state === ENDING || this.state === ENDED) throw new MoteError("ended", "the client is ending");
   }
 
   #requestId(): number {
@@ -522,9 +523,9 @@ export class MqttSession {
   }
 
   #sendRequest(r: Request, now: number): void {
-    if (this.state !== "connected" || r.sent) return;
+    if (this.state !== CONNECTED || r.sent) return;
     r.sent = true;
-    if (r.kind === "subscribe") {
+    if (r.kind === SUBSCRIBE) {
       this.#out.send({ type: "subscribe", packetId: r.packetId, subscriptions: r.subscriptions!, ...(r.properties && { properties: r.properties }) }, now);
     } else {
       this.#out.send({ type: "unsubscribe", packetId: r.packetId, filters: r.filters!, ...(r.properties && { properties: r.properties }) }, now);
@@ -534,14 +535,14 @@ export class MqttSession {
   // ------------------------------------------------------------ end
 
   #end(force: boolean, reasonCode: number, now: number): void {
-    if (this.state === "ended") return;
-    if (this.state !== "connected" && this.state !== "ending") {
+    if (this.state === ENDED) return;
+    if (this.state !== CONNECTED && this.state !== ENDING) {
       this.#lost(true);
-      this.#out.push({ type: "close", reason: { code: "client-disconnect" } });
+      this.#out.push({ type: CLOSE, reason: { code: "client-disconnect" } });
       return;
     }
     this.#endReason = reasonCode;
-    this.state = "ending";
+    this.state = ENDING;
     if (force) return this.#finishEnd(now, { code: "client-disconnect" });
     this.#endDeadline = now + this.#o.endTimeoutMs;
     this.#maybeFinishEnd(now);
@@ -549,7 +550,7 @@ export class MqttSession {
   #endReason = 0;
 
   #maybeFinishEnd(now: number): void {
-    if (this.state !== "ending") return;
+    if (this.state !== ENDING) return;
     if (this.#publishes.idle && this.#requests.size === 0) {
       this.#finishEnd(now, { code: "client-disconnect" });
     }
@@ -557,9 +558,9 @@ export class MqttSession {
 
   #finishEnd(now: number, reason: CloseReason): void {
     // §3.14: DISCONNECT (3.1.1 has no reason code; the will is discarded unless 0x04)
-    this.#out.send(this.version === 5 && this.#endReason !== 0 ? { type: "disconnect", reasonCode: this.#endReason } : { type: "disconnect", reasonCode: 0 }, now);
+    this.#out.send(this.version === 5 && this.#endReason !== 0 ? { type: DISCONNECT, reasonCode: this.#endReason } : { type: DISCONNECT, reasonCode: 0 }, now);
     this.#lost(true);
-    this.#out.push({ type: "close", reason });
+    this.#out.push({ type: CLOSE, reason });
   }
 }
 

@@ -8,6 +8,7 @@
 import { MoteError } from "../errors.js";
 import type { Properties, SubackPacket, Subscription, UnsubackPacket } from "./packets.js";
 import { assertTopicFilter } from "./topic.js";
+import { SUBACK, SUBSCRIBE } from "./names.js";
 
 export interface Request {
   kind: "subscribe" | "unsubscribe";
@@ -54,7 +55,7 @@ export class Subscriptions {
 
   /** Records a request (checked first) and what it changes in the table. */
   add(r: Request): void {
-    if (r.kind === "subscribe") {
+    if (r.kind === SUBSCRIBE) {
       for (const s of r.subscriptions!) this.#table.set(s.filter, r.properties ? { subscription: s, properties: r.properties } : { subscription: s });
     } else for (const f of r.filters!) this.#table.delete(f);
     this.requests.set(r.packetId, r);
@@ -63,9 +64,9 @@ export class Subscriptions {
   /** The request a SUBACK / UNSUBACK answers, taken off the list; filters the server refused leave the table. */
   answer(p: SubackPacket | UnsubackPacket): Request | undefined {
     const r = this.requests.get(p.packetId);
-    if (r === undefined || r.kind !== (p.type === "suback" ? "subscribe" : "unsubscribe")) return undefined;
+    if (r === undefined || r.kind !== (p.type === SUBACK ? SUBSCRIBE : "unsubscribe")) return undefined;
     this.requests.delete(p.packetId);
-    if (p.type === "suback") {
+    if (p.type === SUBACK) {
       r.subscriptions!.forEach((s, i) => {
         const code = p.reasonCodes[i] ?? 0x80;
         if (code >= 0x80) this.#table.delete(s.filter);

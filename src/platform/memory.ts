@@ -8,12 +8,16 @@
 import Debug from "debug";
 import Instrumentation from "instrumentation";
 
+/** Read at every telemetry record: a constant, not a literal (src/mqtt/names.ts says why). */
+const SYSTEM_FREE_MEMORY = "System Free Memory";
+
 function read(name: string): number | undefined {
   try {
     const index = Instrumentation.map(name as Parameters<typeof Instrumentation.map>[0]);
     if (index === undefined) return undefined;
-    const value = Instrumentation.get(index);
-    return typeof value === "number" && value >= 0 ? value : undefined;
+    // no `typeof value === "number"`: a literal in preloaded code is a chunk per run (src/mqtt/names.ts)
+    const value: unknown = Instrumentation.get(index);
+    return Number.isFinite(value) && (value as number) >= 0 ? (value as number) : undefined;
   } catch {
     return undefined;
   }
@@ -21,7 +25,7 @@ function read(name: string): number | undefined {
 
 /** "System Free Memory": on the ESP32, the heap left to ESP-IDF allocations, in bytes. */
 export function systemFreeMemory(): number | undefined {
-  return read("System Free Memory");
+  return read(SYSTEM_FREE_MEMORY);
 }
 
 /** The XS machine's own use, in bytes: slot heap, chunk heap, peak stack ("XS Stack Used"). */

@@ -94,9 +94,8 @@ export function checkPort(port: unknown, allowZero: boolean): number {
 
 /** Bytes in what a host `read()` returned: an ArrayBuffer, or 0 for anything else. */
 function byteLengthOf(data: unknown): number {
-  if (data === null || typeof data !== "object") return 0;
-  const length = (data as { byteLength?: unknown }).byteLength;
-  return typeof length === "number" ? length : 0;
+  // instanceof, not typeof: a literal in preloaded code is a chunk per run (src/mqtt/names.ts)
+  return data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data.byteLength : 0;
 }
 
 /** The host module's socket object (TCP or TLS). */
@@ -226,7 +225,7 @@ export class HostStream implements StreamSocket {
     } catch (error) {
       throw new MoteError("overflow", messageOf(error) ?? "would block");
     }
-    this.#budget = typeof left === "number" ? left : this.#budget - data.byteLength;
+    this.#budget = Number.isFinite(left) ? (left as number) : this.#budget - data.byteLength;
   }
 
   close(): void {

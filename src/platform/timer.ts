@@ -52,7 +52,10 @@ export class Alarm {
     this.#cancel();
     if (deadline === undefined) return;
     this.#deadline = deadline;
-    this.#timer = setTimer(this.#fireNow, deadline - now());
+    // Timer.set straight to #fireNow (which ignores the timer argument): setTimer's
+    // wrapper was one more closure per arm, garbage on XS at every telemetry period
+    const delay = deadline - now();
+    this.#timer = Timer.set(this.#fireNow, delay > 0 ? Math.ceil(delay) : 0) as unknown as TimerHandle;
   }
 
   /** Disarms for good: `onAlarm` is never called after `close()`. */

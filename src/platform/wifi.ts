@@ -182,10 +182,14 @@ function readAddress(station: WiFi): string {
   }
 }
 
+/** Read at every telemetry record (the RSSI): constants, not literals (src/mqtt/names.ts says why). */
+const RSSI = "RSSI";
+const NO_TEXT = "";
+
 function read<T>(station: WiFi, what: "MAC" | "SSID" | "RSSI"): T | undefined {
   try {
     const v = station[what] as unknown;
-    return v === undefined || v === null || v === "" ? undefined : (v as T);
+    return v === undefined || v === null || v === NO_TEXT ? undefined : (v as T);
   } catch {
     return undefined;
   }
@@ -219,8 +223,8 @@ export function wifiInfo(): { ip?: string; mac: string; rssi?: number; ssid?: st
 /** The open station's signal strength (dBm), or undefined: no strings made, unlike wifiInfo() (telemetry reads it every period). */
 export function wifiRssi(): number | undefined {
   if (current === undefined) return undefined;
-  const rssi = read<number>(current, "RSSI");
-  return typeof rssi === "number" && rssi !== 0 ? rssi : undefined;
+  const rssi = read<number>(current, RSSI);
+  return Number.isFinite(rssi) && rssi !== 0 ? rssi : undefined;
 }
 
 /**

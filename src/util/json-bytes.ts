@@ -40,6 +40,8 @@ export function jsonBytes(value: unknown): Uint8Array | undefined {
 
 export class JsonWriter {
   #buf: Uint8Array;
+  /** The last view endView() handed out. */
+  #view: Uint8Array | undefined;
   #at = 0;
   /** No comma before the next member (just after a `{`). */
   #first = true;
@@ -90,7 +92,8 @@ export class JsonWriter {
 
   /** Any value: numbers digit by digit, anything else through JSON.stringify (left out where it leaves it out). */
   value(key: Uint8Array, v: unknown): void {
-    if (typeof v === "number") return this.number(key, v);
+    // a number of any kind without `typeof v === "number"`: in preloaded code a literal is a chunk per run (src/mqtt/names.ts)
+    if (Number.isFinite(v) || Number.isNaN(v) || v === Infinity || v === -Infinity) return this.number(key, v as number);
     this.bytes(key, jsonBytes(v));
   }
 
@@ -106,7 +109,11 @@ export class JsonWriter {
    */
   endView(): Uint8Array {
     while (this.#depth > 0) this.close();
-    return this.#buf.subarray(0, this.#at);
+    // a record as long as the last one gets the same view object (a telemetry record's
+    // length seldom changes): a view per record was 4 slots of garbage on XS
+    const last = this.#view;
+    if (last !== undefined && last.buffer === this.#buf.buffer && last.length === this.#at) return last;
+    return (this.#view = this.#buf.subarray(0, this.#at));
   }
 
   #open(): void {
@@ -124,24 +131,44 @@ export class JsonWriter {
   #number(n: number): void {
     if (n !== n || n === Infinity || n === -Infinity) return this.#put(NULL);
     if (n === 0) return this.#byte(0x30); // -0 too
-    if (!Number.isInteger(n) || n > MAX_EXACT || n < -MAX_EXACT) return this.#put(encodeUtf8(String(n)));
     const abs = n < 0 ? -n : n;
-    let digits = 1;
-    for (let p = 10; p <= abs; p *= 10) digits++;
-    const sign = n < 0 ? 1 : 0;
-    this.#room(sign + digits);
-    const buf = this.#buf;
-    const at = this.#at;
-    if (sign) buf[at] = 0x2d;
-    // right to left: `% 10` and dividing a multiple of 10 by 10 are exact below 2^53
-    let rest = abs;
-    for (let i = at + sign + digits - 1; i >= at + sign; i--) {
-      const d = rest % 10;
-      buf[i] = 0x30 + d;
-      rest = (rest - d) / 10;
-    }
-    this.#at = at + sign + digits;
+    if (Number.isInteger(n)) return abs > MAX_EXACT ? this.#put(encodeUtf8(String(n))) : this.#decimal(n < 0, abs, 0, 0);
+    // A fraction of at most 6 digits, the fewest that give n back — what
+    // Number.prototype.toString writes (ECMA-262 §6.1.6.1.20) — as digits: String(n)
+    // and its bytes were two allocations per sensor reading on XS. Below 1e9 the
+    // scaled value has at most 15 digits, exact in a double.
+    if (abs >= 1e-6 && abs < 1e9)
+      for (let places = 1, p = 10; places <= 6; places++, p *= 10) {
+        const scaled = Math.round(abs * p);
+        if (scaled / p === abs) return this.#decimal(n < 0, (scaled - (scaled % p)) / p, scaled % p, places);
+      }
+    this.#put(encodeUtf8(String(n)));
   }
+
+  /** `-`? then `whole`, then `.` and `fraction` in `places` digits (zeros in front) when places > 0. */
+  #decimal(negative: boolean, whole: number, fraction: number, places: number): void {
+    let digits = 1;
+    for (let p = 10; p <= whole; p *= 10) digits++;
+    const size = (negative ? 1 : 0) + digits + (places > 0 ? 1 + places : 0);
+    this.#room(size);
+    const buf = this.#buf;
+    let i = this.#at + size - 1;
+    // right to left: `% 10` and dividing a multiple of 10 by 10 are exact below 2^53
+    for (let k = 0; k < places; k++) {
+      const d = fraction % 10;
+      buf[i--] = 0x30 + d;
+      fraction = (fraction - d) / 10;
+    }
+    if (places > 0) buf[i--] = 0x2e;
+    for (let k = 0; k < digits; k++) {
+      const d = whole % 10;
+      buf[i--] = 0x30 + d;
+      whole = (whole - d) / 10;
+    }
+    if (negative) buf[i] = 0x2d;
+    this.#at += size;
+  }
+
 
   #byte(b: number): void {
     this.#room(1);

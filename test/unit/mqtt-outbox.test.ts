@@ -30,6 +30,32 @@ describe("Outbox (the client's bytes waiting for the socket)", () => {
     expect(box.empty).toBe(true);
   });
 
+  test("a ring that only grows: packets in order across wrap-around and growth, callbacks in order, a drop runs them after emptying", () => {
+    const box = new Outbox();
+    const order: number[] = [];
+    let next = 0;
+    let expected = 0;
+    const push = () => {
+      const n = next++;
+      box.push(new Uint8Array([n & 0xff]));
+      box.whenLastWritten(() => order.push(n));
+    };
+    // 3 in, 2 out, many times: the ring of 4 wraps, then grows while wrapped
+    for (let round = 0; round < 20; round++) {
+      for (let k = 0; k < 3; k++) push();
+      for (let k = 0; k < 2; k++) expect(Array.from(box.take(1))).toEqual([expected++ & 0xff]);
+    }
+    expect(box.bytes).toBe(20);
+    expect(order).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    // a callback of a dropped packet that pushes again finds an empty box
+    box.whenLastWritten(() => box.push(new Uint8Array([9])));
+    box.drop();
+    expect(order).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(box.bytes).toBe(1);
+    expect(Array.from(box.take(10))).toEqual([9]);
+    expect(box.empty).toBe(true);
+  });
+
   test("a callback runs when its packet's last byte is taken, or when the box is dropped", () => {
     const box = new Outbox();
     const seen: string[] = [];
