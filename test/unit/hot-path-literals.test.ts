@@ -1,0 +1,136 @@
+/**
+ * The per-message path of the device program evaluates no string literal.
+ *
+ * mote's library is preloaded on the chip, and the XS linker leaves the string
+ * literals of preloaded code as instructions that copy the literal into a new
+ * chunk each time they run (Moddable SDK xs/tools/xslBase.c, fxMapCode): `case
+ * "send":` or `{ type: "published" }` is a chunk of garbage per evaluation, ~45 of
+ * them per telemetry message before src/mqtt/names.ts (docs/moddable.md). This
+ * test reads the functions of that path with the TypeScript parser and fails on a
+ * string literal or a `typeof` comparison there, outside the cold branches that may
+ * keep them: a `throw`, an error being made (`new …Error(…)`), a failure being
+ * reported (`….fail(…)`).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import ts from "typescript";
+import { describe, expect, test } from "vitest";
+
+const root = join(__dirname, "..", "..");
+
+/** File -> functions (methods by name, `#` included; plain functions by name) on the path of a QoS 1 telemetry message and its PUBACK. */
+const HOT: Record<string, string[]> = {
+  "src/mqtt/session.ts": ["handle", "nextDeadline", "#bytes", "#packet", "#up", "#assertNotEnding", "#maybeFinishEnd"],
+  "src/mqtt/publish-window.ts": ["publish", "#refusal", "#hasRoom", "#sendNew", "pump", "allocateId", "ack", "#complete", "oldestTakenSince", "visitOldest"],
+  "src/mqtt/session-output.ts": ["push", "send", "#encode"],
+  "src/mqtt/client.ts": ["send", "publishEvent", "#feed", "#run", "#armAlarm", "#persist", "#saveDue", "#save", "#holdsNothing", "#flush"],
+  "src/mqtt/outbox.ts": ["push", "take", "#join", "#shift", "#shiftQuiet"],
+  "src/mqtt/pending.ts": ["openWithCallback", "#list", "settle", "isQos0", "#unlink"],
+  "src/mqtt/codec.ts": ["push", "next", "#next", "#byteAt"],
+  "src/mqtt/codec-encode.ts": ["encodeClientPacket", "encodeWith", "encodePublish", "publishSize", "topicBytes"],
+  "src/mqtt/codec-decode.ts": ["decodeAck", "packetId"],
+  "src/mqtt/topic.ts": ["topicNameFault", "assertTopicName"],
+  "src/platform/tcp.ts": ["read", "write", "#readable", "#writable", "byteLengthOf"],
+  "src/platform/timer.ts": ["arm", "#fire", "#cancel"],
+  "src/platform/wifi.ts": ["wifiRssi", "read"],
+  "src/platform/memory.ts": ["systemFreeMemory", "read"],
+  "src/util/json-bytes.ts": ["begin", "open", "close", "number", "bytes", "value", "endView", "#open", "#key", "#number", "#decimal", "#byte", "#put", "#room"],
+  "src/app/device.ts": ["#sendTelemetry", "#publish", "#onMqtt"],
+  "src/app/adapters/mqtt.ts": ["publish", "outcome", "room"],
+};
+
+/**
+ * Literals a listed function may keep, each on a branch that does not run per message:
+ * "file function" -> the literals' source text.
+ */
+const COLD: Record<string, string[]> = {
+  // a packet the session refuses: a protocol fault
+  "src/mqtt/session.ts #packet": ['"protocol-error"'],
+  // only while the session is ending
+  "src/mqtt/session.ts #maybeFinishEnd": ['"client-disconnect"'],
+  // the failure code of a refused message, returned only when it is refused
+  "src/mqtt/publish-window.ts #refusal": ['"packet-too-large"', '"qos-not-supported"', '"retain-not-supported"'],
+  // the slow path of a topic not seen last time
+  "src/mqtt/topic.ts topicNameFault": ['"+"', '"#"', '"wildcard"'],
+  // a payload that is not bytes (a string given to publish()) gets here only after the instanceof test
+  "src/mqtt/client.ts publishEvent": ['typeof payload === "string"', '"string"'],
+  "src/mqtt/client.ts send": ['typeof payload === "string"', '"string"'],
+  // the "connected" and "close" actions: once per connection
+  "src/mqtt/client.ts #run": ['"connect"', '"client-disconnect"', '"error"'],
+  // a message that failed
+  "src/app/adapters/mqtt.ts outcome": ['"ended"', '"dropped"', '"error"'],
+  // every link event but "sent", which is tested first against a constant
+  "src/app/device.ts #onMqtt": ['"connect"', '"connected"', '"resumed"', '"new"', '"mqtt"', '"offline"', '"message"', '"dropped"', '"fatal"'],
+};
+
+function nameOf(node: ts.Node): string | undefined {
+  if ((ts.isMethodDeclaration(node) || ts.isFunctionDeclaration(node) || ts.isGetAccessor(node)) && node.name) return node.name.getText();
+  // `const outcome = (e) => …` and `publish(topic, …) {…}` in an object literal
+  if (ts.isVariableDeclaration(node) && node.initializer && (ts.isArrowFunction(node.initializer) || ts.isFunctionExpression(node.initializer))) return node.name.getText();
+  return undefined;
+}
+
+/** A cold branch: a throw, an error being made, a failure reported. */
+function cold(node: ts.Node): boolean {
+  for (let n: ts.Node | undefined = node; n; n = n.parent) {
+    if (ts.isThrowStatement(n) || ts.isCatchClause(n)) return true;
+    if (ts.isNewExpression(n) && /Error$/.test(n.expression.getText())) return true;
+    if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && n.expression.name.getText() === "fail") return true;
+    if (ts.isFunctionLike(n)) return false;
+  }
+  return false;
+}
+
+function literalsIn(file: string, names: string[]): { found: string[]; missing: string[] } {
+  const text = readFileSync(join(root, file), "utf8");
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
+  const found: string[] = [];
+  const seen = new Set<string>();
+  const visitBody = (fn: string, node: ts.Node): void => {
+    if (ts.isTypeNode(node)) return; // types cost nothing at run time
+    // a nested function of the path is checked under its own name, if listed
+    const literal = ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node);
+    const typeofTest = ts.isBinaryExpression(node) && ts.isTypeOfExpression(node.left) && ts.isStringLiteral(node.right);
+    if ((literal || typeofTest) && !cold(node) && !(COLD[`${file} ${fn}`] ?? []).includes(node.getText())) {
+      const { line } = sf.getLineAndCharacterOfPosition(node.getStart());
+      found.push(`${file}:${line + 1} ${fn}: ${node.getText()}`);
+    }
+    ts.forEachChild(node, (c) => visitBody(fn, c));
+  };
+  const walk = (node: ts.Node): void => {
+    const name = nameOf(node);
+    if (name !== undefined && names.includes(name)) {
+      seen.add(name);
+      const body = ts.isVariableDeclaration(node) ? node.initializer! : node;
+      ts.forEachChild(body, (c) => visitBody(name, c));
+      return;
+    }
+    ts.forEachChild(node, walk);
+  };
+  walk(sf);
+  return { found, missing: names.filter((n) => !seen.has(n)) };
+}
+
+describe("no string literal on the per-message path of the preloaded library (a chunk per evaluation on XS)", () => {
+  for (const [file, names] of Object.entries(HOT)) {
+    test(file, () => {
+      const { found, missing } = literalsIn(file, names);
+      // missing: a function listed here that the file no longer has
+      expect({ file, missing, found }).toEqual({ file, missing: [], found: [] });
+    });
+  }
+
+  test("the check finds a literal, a typeof test and skips the cold branches", () => {
+    const sample = `class A { hot(x: unknown) { if (typeof x === "number") return 1; if (x) throw new Error("cold"); this.out.fail(1, "cold"); return { type: "send" }; } }`;
+    const sf = ts.createSourceFile("sample.ts", sample, ts.ScriptTarget.ES2022, true);
+    const hits: string[] = [];
+    const visit = (n: ts.Node): void => {
+      const literal = ts.isStringLiteral(n);
+      const typeofTest = ts.isBinaryExpression(n) && ts.isTypeOfExpression(n.left) && ts.isStringLiteral(n.right);
+      if ((literal || typeofTest) && !cold(n)) hits.push(n.getText());
+      ts.forEachChild(n, visit);
+    };
+    visit(sf);
+    expect(hits).toEqual(['typeof x === "number"', '"number"', '"send"']);
+  });
+});
