@@ -98,6 +98,8 @@ export class MqttClient {
     message: { topic: "", payload: NO_BYTES, qos: 0, retain: false, properties: undefined, borrowed: true },
     ref: undefined,
   };
+  /** The "bytes" event of a read, made once (see #feedBytes). */
+  readonly #bytesEvent: SessionEvent & { type: "bytes" } = { type: BYTES, data: NO_BYTES };
   /** True while the session handles an event (see #feed). */
   #feeding = false;
   /** Events from listeners that ran inside #feed: handled when it returns, in order. */
@@ -363,6 +365,22 @@ export class MqttClient {
   }
 
   /**
+   * Bytes read from the socket into the session. Outside another event they are handled
+   * now, and the session keeps neither the event nor the array (its decoder keeps what it
+   * still needs): one event object serves every read, where one per read was garbage on XS.
+   */
+  #feedBytes(data: Uint8Array): void {
+    if (this.#feeding) return this.#feed({ type: BYTES, data });
+    const event = this.#bytesEvent;
+    event.data = data;
+    try {
+      this.#feed(event);
+    } finally {
+      event.data = NO_BYTES;
+    }
+  }
+
+  /**
    * Arms #alarm for the session's next deadline. A later deadline than the one
    * armed keeps the armed timer: the keepalive deadline moves with every packet
    * sent, and a timer cleared and set again per packet cost more than the early
@@ -562,7 +580,7 @@ export class MqttClient {
           // Take all the host holds in one read: the session keeps its own bounded
           // buffer (maxPacket), and the count is only a hint anyway (platform/tcp.ts).
           const data = s.read();
-          if (data && data.length) this.#feed({ type: BYTES, data });
+          if (data && data.length) this.#feedBytes(data);
         },
         onError: (code, message) => {
           if (attempt === this.#openAttempt) this.#down(code, message);
