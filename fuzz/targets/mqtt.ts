@@ -365,10 +365,17 @@ function stream(d: MqttDecoder | ClientDecoder, input: MqttInput): { packets: Mq
         assert(d.next() === r, "decoder error is not sticky");
         return { packets: got, ending: { kind: "error", code: r.code } };
       }
-      got.push(r);
+      got.push(d instanceof ClientDecoder ? kept(r) : r);
     }
   }
   return { packets: got, ending: { kind: "need-more" } };
+}
+
+/** A copy of what a ClientDecoder returned, kept past its next(): it fills one acknowledgement object again each time. */
+function kept(p: MqttPacket): MqttPacket {
+  const copy: Record<string, unknown> = { ...p };
+  for (const k of Object.keys(copy)) if (copy[k] === undefined) delete copy[k];
+  return copy as unknown as MqttPacket;
 }
 
 /** Packet types only a server decodes (MQTT 5 §2.1.2 direction column). */

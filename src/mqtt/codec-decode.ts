@@ -253,7 +253,15 @@ export const EMPTY = new Uint8Array(0);
 const ACK_TYPES = Object.freeze(["puback", "pubrec", "pubrel", "pubcomp"] as const);
 
 function decodeAck(r: Reader, type: number, v: ProtocolVersion): AckPacket {
-  const p: AckPacket = { type: ACK_TYPES[type - 4], packetId: packetId(r), reasonCode: 0 };
+  const id = packetId(r);
+  let p = r.ack;
+  if (p === undefined) p = { type: ACK_TYPES[type - 4], packetId: id, reasonCode: 0 };
+  else {
+    p.type = ACK_TYPES[type - 4];
+    p.packetId = id;
+    p.reasonCode = 0;
+    p.properties = undefined;
+  }
   if (v === 5) {
     // §3.4.2.1: reason code and properties may be omitted
     if (r.remaining() > 0) p.reasonCode = r.u8(REASON_CODE);

@@ -7,6 +7,7 @@
 import { decodeUtf8, utf8Length, writeUtf8 } from "../util/utf8.js";
 import { malformed } from "./errors.js";
 import { MoteError } from "../errors.js";
+import type { AckPacket } from "./packets.js";
 
 /** MQTT 5 §1.5.5: the largest Variable Byte Integer (4 bytes). */
 export const MAX_VARINT = 268_435_455;
@@ -70,6 +71,8 @@ export class Reader {
   bytes: Uint8Array;
   pos: number;
   end: number;
+  /** An acknowledgement object the decoder fills again for each PUBACK / PUBREC / PUBREL / PUBCOMP (the session's decoder), or undefined: a new one each. */
+  ack: AckPacket | undefined = undefined;
   constructor(bytes: Uint8Array, pos: number, end: number) {
     this.bytes = bytes;
     this.pos = pos;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import mqttPacket from "mqtt-packet";
-import { MqttDecoder, decodePacket, encodePacket, packetSize } from "../../src/mqtt/codec.js";
+import { ClientDecoder, MqttDecoder, decodePacket, encodePacket, packetSize } from "../../src/mqtt/codec.js";
 import { MqttProtocolError } from "../../src/mqtt/errors.js";
 import { MoteError } from "../../src/errors.js";
 import type { MqttPacket, ProtocolVersion } from "../../src/mqtt/packets.js";
@@ -185,6 +185,28 @@ describe("the streaming decoder", () => {
       }
     }
     expect(faults).toBeGreaterThan(500);
+  });
+});
+
+describe("the session's ClientDecoder", () => {
+  test("fills one acknowledgement object again for each PUBACK / PUBREC / PUBCOMP; a PUBLISH is its own", () => {
+    const d = new ClientDecoder({ version: 5 });
+    const reason = { type: "puback" as const, packetId: 7, reasonCode: 0x10, properties: { reasonString: "no subscribers" } };
+    d.push(new Uint8Array([...encodePacket({ type: "puback", packetId: 1, reasonCode: 0 }, 5), ...encodePacket(reason, 5), ...encodePacket({ type: "pubrec", packetId: 9, reasonCode: 0 }, 5)]));
+    const first = d.next();
+    expect(first).toMatchObject({ type: "puback", packetId: 1, reasonCode: 0 });
+    const second = d.next();
+    expect(second).toBe(first);
+    expect(second).toEqual({ ...reason });
+    const third = d.next();
+    expect(third).toBe(first);
+    expect(third).toEqual({ type: "pubrec", packetId: 9, reasonCode: 0, properties: undefined });
+    d.push(encodePacket({ type: "publish", topic: "t", payload: new Uint8Array([1]), qos: 1, packetId: 2, retain: false, dup: false }, 5));
+    expect(d.next()).not.toBe(first);
+    // the general decoder (tools, a broker) makes a new object for each
+    const g = new MqttDecoder({ version: 5 });
+    g.push(new Uint8Array([...encodePacket({ type: "puback", packetId: 1, reasonCode: 0 }, 5), ...encodePacket({ type: "puback", packetId: 2, reasonCode: 0 }, 5)]));
+    expect(g.next()).not.toBe(g.next());
   });
 });
 
