@@ -57,12 +57,19 @@ const NO_BYTES = new Uint8Array(0);
 /** Events a listener may queue from inside one session event (#feed) before they are handled in place. */
 const MAX_LATER = 64;
 
+/**
+ * A payload as bytes: a string encoded as UTF-8; anything else as it is, for the session
+ * to refuse. Bytes are tested first: the `typeof` literal is a chunk per run on XS (names.ts).
+ */
+function payloadBytes(payload: string | Uint8Array): Uint8Array {
+  return payload instanceof Uint8Array ? payload : typeof payload === "string" ? encodeUtf8(payload) : payload;
+}
+
 /** The session event of a publish()/send() (`ref` set by the caller); `borrowed`: see OutgoingMessage. */
 function publishEvent(topic: string, payload: string | Uint8Array, qos: QoS, options: PublishOptions, borrowed: boolean): SessionEvent & { type: "publish" } {
   const event: SessionEvent & { type: "publish" } = {
     type: PUBLISH,
-    // bytes tested first: the `typeof` literal is a chunk per run on XS (names.ts); anything else is the session's to refuse
-    message: { topic, payload: payload instanceof Uint8Array ? payload : typeof payload === "string" ? encodeUtf8(payload) : payload, qos, retain: options.retain ?? false },
+    message: { topic, payload: payloadBytes(payload), qos, retain: options.retain ?? false },
     ref: undefined,
   };
   if (options.properties) event.message.properties = options.properties;
@@ -241,7 +248,7 @@ export class MqttClient {
       event = this.#sendEvent;
       const m = event.message;
       m.topic = topic;
-      m.payload = payload instanceof Uint8Array ? payload : typeof payload === "string" ? encodeUtf8(payload) : payload;
+      m.payload = payloadBytes(payload);
       m.qos = qos;
       m.retain = options.retain ?? false;
       m.properties = options.properties;

@@ -23,7 +23,7 @@ const HOT: Record<string, string[]> = {
   "src/mqtt/session.ts": ["handle", "nextDeadline", "#bytes", "#packet", "#up", "#assertNotEnding", "#maybeFinishEnd"],
   "src/mqtt/publish-window.ts": ["publish", "#refusal", "#hasRoom", "#sendNew", "pump", "allocateId", "ack", "#complete", "oldestTakenSince", "visitOldest"],
   "src/mqtt/session-output.ts": ["push", "send", "#encode"],
-  "src/mqtt/client.ts": ["send", "publishEvent", "#feed", "#run", "#armAlarm", "#persist", "#saveDue", "#save", "#holdsNothing", "#flush"],
+  "src/mqtt/client.ts": ["send", "publishEvent", "payloadBytes", "#feedBytes", "#feed", "#run", "#armAlarm", "#persist", "#saveDue", "#save", "#holdsNothing", "#flush"],
   "src/mqtt/outbox.ts": ["push", "take", "#join", "#shift", "#shiftQuiet"],
   "src/mqtt/pending.ts": ["openWithCallback", "#list", "settle", "isQos0", "#unlink"],
   "src/mqtt/codec.ts": ["push", "next", "#next", "#byteAt"],
@@ -53,8 +53,7 @@ const COLD: Record<string, string[]> = {
   // the slow path of a topic not seen last time
   "src/mqtt/topic.ts topicNameFault": ['"+"', '"#"', '"wildcard"'],
   // a payload that is not bytes (a string given to publish()) gets here only after the instanceof test
-  "src/mqtt/client.ts publishEvent": ['typeof payload === "string"', '"string"'],
-  "src/mqtt/client.ts send": ['typeof payload === "string"', '"string"'],
+  "src/mqtt/client.ts payloadBytes": ['typeof payload === "string"', '"string"'],
   // the "connected" and "close" actions: once per connection
   "src/mqtt/client.ts #run": ['"connect"', '"client-disconnect"', '"error"'],
   // a message that failed
