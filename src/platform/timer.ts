@@ -12,9 +12,14 @@ export interface TimerHandle {
   readonly __brand: "timer";
 }
 
+/** A delay as Timer.set takes it: whole milliseconds, never negative. */
+function timerDelay(ms: number): number {
+  return ms > 0 ? Math.ceil(ms) : 0;
+}
+
 /** Calls `callback` once after `delayMs` (>= 0) milliseconds. */
 export function setTimer(callback: () => void, delayMs: number): TimerHandle {
-  const delay = delayMs > 0 ? Math.ceil(delayMs) : 0;
+  const delay = timerDelay(delayMs);
   return Timer.set(() => callback(), delay) as unknown as TimerHandle;
 }
 
@@ -54,8 +59,7 @@ export class Alarm {
     this.#deadline = deadline;
     // Timer.set straight to #fireNow (which ignores the timer argument): setTimer's
     // wrapper was one more closure per arm, garbage on XS at every telemetry period
-    const delay = deadline - now();
-    this.#timer = Timer.set(this.#fireNow, delay > 0 ? Math.ceil(delay) : 0) as unknown as TimerHandle;
+    this.#timer = Timer.set(this.#fireNow, timerDelay(deadline - now())) as unknown as TimerHandle;
   }
 
   /** Disarms for good: `onAlarm` is never called after `close()`. */

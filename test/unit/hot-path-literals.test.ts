@@ -31,7 +31,7 @@ const HOT: Record<string, string[]> = {
   "src/mqtt/codec-decode.ts": ["decodeAck", "packetId"],
   "src/mqtt/topic.ts": ["topicNameFault", "assertTopicName"],
   "src/platform/tcp.ts": ["read", "write", "#readable", "#writable", "byteLengthOf"],
-  "src/platform/timer.ts": ["arm", "#fire", "#cancel"],
+  "src/platform/timer.ts": ["arm", "#fire", "#cancel", "timerDelay"],
   "src/platform/wifi.ts": ["wifiRssi", "read"],
   "src/platform/memory.ts": ["systemFreeMemory", "read"],
   "src/util/json-bytes.ts": ["begin", "open", "close", "number", "bytes", "value", "endView", "#open", "#key", "#number", "#decimal", "#byte", "#put", "#room"],
