@@ -43,6 +43,8 @@ interface Inflight {
   sent: boolean; // on this connection
   dup: boolean; // sent on an earlier connection: a resend carries DUP (§3.3.1.1)
   at: number; // when the session took it (Queued.at)
+  /** The buffer holding the PUBLISH a borrowed payload is a view into (SessionOutput.keptBuffer): given back when the message leaves the window. */
+  kept: Uint8Array | undefined;
 }
 
 export type WindowOptions = Required<Pick<SessionOptions, "maxInflight" | "queueMaxMessages" | "queueMaxBytes" | "queuePolicy" | "persistent">>;
@@ -120,7 +122,8 @@ export class PublishWindow {
   /** The outgoing part of a SessionSnapshot: in-flight messages and queued QoS 1/2 ones, in order. */
   snapshot(): Pick<SessionSnapshot, "outgoing" | "queued"> {
     const outgoing: SessionSnapshot["outgoing"] = [];
-    for (const f of this.#inflight.values()) outgoing.push({ packet: f.packet, released: f.released });
+    // a payload in a kept buffer is copied: the buffer is written again once the message is acknowledged
+    for (const f of this.#inflight.values()) outgoing.push({ packet: f.kept === undefined ? f.packet : copied(f.packet), released: f.released });
     const queued: PublishPacket[] = [];
     for (const q of this.#queue.items) if (q.message.qos > 0) queued.push(q.message);
     return { outgoing, queued };
@@ -131,7 +134,7 @@ export class PublishWindow {
     for (const o of s.outgoing) {
       const id = o.packet.packetId;
       if (id === undefined || this.#inflight.has(id) || o.packet.qos === 0) continue;
-      this.#inflight.set(id, { packet: o.packet, ref: undefined, released: o.released, sent: false, dup: true, at: 0 });
+      this.#inflight.set(id, { packet: o.packet, ref: undefined, released: o.released, sent: false, dup: true, at: 0, kept: undefined });
       this.#resendDue = true;
     }
     for (const m of s.queued) if (!this.#queue.addIfRoom(m)) break;
@@ -156,7 +159,12 @@ export class PublishWindow {
     const back: Queued[] = [];
     for (const f of this.#inflight.values()) {
       if (f.released) this.#out.push({ type: PUBLISHED, ref: f.ref, reasonCode: 0 }); // the server had it (PUBREC)
-      else back.push({ message: { ...f.packet, dup: false, packetId: undefined }, ref: f.ref, bytes: messageBytes(f.packet.topic, f.packet.payload), at: f.at });
+      else {
+        const message = { ...f.packet, dup: false, packetId: undefined };
+        if (f.kept !== undefined) message.payload = message.payload.slice(); // the buffer is given back below
+        back.push({ message, ref: f.ref, bytes: messageBytes(message.topic, message.payload), at: f.at });
+      }
+      this.#giveBack(f);
     }
     if (this.#inflight.size) this.#out.dirty = true;
     this.#inflight.clear();
@@ -190,7 +198,10 @@ export class PublishWindow {
       }
       return;
     }
-    for (const f of this.#inflight.values()) this.#out.fail(f.ref, "ended");
+    for (const f of this.#inflight.values()) {
+      this.#out.fail(f.ref, "ended");
+      this.#giveBack(f);
+    }
     for (const q of this.#queue.items) this.#out.fail(q.ref, "ended");
     if (this.#inflight.size || this.#queue.length) this.#out.dirty = true;
     this.#inflight.clear();
@@ -292,15 +303,32 @@ export class PublishWindow {
   /**
    * A QoS 1/2 message gets its packet id and goes out: in flight until acknowledged.
    * A borrowed payload is kept as the view of its bytes in the PUBLISH (the last
-   * bytes of the packet, §3.3.3), so the caller may reuse its array.
+   * bytes of the packet, §3.3.3), so the caller may reuse its array. That PUBLISH
+   * is written into a kept buffer, given back when the message leaves the window
+   * (#giveBack), so steady telemetry reuses one buffer instead of making an
+   * array per message.
    */
   #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number, at: number, borrowed = false): void {
     packet.packetId = id;
-    this.#inflight.set(id, { packet, ref, released: false, sent: true, dup: false, at });
+    const f: Inflight = { packet, ref, released: false, sent: true, dup: false, at, kept: undefined };
+    this.#inflight.set(id, f);
     this.#sentCount++;
     this.#out.dirty = true;
-    const data = this.#out.send(this.#aliases.outgoing(packet), now);
+    const outgoing = this.#aliases.outgoing(packet);
+    const kept = borrowed ? this.#out.keptBuffer(publishSize(outgoing, this.#version)) : undefined;
+    const data = this.#out.send(outgoing, now, kept);
+    if (kept !== undefined) {
+      if (data.buffer === kept.buffer) f.kept = kept;
+      else this.#out.giveBack(kept);
+    }
     if (borrowed) packet.payload = data.subarray(data.length - packet.payload.length);
+  }
+
+  /** The message left the window: its kept buffer (if any) may be written again. */
+  #giveBack(f: Inflight): void {
+    if (f.kept === undefined) return;
+    this.#out.giveBack(f.kept);
+    f.kept = undefined;
   }
 
   /** Sends in-flight messages not yet sent on this connection, in order, as the window allows. */
@@ -352,6 +380,7 @@ export class PublishWindow {
       // that never comes would hang the sender; the message is not sent again (the
       // broker has it) and its request fails with what happened.
       this.#inflight.delete(id);
+      this.#giveBack(f);
       if (f.sent) this.#sentCount--;
       this.#out.dirty = true;
       this.#out.fail(f.ref, "qos-not-supported", undefined, "the broker answered the QoS 2 PUBLISH with PUBACK: it took the message at QoS 1 and has no QoS 2");
@@ -364,6 +393,7 @@ export class PublishWindow {
 
   #complete(id: number, f: Inflight, reasonCode: number, reasonString: string | undefined, now: number): true {
     this.#inflight.delete(id);
+    this.#giveBack(f);
     if (f.sent) this.#sentCount--;
     // No save of its own: the next change saves the session without this
     // message. Flash writes per QoS 1 message halve (NVS wear); if power is cut
@@ -379,6 +409,11 @@ export class PublishWindow {
     this.pump(now);
     return true;
   }
+}
+
+/** A copy of the packet with a payload of its own. */
+function copied(packet: PublishPacket): PublishPacket {
+  return { ...packet, payload: packet.payload.slice() };
 }
 
 /** The packet with a payload of its own (a borrowed one is copied before the message waits). */

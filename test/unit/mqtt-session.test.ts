@@ -363,6 +363,45 @@ describe("a borrowed payload (OutgoingMessage.borrowed: the caller reuses its ar
     expect(new TextDecoder().decode(next[0].payload)).toBe("waits for room");
   });
 
+  test("an acknowledged message's buffer is written again by the next one; a message in flight keeps its own", () => {
+    const { s } = connected();
+    const scratch = new Uint8Array(200);
+    const send = (fill: number, ref: number, now: number) => {
+      scratch.fill(fill);
+      const a = s.handle(borrowed(scratch, 1, ref), now).find((x) => x.type === "send");
+      reuse(scratch);
+      return a!.type === "send" ? a!.data : new Uint8Array(0);
+    };
+    const first = send(0x41, 1, 1);
+    s.handle(bytes({ type: "puback", packetId: 1, reasonCode: 0 }), 2);
+    const second = send(0x42, 2, 3); // steady telemetry: one buffer, no array per message
+    expect(second.buffer).toBe(first.buffer);
+    expect(wire([{ type: "send", data: second, packet: { type: "pingreq" } }])[0]).toMatchObject({ packetId: 2, payload: new Uint8Array(200).fill(0x42) });
+    const third = send(0x43, 3, 4); // the second is still in flight: its bytes are not touched
+    expect(third.buffer).not.toBe(second.buffer);
+    expect(s.snapshot().outgoing.map((o) => o.packet.payload[0])).toEqual([0x42, 0x43]);
+  });
+
+  test("a snapshot and a message put back in the queue keep their bytes once the buffer is written again", () => {
+    const { s } = connected({ clean: false, persistent: true });
+    s.handle(borrowed(text("first"), 1, 1), 1);
+    const saved = s.snapshot(); // a store may keep the object (SessionStore.save)
+    // the server lost the session: "first" goes back to the queue and out again, as a new message
+    s.handle({ type: "closed" }, 2);
+    s.handle({ type: "open" }, 3);
+    const again = wire(s.handle(bytes(CONNACK({}, false)), 4)).filter((p) => p.type === "publish") as PublishPacket[];
+    expect(new TextDecoder().decode(again[0].payload)).toBe("first");
+    s.handle(borrowed(text("XXXXX"), 1, 2), 5); // takes the buffer "first" was given back from
+    expect(new TextDecoder().decode(saved.outgoing[0].packet.payload)).toBe("first");
+    s.handle({ type: "closed" }, 6);
+    s.handle({ type: "open" }, 7);
+    const resent = wire(s.handle(bytes(CONNACK({}, true)), 8)).filter((p) => p.type === "publish") as PublishPacket[];
+    expect(resent.map((p) => [p.dup, new TextDecoder().decode(p.payload)])).toEqual([
+      [true, "first"],
+      [true, "XXXXX"],
+    ]);
+  });
+
   test("QoS 0 sent now is not kept, and its bytes are on the wire as given", () => {
     const { s } = connected();
     const scratch = text("zero");
