@@ -115,8 +115,16 @@ export interface DecoderOptions {
 class PacketStream {
   version: ProtocolVersion;
   readonly maxPacketSize: number;
-  #chunks: Uint8Array[] = [];
-  #offset = 0; // into #chunks[0]
+  /**
+   * The pieces pushed and not yet decoded: #chunks[#first] up to #chunks[#end - 1].
+   * The array keeps its length (it grows only past the most pieces ever held):
+   * a push onto an emptied array, and the shift that emptied it, were a new
+   * chunk of storage for every read on XS.
+   */
+  #chunks: (Uint8Array | undefined)[] = [];
+  #first = 0;
+  #end = 0;
+  #offset = 0; // into #chunks[#first]
   #buffered = 0;
   #failed: MqttProtocolError | undefined;
   readonly #reader = new Reader(EMPTY, 0, 0);
@@ -137,8 +145,32 @@ class PacketStream {
 
   push(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    this.#chunks.push(bytes);
+    const chunks = this.#chunks;
+    if (this.#end === chunks.length && this.#first > 0) {
+      // full at the back, free at the front: the pieces held move to the front
+      let k = 0;
+      for (let i = this.#first; i < this.#end; i++) chunks[k++] = chunks[i];
+      for (let i = k; i < this.#end; i++) chunks[i] = undefined;
+      this.#first = 0;
+      this.#end = k;
+    }
+    chunks[this.#end++] = bytes;
     this.#buffered += bytes.length;
+  }
+
+  /** The first piece is decoded: let go of it. */
+  #shift(): void {
+    this.#chunks[this.#first++] = undefined;
+    if (this.#first === this.#end) this.#first = this.#end = 0;
+    this.#offset = 0;
+  }
+
+  /** Nothing buffered (a fault, a new connection). */
+  #clear(): void {
+    this.#chunks.length = 0;
+    this.#first = this.#end = 0;
+    this.#offset = 0;
+    this.#buffered = 0;
   }
 
   /** The next packet, `undefined` when more bytes are needed, or the fault. */
@@ -149,8 +181,7 @@ class PacketStream {
     } catch (e) {
       if (e instanceof MqttProtocolError) {
         this.#failed = e;
-        this.#chunks.length = 0;
-        this.#buffered = 0;
+        this.#clear();
         return e;
       }
       throw e;
@@ -159,27 +190,26 @@ class PacketStream {
 
   /** Forget everything buffered and any failure (a new connection). */
   reset(): void {
-    this.#chunks.length = 0;
-    this.#offset = 0;
-    this.#buffered = 0;
+    this.#clear();
     this.#failed = undefined;
   }
 
   #byteAt(k: number): number {
-    let ci = 0;
+    const chunks = this.#chunks;
+    let ci = this.#first;
     let pos = this.#offset + k;
-    while (pos >= this.#chunks[ci].length) {
-      pos -= this.#chunks[ci].length;
+    while (pos >= chunks[ci]!.length) {
+      pos -= chunks[ci]!.length;
       ci++;
     }
-    return this.#chunks[ci][pos];
+    return chunks[ci]![pos];
   }
 
   #next(): MqttPacket | undefined {
     // fields read once into locals: each private field read is a lookup in XS
     const buffered = this.#buffered;
     if (buffered < 2) return undefined;
-    const head = this.#chunks[0];
+    const head = this.#chunks[this.#first]!;
     const offset = this.#offset;
     // the fixed header (≤ 5 bytes) where it lies in the first piece; copied out only when it spans pieces
     const n = buffered < 5 ? buffered : 5;
@@ -201,25 +231,20 @@ class PacketStream {
     if (head.length - offset >= total) {
       bytes = head;
       start = offset;
-      if (offset + total === head.length) {
-        this.#chunks.shift();
-        this.#offset = 0;
-      } else this.#offset = offset + total;
+      if (offset + total === head.length) this.#shift();
+      else this.#offset = offset + total;
     } else {
       // the packet spans pieces: join it into one array of exactly its size
       bytes = new Uint8Array(total);
       start = 0;
       let filled = 0;
       while (filled < total) {
-        const c = this.#chunks[0];
+        const c = this.#chunks[this.#first]!;
         const take = Math.min(c.length - this.#offset, total - filled);
         bytes.set(c.subarray(this.#offset, this.#offset + take), filled);
         filled += take;
         this.#offset += take;
-        if (this.#offset === c.length) {
-          this.#chunks.shift();
-          this.#offset = 0;
-        }
+        if (this.#offset === c.length) this.#shift();
       }
     }
     this.#buffered = buffered - total;

@@ -21,12 +21,12 @@ const root = join(__dirname, "..", "..");
 /** File -> functions (methods by name, `#` included; plain functions by name) on the path of a QoS 1 telemetry message and its PUBACK. */
 const HOT: Record<string, string[]> = {
   "src/mqtt/session.ts": ["handle", "nextDeadline", "#bytes", "#packet", "#up", "#assertNotEnding", "#maybeFinishEnd"],
-  "src/mqtt/publish-window.ts": ["publish", "#refusal", "#hasRoom", "#sendNew", "pump", "allocateId", "ack", "#complete", "oldestTakenSince", "visitOldest"],
-  "src/mqtt/session-output.ts": ["push", "send", "#encode"],
+  "src/mqtt/publish-window.ts": ["publish", "#refusal", "#hasRoom", "#sendNew", "#giveBack", "pump", "allocateId", "ack", "#complete", "oldestTakenSince", "visitOldest"],
+  "src/mqtt/session-output.ts": ["push", "send", "#encode", "keptBuffer", "giveBack"],
   "src/mqtt/client.ts": ["send", "publishEvent", "payloadBytes", "#feedBytes", "#feed", "#run", "#armAlarm", "#persist", "#saveDue", "#save", "#holdsNothing", "#flush"],
   "src/mqtt/outbox.ts": ["push", "take", "#join", "#shift", "#shiftQuiet"],
   "src/mqtt/pending.ts": ["openWithCallback", "#list", "settle", "isQos0", "#unlink"],
-  "src/mqtt/codec.ts": ["push", "next", "#next", "#byteAt"],
+  "src/mqtt/codec.ts": ["push", "#shift", "next", "#next", "#byteAt"],
   "src/mqtt/codec-encode.ts": ["encodeClientPacket", "encodeWith", "encodePublish", "publishSize", "topicBytes"],
   "src/mqtt/codec-decode.ts": ["decodeAck", "packetId"],
   "src/mqtt/topic.ts": ["topicNameFault", "assertTopicName"],

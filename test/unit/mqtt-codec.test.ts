@@ -110,6 +110,21 @@ describe("the streaming decoder", () => {
     expect(d.buffered).toBe(0);
   });
 
+  test("decodes a long stream whose every piece ends inside a packet (the held pieces move to the front)", () => {
+    const d = new MqttDecoder({ version: 4 });
+    const acks = concat(Array.from({ length: 1000 }, (_, i) => encodePacket({ type: "puback", packetId: i + 1, reasonCode: 0 }, 4)));
+    const ids: number[] = [];
+    for (let i = 0; i < acks.length; i += 3) {
+      d.push(acks.subarray(i, i + 3)); // 4-byte packets in 3-byte pieces
+      for (let r = d.next(); r !== undefined; r = d.next()) {
+        if (r instanceof MqttProtocolError || r.type !== "puback") throw new Error(`unexpected ${String(r)}`);
+        ids.push(r.packetId);
+      }
+    }
+    expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    expect(d.buffered).toBe(0);
+  });
+
   test("decodes a stream cut at random points, several packets per piece", () => {
     const rnd = prng(99);
     for (let round = 0; round < 20; round++) {
