@@ -236,11 +236,17 @@ export default class TCP {
     }
   }
 
-  read(count?: number | null): ArrayBuffer | undefined {
+  /**
+   * `read()` / `read(count)` return a new ArrayBuffer; `read(buffer)` fills the
+   * whole of an ArrayBuffer or view and returns its length, as Moddable's
+   * sockets do (modules/io/socket/lwip/tcp.c): "invalid" when it holds fewer.
+   */
+  read(count?: number | null | ArrayBuffer | ArrayBufferView): ArrayBuffer | number | undefined {
     if (this.#buffered === 0) return undefined;
-    const requested = count == null ? this.#buffered : Math.floor(Number(count));
+    const into = count instanceof ArrayBuffer ? new Uint8Array(count) : ArrayBuffer.isView(count) ? new Uint8Array(count.buffer, count.byteOffset, count.byteLength) : undefined;
+    const requested = into !== undefined ? into.byteLength : count == null ? this.#buffered : Math.floor(Number(count));
     if (!(requested > 0) || requested > this.#buffered) throw new Error("invalid");
-    const out = new Uint8Array(requested);
+    const out = into ?? new Uint8Array(requested);
     let filled = 0;
     while (filled < requested) {
       const head = this.#chunks[0];
@@ -259,7 +265,7 @@ export default class TCP {
       this.#socket?.resume();
     }
     if (this.#buffered === 0 && this.#error !== undefined) this.#trigger(ERROR);
-    return out.buffer;
+    return into !== undefined ? requested : (out.buffer as ArrayBuffer);
   }
 
   write(data: ArrayBuffer | ArrayBufferView): number {

@@ -112,41 +112,53 @@ export function streamSocketClass(Remote: unknown): unknown {
       this.#onError?.call(this, error.value);
     }
 
-    /** Up to `count` bytes (default: all held), or undefined when none. */
-    read(count?: number): ArrayBuffer | undefined {
+    /**
+     * Up to `count` bytes (default: all held), or undefined when none. Given an
+     * ArrayBuffer or view, fills the whole of it and returns its length, as
+     * Moddable's sockets do (modules/io/socket/lwip/tcp.c): "invalid" when fewer are held.
+     */
+    read(count?: number | ArrayBuffer | ArrayBufferView): ArrayBuffer | number | undefined {
       if (this.#closed) throw new Error("closed");
       if (this.#buffered === 0 && this.#remoteHasMore) this.#pull();
       if (this.#buffered === 0) return undefined;
-      let want = count === undefined ? this.#buffered : Math.floor(Number(count));
+      const into =
+        count instanceof ArrayBuffer ? new Uint8Array(count) : ArrayBuffer.isView(count) ? new Uint8Array(count.buffer, count.byteOffset, count.byteLength) : undefined;
+      if (into !== undefined && (into.byteLength === 0 || into.byteLength > this.#buffered)) throw new Error("invalid");
+      let want = into !== undefined ? into.byteLength : count === undefined ? this.#buffered : Math.floor(Number(count));
       if (!(want > 0)) return undefined;
       if (want > this.#buffered) want = this.#buffered;
       let out: Uint8Array;
       const head = this.#chunks[0];
-      if (this.#offset === 0 && head.byteLength === want) {
+      if (into !== undefined) out = this.#fill(into);
+      else if (this.#offset === 0 && head.byteLength === want) {
         out = head; // the common case: hand over the pulled buffer as it is
         this.#chunks.shift();
-      } else {
-        out = new Uint8Array(want);
-        let filled = 0;
-        while (filled < want) {
-          const c = this.#chunks[0];
-          const take = Math.min(c.byteLength - this.#offset, want - filled);
-          out.set(c.subarray(this.#offset, this.#offset + take), filled);
-          filled += take;
-          this.#offset += take;
-          if (this.#offset === c.byteLength) {
-            this.#chunks.shift();
-            this.#offset = 0;
-          }
-        }
-      }
+      } else out = this.#fill(new Uint8Array(want));
       this.#buffered -= want;
       if (this.#buffered < LOCAL_LIMIT / 2 && this.#remoteHasMore && this.#error === undefined) {
         // Room again: fetch what the twin held back, and say so once the caller returns.
         Promise.resolve().then(() => this.#readable());
       }
       if (this.#buffered === 0 && this.#error !== undefined) Promise.resolve().then(() => this.#deliverError());
+      if (into !== undefined) return want;
       return out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? (out.buffer as ArrayBuffer) : (out.slice().buffer as ArrayBuffer);
+    }
+
+    /** Fills all of `out` from the pieces held, in order. */
+    #fill(out: Uint8Array): Uint8Array {
+      let filled = 0;
+      while (filled < out.length) {
+        const c = this.#chunks[0];
+        const take = Math.min(c.byteLength - this.#offset, out.length - filled);
+        out.set(c.subarray(this.#offset, this.#offset + take), filled);
+        filled += take;
+        this.#offset += take;
+        if (this.#offset === c.byteLength) {
+          this.#chunks.shift();
+          this.#offset = 0;
+        }
+      }
+      return out;
     }
 
     write(data: ArrayBuffer | ArrayBufferView): number | undefined {

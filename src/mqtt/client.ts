@@ -106,7 +106,7 @@ export class MqttClient {
     ref: undefined,
   };
   /** The "bytes" event of a read, made once (see #feedBytes). */
-  readonly #bytesEvent: SessionEvent & { type: "bytes" } = { type: BYTES, data: NO_BYTES };
+  readonly #bytesEvent: SessionEvent & { type: "bytes" } = { type: BYTES, data: NO_BYTES, borrowed: false };
   /** True while the session handles an event (see #feed). */
   #feeding = false;
   /** Events from listeners that ran inside #feed: handled when it returns, in order. */
@@ -376,14 +376,17 @@ export class MqttClient {
    * now, and the session keeps neither the event nor the array (its decoder keeps what it
    * still needs): one event object serves every read, where one per read was garbage on XS.
    */
-  #feedBytes(data: Uint8Array): void {
-    if (this.#feeding) return this.#feed({ type: BYTES, data });
+  #feedBytes(data: Uint8Array, borrowed: boolean): void {
+    // an event that waits for the one being handled gets bytes of its own
+    if (this.#feeding) return this.#feed({ type: BYTES, data: borrowed ? data.slice() : data });
     const event = this.#bytesEvent;
     event.data = data;
+    event.borrowed = borrowed;
     try {
       this.#feed(event);
     } finally {
       event.data = NO_BYTES;
+      event.borrowed = false;
     }
   }
 
@@ -584,10 +587,15 @@ export class MqttClient {
         onReadable: () => {
           const s = this.#socket;
           if (s === undefined || attempt !== this.#openAttempt) return;
-          // Take all the host holds in one read: the session keeps its own bounded
-          // buffer (maxPacket), and the count is only a hint anyway (platform/tcp.ts).
-          const data = s.read();
-          if (data && data.length) this.#feedBytes(data);
+          // What the host announced, into the socket's reused scratch (the session
+          // copies what it keeps), then anything past it: the count is only a hint
+          // (platform/tcp.ts); that second read usually finds nothing and makes nothing.
+          const scratch = s.readScratch !== undefined;
+          const data = scratch ? s.readScratch!() : s.read();
+          if (data && data.length) this.#feedBytes(data, scratch);
+          if (!scratch || this.#socket !== s || attempt !== this.#openAttempt) return;
+          const more = s.read();
+          if (more && more.length) this.#feedBytes(more, false);
         },
         onError: (code, message) => {
           if (attempt === this.#openAttempt) this.#down(code, message);

@@ -125,6 +125,8 @@ class PacketStream {
   #first = 0;
   #end = 0;
   #offset = 0; // into #chunks[#first]
+  /** The last piece pushed is borrowed (push(bytes, true)) and still the caller's. */
+  #borrowed = false;
   #buffered = 0;
   #failed: MqttProtocolError | undefined;
   readonly #reader = new Reader(EMPTY, 0, 0);
@@ -143,8 +145,17 @@ class PacketStream {
     return this.#buffered;
   }
 
-  push(bytes: Uint8Array): void {
+  /**
+   * Queues bytes to decode. A `borrowed` array is one the caller writes again
+   * after this turn (a socket's read scratch): packets decoded from it get
+   * copies of their binary fields and payload, and `keep()` copies what is
+   * still held of it. The session's reads are borrowed: an array per read was
+   * garbage on XS for every acknowledgement.
+   */
+  push(bytes: Uint8Array, borrowed = false): void {
+    if (this.#borrowed) this.keep();
     if (bytes.length === 0) return;
+    this.#borrowed = borrowed;
     const chunks = this.#chunks;
     if (this.#end === chunks.length && this.#first > 0) {
       // full at the back, free at the front: the pieces held move to the front
@@ -158,6 +169,19 @@ class PacketStream {
     this.#buffered += bytes.length;
   }
 
+  /** Copies what is still held of a borrowed piece: the caller may write its array again. */
+  keep(): void {
+    if (!this.#borrowed) return;
+    this.#borrowed = false;
+    if (this.#end === this.#first) return; // all of it was decoded
+    const last = this.#end - 1;
+    const piece = this.#chunks[last]!;
+    if (last === this.#first) {
+      this.#chunks[last] = piece.slice(this.#offset);
+      this.#offset = 0;
+    } else this.#chunks[last] = piece.slice();
+  }
+
   /** The first piece is decoded: let go of it. */
   #shift(): void {
     this.#chunks[this.#first++] = undefined;
@@ -167,6 +191,7 @@ class PacketStream {
 
   /** Nothing buffered (a fault, a new connection). */
   #clear(): void {
+    this.#borrowed = false;
     this.#chunks.length = 0;
     this.#first = this.#end = 0;
     this.#offset = 0;
@@ -228,9 +253,11 @@ class PacketStream {
     if (buffered < total) return undefined;
     let bytes: Uint8Array;
     let start: number;
+    let borrowed = false;
     if (head.length - offset >= total) {
       bytes = head;
       start = offset;
+      borrowed = this.#borrowed && this.#first === this.#end - 1; // the head is the borrowed piece
       if (offset + total === head.length) this.#shift();
       else this.#offset = offset + total;
     } else {
@@ -249,12 +276,14 @@ class PacketStream {
     }
     this.#buffered = buffered - total;
     const r = this.#reader;
+    r.copy = borrowed;
     try {
       const packet = this.#decode(first, bytes, start + header, start + total, first >> 4 === 1 ? 5 : this.version, r);
       if (packet.type === CONNECT) this.version = packet.protocolVersion;
       return packet;
     } finally {
       r.bytes = EMPTY; // hold no reference to the caller's bytes
+      r.copy = false;
     }
   }
 }

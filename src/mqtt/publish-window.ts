@@ -119,11 +119,14 @@ export class PublishWindow {
 
   // ------------------------------------------------------------ snapshot
 
-  /** The outgoing part of a SessionSnapshot: in-flight messages and queued QoS 1/2 ones, in order. */
-  snapshot(): Pick<SessionSnapshot, "outgoing" | "queued"> {
+  /**
+   * The outgoing part of a SessionSnapshot: in-flight messages and queued QoS 1/2
+   * ones, in order. A payload in a kept buffer is copied (the buffer is written
+   * again once the message is acknowledged), unless `borrow` (see MqttSession.held).
+   */
+  snapshot(borrow = false): Pick<SessionSnapshot, "outgoing" | "queued"> {
     const outgoing: SessionSnapshot["outgoing"] = [];
-    // a payload in a kept buffer is copied: the buffer is written again once the message is acknowledged
-    for (const f of this.#inflight.values()) outgoing.push({ packet: f.kept === undefined ? f.packet : copied(f.packet), released: f.released });
+    for (const f of this.#inflight.values()) outgoing.push({ packet: f.kept === undefined || borrow ? f.packet : copied(f.packet), released: f.released });
     const queued: PublishPacket[] = [];
     for (const q of this.#queue.items) if (q.message.qos > 0) queued.push(q.message);
     return { outgoing, queued };

@@ -86,7 +86,8 @@ export type SessionEvent =
    * password for this connection.
    */
   | { type: "open"; login?: { username?: string; password?: string | Uint8Array } }
-  | { type: "bytes"; data: Uint8Array }
+  /** `borrowed`: the caller writes `data` again once handle() returns (a socket's read scratch); the session copies what it keeps. */
+  | { type: "bytes"; data: Uint8Array; borrowed?: boolean }
   | { type: "timer" }
   | { type: "closed" }
   | { type: "publish"; message: OutgoingMessage; ref?: unknown }

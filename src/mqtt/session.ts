@@ -175,7 +175,7 @@ export class MqttSession {
         this.#open(now, event.login);
         break;
       case BYTES:
-        this.#bytes(event.data, now);
+        this.#bytes(event.data, event.borrowed === true, now);
         break;
       case TIMER:
         this.#timer(now);
@@ -242,6 +242,15 @@ export class MqttSession {
   /** The state worth keeping across a reboot (see SessionSnapshot). */
   snapshot(): SessionSnapshot {
     return { clientId: this.clientId, ...this.#publishes.snapshot(), incoming: Array.from(this.#incoming) };
+  }
+
+  /**
+   * The QoS 1/2 messages held (in flight, then queued), to count or size them
+   * now: their payloads may be views that the next handle() writes again. To
+   * keep them, snapshot().
+   */
+  held(): Pick<SessionSnapshot, "outgoing" | "queued"> {
+    return this.#publishes.snapshot(true);
   }
 
   /** Loads a snapshot into a fresh session (before the first "open"). Bounds apply: extra queued messages are dropped. */
@@ -320,20 +329,25 @@ export class MqttSession {
     return this.state === CONNECTING || this.state === CONNECTED || this.state === ENDING;
   }
 
-  #bytes(data: Uint8Array, now: number): void {
+  #bytes(data: Uint8Array, borrowed: boolean, now: number): void {
     if (!this.#up()) return;
-    this.#decoder.push(data);
-    for (;;) {
-      const r = this.#decoder.next();
-      if (r === undefined) return;
-      if (r instanceof MqttProtocolError) {
-        this.#protocolFault(r, now);
-        return;
+    const decoder = this.#decoder;
+    decoder.push(data, borrowed);
+    try {
+      for (;;) {
+        const r = decoder.next();
+        if (r === undefined) return;
+        if (r instanceof MqttProtocolError) {
+          this.#protocolFault(r, now);
+          return;
+        }
+        // any packet from the server shows the link is alive
+        this.#pingDeadline = undefined;
+        this.#packet(r, now);
+        if (!this.#up()) return;
       }
-      // any packet from the server shows the link is alive
-      this.#pingDeadline = undefined;
-      this.#packet(r, now);
-      if (!this.#up()) return;
+    } finally {
+      decoder.keep(); // a part packet of a borrowed read is copied: the caller reuses its array
     }
   }
 

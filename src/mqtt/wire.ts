@@ -73,6 +73,8 @@ export class Reader {
   end: number;
   /** An acknowledgement object the decoder fills again for each PUBACK / PUBREC / PUBREL / PUBCOMP (the session's decoder), or undefined: a new one each. */
   ack: AckPacket | undefined = undefined;
+  /** `bytes` are written again after this decode (a borrowed read, PacketStream.push): binary fields and payloads are copied out. */
+  copy = false;
   constructor(bytes: Uint8Array, pos: number, end: number) {
     this.bytes = bytes;
     this.pos = pos;
@@ -127,17 +129,20 @@ export class Reader {
     this.pos += n;
     return r;
   }
-  /** Binary data as a view (no copy). */
+  /** Binary data as a view (no copy), or a copy when `copy` is set. */
   binary(what = "binary data"): Uint8Array {
     const n = this.u16(what);
     this.#need(n, what);
-    const v = this.bytes.subarray(this.pos, this.pos + n);
+    const v = this.#view(this.pos, this.pos + n);
     this.pos += n;
     return v;
   }
   rest(): Uint8Array {
-    const v = this.bytes.subarray(this.pos, this.end);
+    const v = this.#view(this.pos, this.end);
     this.pos = this.end;
     return v;
+  }
+  #view(from: number, to: number): Uint8Array {
+    return this.copy ? this.bytes.slice(from, to) : this.bytes.subarray(from, to);
   }
 }

@@ -36,6 +36,12 @@ export interface StreamHandlers {
 export interface StreamSocket {
   /** Up to `count` bytes (default: all available), or undefined when none. */
   read(count?: number): Uint8Array | undefined;
+  /**
+   * The bytes announced by the last `onReadable`, in a buffer this socket
+   * fills again at its next readScratch(): read or copy them before then.
+   * See HostStream.readScratch.
+   */
+  readScratch?(): Uint8Array | undefined;
   /** Queues `data` for sending; throws MoteError("overflow") past the onWritable budget. */
   write(data: Uint8Array): void;
   /** Closes; no callbacks after this. Idempotent. */
@@ -98,6 +104,9 @@ function byteLengthOf(data: unknown): number {
   return data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data.byteLength : 0;
 }
 
+/** readScratch()'s buffer: reads this size or smaller reuse it (an acknowledgement, a short command). */
+const SCRATCH_BYTES = 512;
+
 /** The host module's socket object (TCP or TLS). */
 export type HostSocket = InstanceType<typeof TCP>;
 
@@ -111,6 +120,9 @@ export class HostStream implements StreamSocket {
   #available = 0;
   #remoteAddress: string | undefined;
   #remotePort: number | undefined;
+  /** readScratch()'s buffer (made at its first use) and its last view, kept while the count repeats. */
+  #scratch: ArrayBuffer | undefined;
+  #scratchView: Uint8Array | undefined;
 
   constructor(handlers: StreamHandlers) {
     this.#handlers = handlers;
@@ -202,6 +214,38 @@ export class HostStream implements StreamSocket {
     }
     if (byteLengthOf(data) === 0) return undefined;
     return new Uint8Array(data as ArrayBuffer);
+  }
+
+  /**
+   * The bytes the host announced, read into this socket's scratch (ECMA-419
+   * `read(buffer)`): a new ArrayBuffer and view per read were garbage on XS
+   * for every packet received, a PUBACK a message. The view is the same object
+   * while the count repeats. Over SCRATCH_BYTES, with no count announced, or
+   * from a host that holds fewer than announced, it is read() instead.
+   */
+  readScratch(): Uint8Array | undefined {
+    const host = this.#host;
+    const count = this.#available;
+    if (host === undefined || count <= 0 || count > SCRATCH_BYTES) return this.read();
+    let view = this.#scratchView;
+    if (view === undefined || view.length !== count) {
+      this.#scratch ??= new ArrayBuffer(SCRATCH_BYTES);
+      view = this.#scratchView = new Uint8Array(this.#scratch, 0, count);
+    }
+    let got: unknown;
+    try {
+      got = host.read(view);
+    } catch {
+      return this.read(); // it holds fewer than announced (a stale count)
+    }
+    if (got instanceof ArrayBuffer) {
+      this.#available = 0;
+      return got.byteLength > 0 ? new Uint8Array(got) : undefined; // a host that read all, ignoring the buffer
+    }
+    if (!Number.isFinite(got)) return this.read(); // a host without read(buffer): nothing was read
+    this.#available = 0;
+    if ((got as number) <= 0) return undefined;
+    return got === count ? view : view.subarray(0, got as number); // TLS hands out what it holds
   }
 
   #readAll(host: HostSocket): unknown {

@@ -206,6 +206,34 @@ describe("incoming QoS", () => {
     expect(wire(actions)[0]).toEqual({ type: "puback", packetId: 9, reasonCode: 0 });
   });
 
+  test("bytes from a borrowed read (a socket's scratch, written again after handle()): what the session keeps is a copy", () => {
+    const { s } = connected();
+    const publish = (id: number, payload: string): MqttPacket => ({
+      type: "publish", topic: "c", payload: text(payload), qos: 1, retain: false, dup: false, packetId: id,
+      properties: { correlationData: text(`corr-${id}`) },
+    });
+    const scratch = new Uint8Array(64);
+    /** `part` through the one scratch array, as readScratch() hands it out; then the array is written again. */
+    const read = (part: Uint8Array, now: number) => {
+      const view = scratch.subarray(0, part.length);
+      view.set(part);
+      const actions = s.handle({ type: "bytes", data: view, borrowed: true }, now);
+      scratch.fill(0x58);
+      return actions;
+    };
+    const first = encodePacket(publish(1, "whole"), 5);
+    const second = encodePacket(publish(2, "split across two reads"), 5);
+    const delivered: MqttPacket[] = [];
+    const take = (actions: SessionAction[]) => actions.forEach((a) => a.type === "message" && delivered.push(a.packet));
+    take(read(first, 1));
+    take(read(second.subarray(0, 10), 2)); // part of a packet, held across reads
+    take(read(second.subarray(10), 3));
+    expect(delivered.map((p) => p.type === "publish" && [new TextDecoder().decode(p.payload), new TextDecoder().decode(p.properties!.correlationData)])).toEqual([
+      ["whole", "corr-1"],
+      ["split across two reads", "corr-2"],
+    ]);
+  });
+
   test("QoS 2 is delivered exactly once: a duplicate before PUBREL only gets PUBREC again", () => {
     const { s } = connected();
     const p: MqttPacket = { type: "publish", topic: "c", payload: text("1"), qos: 2, retain: false, dup: false, packetId: 7 };
@@ -380,6 +408,8 @@ describe("a borrowed payload (OutgoingMessage.borrowed: the caller reuses its ar
     const third = send(0x43, 3, 4); // the second is still in flight: its bytes are not touched
     expect(third.buffer).not.toBe(second.buffer);
     expect(s.snapshot().outgoing.map((o) => o.packet.payload[0])).toEqual([0x42, 0x43]);
+    expect(s.snapshot().outgoing[0].packet.payload.buffer).not.toBe(second.buffer); // a snapshot is kept: copies
+    expect(s.held().outgoing[0].packet.payload.buffer).toBe(second.buffer); // held() is read at once: views
   });
 
   test("a snapshot and a message put back in the queue keep their bytes once the buffer is written again", () => {

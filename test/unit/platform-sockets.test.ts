@@ -7,7 +7,7 @@ import { openUdp } from "../../src/platform/udp.js";
 import { resolveHost } from "../../src/platform/dns.js";
 import { MoteError } from "../../src/errors.js";
 import { closeAllHandles, openHandleCount } from "../../host-shim/node/hardware.js";
-import { SEND_BUDGET } from "../../host-shim/node/tcp.js";
+import TCP, { SEND_BUDGET } from "../../host-shim/node/tcp.js";
 
 const text = (s: string) => new Uint8Array([...s].map((c) => c.charCodeAt(0)));
 const str = (b: Uint8Array) => String.fromCharCode(...b);
@@ -171,6 +171,61 @@ describe("platform TCP over the Node twin", () => {
     server.close();
   });
 
+  test("readScratch() reads what was announced into one reused buffer, the same view while the count repeats", async () => {
+    const server = await nodeServer(async (s) => {
+      for (const part of ["abcd", "efgh", "ijklmn"]) {
+        s.write(part);
+        await new Promise((r) => setTimeout(r, 30)); // one announcement each
+      }
+      s.end();
+    });
+    const got: { text: string; view: Uint8Array }[] = [];
+    let closed = false;
+    const socket: StreamSocket = connectTcp({
+      address: "127.0.0.1",
+      port: server.port,
+      onReadable() {
+        const v = socket.readScratch!();
+        if (v) got.push({ text: str(v), view: v });
+        expect(socket.read()).toBeUndefined(); // nothing was left behind
+      },
+      onWritable() {},
+      onError() {
+        closed = true;
+      },
+    });
+    await until(() => closed);
+    expect(got.map((g) => g.text)).toEqual(["abcd", "efgh", "ijklmn"]);
+    expect(got[1].view).toBe(got[0].view); // 4 bytes again: no new view
+    expect(got[2].view.buffer).toBe(got[0].view.buffer); // 6 bytes: a new view of the same buffer
+    expect(str(got[0].view)).toBe("ijkl"); // written again: a reader copies what it keeps
+    server.close();
+  });
+
+  test("the Node twin's read(buffer) fills the whole buffer and returns its length, and refuses more than it holds", async () => {
+    const server = await nodeServer((s) => s.end("0123456789"));
+    const results: unknown[] = [];
+    let closed = false;
+    new TCP({
+      address: "127.0.0.1",
+      port: server.port,
+      onReadable(this: InstanceType<typeof TCP>, count: number) {
+        if (count < 10) return; // the whole text in one announcement
+        const into = new Uint8Array(4);
+        results.push(this.read(into), str(into));
+        results.push(this.read(new Uint8Array(new ArrayBuffer(8), 2, 4)));
+        expect(() => this.read(new Uint8Array(3))).toThrow("invalid");
+        results.push(str(new Uint8Array(this.read() as ArrayBuffer)));
+      },
+      onError() {
+        closed = true;
+      },
+    });
+    await until(() => closed);
+    expect(results).toEqual([4, "0123", 4, "89"]);
+    server.close();
+  });
+
   test("bad arguments are MoteError invalid-argument", () => {
     const h = { onReadable() {}, onWritable() {}, onError() {} };
     expect(() => connectTcp({ address: "example.com", port: 80, ...h })).toThrowError(
@@ -329,7 +384,7 @@ describe("Node twins take the values the XS bridge sends", () => {
       format: null as unknown as "buffer",
       from: null as unknown as undefined,
       onReadable(this: InstanceType<typeof TCP>) {
-        got = this.read(null);
+        got = this.read(null) as ArrayBuffer | undefined;
       },
       onError() {
         ended = true;

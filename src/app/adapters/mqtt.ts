@@ -142,7 +142,7 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
       // held, so it fits (alone, even one larger than a record: below). No snapshot made —
       // that was a dozen objects of garbage a publish on XS.
       if (session.inflightCount + session.queuedCount === 0) return maxHeld > 0;
-      const held = session.snapshot(); // QoS 1/2 in flight + queued: what the store saves
+      const held = session.held(); // QoS 1/2 in flight + queued: what the store saves
       if (held.outgoing.length + held.queued.length >= maxHeld) return false;
       if (budget === Infinity) return true;
       const own = utf8Length(topic) + payload.length + STORED_OVERHEAD;
