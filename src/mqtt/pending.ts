@@ -15,14 +15,19 @@ const noop = (): void => {};
 /** The callback of a request made without a promise (MqttClient.send): undefined on success, else the error. */
 export type Done = (error: Error | undefined) => void;
 
-/** A request made without a promise (MqttClient.send): `done` is called once. */
+/**
+ * Requests made without a promise (MqttClient.send) with the same `done`: one
+ * object for all of them, `done` called once for each (see openWithCallback).
+ */
 export class Pending {
-  /** Called once when the request is settled (a PromisePending settles its promise instead). */
+  /** Called once for each request when it is settled (a PromisePending settles its promise instead). */
   done: Done | undefined;
   prev: Pending | undefined = undefined;
   next: Pending | undefined = undefined;
-  /** In the list: not yet settled. */
+  /** In the list: some request not yet settled. */
   listed = false;
+  /** Requests not yet settled (a PromisePending: one). */
+  waiting = 0;
   /** A QoS 0 publish: it resolves once its bytes are written to the socket. */
   readonly qos0: boolean;
 
@@ -43,6 +48,8 @@ export type OnCallbackError = (e: unknown) => void;
 
 export class PendingList {
   #head: Pending | undefined;
+  /** The last callback request made: the next with the same `done` shares it (openWithCallback). */
+  #shared: Pending | undefined;
   readonly #onCallbackError: OnCallbackError;
 
   constructor(onCallbackError: OnCallbackError) {
@@ -62,10 +69,21 @@ export class PendingList {
   /**
    * A new request, listed, settled by calling `done`: no promise, no resolving
    * functions, no reaction jobs — on XS those were ~40 slots of garbage for each
-   * message a device loop publishes.
+   * message a device loop publishes. Requests with the same `done` (made once,
+   * as send() asks) and QoS 0 or not alike share the last such object: `done`
+   * carries no request of its own, so one counted object tells it apart no less,
+   * and a device loop makes none per message (6 slots on XS).
    */
   openWithCallback(qos0: boolean, done: Done): Pending {
-    return this.#list(new Pending(qos0, done));
+    const shared = this.#shared;
+    if (shared !== undefined && shared.done === done && shared.qos0 === qos0) {
+      if (shared.listed) shared.waiting++;
+      else this.#list(shared);
+      return shared;
+    }
+    const pending = this.#list(new Pending(qos0, done));
+    this.#shared = pending;
+    return pending;
   }
 
   #list<P extends Pending>(pending: P): P {
@@ -73,6 +91,7 @@ export class PendingList {
     if (this.#head !== undefined) this.#head.prev = pending;
     this.#head = pending;
     pending.listed = true;
+    pending.waiting = 1;
     return pending;
   }
 
@@ -83,7 +102,7 @@ export class PendingList {
    */
   settle(ref: unknown, value: unknown, error?: Error): boolean {
     if (!(ref instanceof Pending) || !ref.listed) return false;
-    this.#unlink(ref);
+    if (--ref.waiting === 0) this.#unlink(ref);
     const done = ref.done;
     if (done !== undefined) {
       try {

@@ -115,6 +115,28 @@ describe("PendingList (the callers' promises)", () => {
     expect(calls).toEqual([undefined, "refused", "ended"]);
     expect(list.isWaiting(rest)).toBe(false);
   });
+
+  test("callback requests with the same done share one object: done is called once for each, and failAll fails each still waiting", () => {
+    const list = new PendingList(() => undefined);
+    const calls: (string | undefined)[] = [];
+    const done = (e: Error | undefined) => calls.push(e?.message);
+    const first = list.openWithCallback(false, done);
+    expect(list.openWithCallback(false, done)).toBe(first);
+    expect(list.openWithCallback(false, done)).toBe(first);
+    list.settle(first, undefined);
+    list.settle(first, undefined, new Error("rejected"));
+    expect(list.isWaiting(first)).toBe(true); // one of the three waits still
+    list.settle(first, undefined);
+    expect(list.isWaiting(first)).toBe(false);
+    expect(list.settle(first, undefined)).toBe(false); // none waits: ignored
+    // steady telemetry: the next message takes the same object again, none is made
+    expect(list.openWithCallback(false, done)).toBe(first);
+    list.openWithCallback(false, done);
+    expect(list.openWithCallback(true, done)).not.toBe(first); // QoS 0 settles at its write: its own
+    list.failAll(() => new Error("ended"));
+    expect(calls).toEqual([undefined, "rejected", undefined, "ended", "ended", "ended"]);
+    expect(list.isWaiting(first)).toBe(false);
+  });
 });
 
 describe("OfflineQueue (bounded, with a policy when full)", () => {
