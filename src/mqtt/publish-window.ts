@@ -64,6 +64,14 @@ export class PublishWindow {
   /** Some in-flight message may be unsent on this connection (after a reconnect or restore): only then does pump() scan them. */
   #resendDue = false;
   #nextId = 1;
+  /**
+   * The record and the packet of the last message sent from a kept buffer and
+   * acknowledged (see #complete): the next borrowed message takes them instead
+   * of two new objects (~16 slots a telemetry message on XS). Nothing else holds
+   * them by then: snapshot() copies such a packet, and held() is read at once.
+   */
+  #spareRecord: Inflight | undefined;
+  #sparePacket: PublishPacket | undefined;
   // the server's limits on this connection (v5 §3.2.2.3)
   #serverReceiveMaximum = 65_535;
   #serverMaxPacket = 268_435_460;
@@ -226,12 +234,22 @@ export class PublishWindow {
     const qos = m.qos;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new MoteError("invalid-qos", `QoS ${qos}`);
     if (!(m.payload instanceof Uint8Array)) throw new MoteError("invalid-payload", "payload must be a Uint8Array");
-    const packet: PublishPacket = { type: PUBLISH, topic: m.topic, payload: m.payload, qos, retain: m.retain ?? false, dup: false };
-    if (m.properties !== undefined && this.#version === 5) {
-      if (m.properties.topicAlias !== undefined) throw new MoteError("invalid-properties", "topic aliases are managed by the session");
-      packet.properties = m.properties;
-    }
+    if (m.properties !== undefined && this.#version === 5 && m.properties.topicAlias !== undefined)
+      throw new MoteError("invalid-properties", "topic aliases are managed by the session");
     const borrowed = m.borrowed === true;
+    let packet = borrowed ? this.#sparePacket : undefined;
+    if (packet === undefined) packet = { type: PUBLISH, topic: m.topic, payload: m.payload, qos, retain: m.retain ?? false, dup: false };
+    else {
+      this.#sparePacket = undefined;
+      packet.topic = m.topic;
+      packet.payload = m.payload;
+      packet.qos = qos;
+      packet.retain = m.retain ?? false;
+      packet.dup = false;
+      packet.packetId = undefined;
+      packet.properties = undefined;
+    }
+    if (m.properties !== undefined && this.#version === 5) packet.properties = m.properties;
     if (!connected) return this.#enqueue(borrowed ? owned(packet) : packet, ref, now);
     const size = publishSize(packet, this.#version);
     const refused = this.#refusal(packet, size);
@@ -313,7 +331,18 @@ export class PublishWindow {
    */
   #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number, at: number, borrowed = false): void {
     packet.packetId = id;
-    const f: Inflight = { packet, ref, released: false, sent: true, dup: false, at, kept: undefined };
+    let f = this.#spareRecord;
+    if (f === undefined) f = { packet, ref, released: false, sent: true, dup: false, at, kept: undefined };
+    else {
+      this.#spareRecord = undefined;
+      f.packet = packet;
+      f.ref = ref;
+      f.released = false;
+      f.sent = true;
+      f.dup = false;
+      f.at = at;
+      f.kept = undefined;
+    }
     this.#inflight.set(id, f);
     this.#sentCount++;
     this.#out.dirty = true;
@@ -396,6 +425,7 @@ export class PublishWindow {
 
   #complete(id: number, f: Inflight, reasonCode: number, reasonString: string | undefined, now: number): true {
     this.#inflight.delete(id);
+    const spare = f.kept !== undefined; // a borrowed message: its record and packet are the window's alone
     this.#giveBack(f);
     if (f.sent) this.#sentCount--;
     // No save of its own: the next change saves the session without this
@@ -410,6 +440,11 @@ export class PublishWindow {
     if (reasonCode >= 0x80 && !recovered) this.#out.fail(f.ref, "rejected", reasonCode, reasonString ?? reasonName(reasonCode));
     else this.#out.push({ type: PUBLISHED, ref: f.ref, reasonCode });
     this.pump(now);
+    if (spare) {
+      f.ref = undefined; // hold no caller's request
+      this.#spareRecord = f;
+      this.#sparePacket = f.packet;
+    }
     return true;
   }
 }

@@ -3,6 +3,7 @@ import { MqttSession, type SessionAction, type SessionOptions } from "../../src/
 import { MqttDecoder, encodePacket } from "../../src/mqtt/codec.js";
 import type { MqttPacket, ProtocolVersion, PublishPacket } from "../../src/mqtt/packets.js";
 import { MoteError } from "../../src/errors.js";
+import { prng } from "./mqtt-codec-helpers.js";
 
 /** Send actions by packet type, other actions by their own type. */
 function kinds(actions: SessionAction[]): string[] {
@@ -430,6 +431,42 @@ describe("a borrowed payload (OutgoingMessage.borrowed: the caller reuses its ar
       [true, "first"],
       [true, "XXXXX"],
     ]);
+  });
+
+  test("kept buffers, records and packets used again: 300 random steps of sends, acks out of order and reconnects keep every message's bytes", () => {
+    const rnd = prng(17);
+    const { s } = connected({ clean: false, persistent: true, maxInflight: 8 });
+    const scratch = new Uint8Array(300);
+    const expected = new Map<number, string>(); // packet id -> payload, while unacknowledged
+    const check = (actions: SessionAction[]) => {
+      for (const p of wire(actions)) {
+        if (p.type !== "publish") continue;
+        const text = new TextDecoder().decode(p.payload);
+        if (p.dup) expect(text).toBe(expected.get(p.packetId!));
+        else expected.set(p.packetId!, text);
+      }
+    };
+    let now = 1;
+    for (let step = 0; step < 300; step++) {
+      const r = rnd();
+      if (r < 0.5) {
+        const text = `message ${step} `.repeat(1 + Math.floor(rnd() * 12));
+        scratch.set(new TextEncoder().encode(text));
+        check(s.handle(borrowed(scratch.subarray(0, text.length), 1, step), now++));
+        reuse(scratch);
+      } else if (r < 0.9 && expected.size > 0) {
+        const ids = [...expected.keys()];
+        const id = ids[Math.floor(rnd() * ids.length)];
+        expected.delete(id);
+        check(s.handle(bytes({ type: "puback", packetId: id, reasonCode: 0 }), now++));
+      } else if (r >= 0.9) {
+        s.handle({ type: "closed" }, now++);
+        s.handle({ type: "open" }, now++);
+        check(s.handle(bytes(CONNACK({}, true)), now++));
+      }
+      const held = s.snapshot().outgoing.map((o) => [o.packet.packetId, new TextDecoder().decode(o.packet.payload)]);
+      expect(held.filter(([id]) => expected.has(id as number))).toEqual(held.filter(([id]) => expected.has(id as number)).map(([id]) => [id, expected.get(id as number)]));
+    }
   });
 
   test("QoS 0 sent now is not kept, and its bytes are on the wire as given", () => {
