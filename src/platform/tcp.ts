@@ -105,7 +105,7 @@ function byteLengthOf(data: unknown): number {
 }
 
 /** readScratch()'s buffer: reads this size or smaller reuse it (an acknowledgement, a short command). */
-const SCRATCH_BYTES = 512;
+const SCRATCH_BYTES = 256;
 
 /** The host module's socket object (TCP or TLS). */
 export type HostSocket = InstanceType<typeof TCP>;
