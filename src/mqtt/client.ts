@@ -484,17 +484,32 @@ export class MqttClient {
     this.#flush();
   };
 
+  /**
+   * An incoming message to its handlers and "message" listeners. Without
+   * handlers no Map iterator is made, and a single listener is called directly:
+   * on XS the iterator, #emit's rest array, its copy of the list and the event's
+   * name (a string literal) were garbage for every message received.
+   */
   #deliver(p: PublishPacket): void {
-    for (const [filter, handler] of this.#handlers) {
-      if (topicMatches(filter, p.topic)) {
-        try {
-          handler(p.topic, p.payload, p);
-        } catch (e) {
-          this.#emit("error", e instanceof MoteError ? e : new MoteError("handler", String(e)));
+    if (this.#handlers.size !== 0) {
+      for (const [filter, handler] of this.#handlers) {
+        if (topicMatches(filter, p.topic)) {
+          try {
+            handler(p.topic, p.payload, p);
+          } catch (e) {
+            this.#emit("error", e instanceof MoteError ? e : new MoteError("handler", String(e)));
+          }
         }
       }
     }
-    this.#emit("message", p.topic, p.payload, p);
+    const l = this.#listeners.message;
+    if (l === undefined || l.length === 0) return;
+    if (l.length !== 1) return this.#emit(MESSAGE, p.topic, p.payload, p);
+    try {
+      l[0](p.topic, p.payload, p);
+    } catch (e) {
+      this.#emit("error", e instanceof MoteError ? e : new MoteError("listener", String(e)));
+    }
   }
 
   /** Writes queued bytes within the socket's budget; closes after the last byte if asked. */

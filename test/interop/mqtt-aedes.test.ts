@@ -164,6 +164,39 @@ describe("listeners that call the client from inside its actions", () => {
   });
 });
 
+describe("message listeners", () => {
+  test("one listener that throws is an error event (code listener) and still gets the next message; with two, both get each one, and one may leave during the call", async () => {
+    const c = ours({ clientId: "listeners" });
+    await connected(c);
+    await c.subscribe("t/listeners/#", undefined, { qos: 1 });
+    const first: string[] = [];
+    const errors: string[] = [];
+    c.on("error", (e) => errors.push((e as { code: string }).code));
+    const throwing = (topic: string, payload: Uint8Array) => {
+      first.push(text(payload));
+      if (text(payload) === "boom") throw new Error("listener bug");
+    };
+    c.on("message", throwing);
+    await c.publish("t/listeners/a", "boom", { qos: 1 });
+    await c.publish("t/listeners/b", "after", { qos: 1 });
+    await waitFor(() => first.length === 2);
+    expect(first).toEqual(["boom", "after"]);
+    expect(errors).toEqual(["listener"]);
+    const second: string[] = [];
+    const leaving = (topic: string, payload: Uint8Array) => {
+      second.push(text(payload));
+      c.off("message", leaving);
+    };
+    c.on("message", leaving);
+    await c.publish("t/listeners/c", "both", { qos: 1 });
+    await c.publish("t/listeners/d", "first only", { qos: 1 });
+    await waitFor(() => first.length === 4);
+    expect(first).toEqual(["boom", "after", "both", "first only"]);
+    expect(second).toEqual(["both"]);
+    await c.end();
+  });
+});
+
 describe("a broker that sends a malformed packet", () => {
   test("gives a typed error and a clean close", async () => {
     const fakePort = await freePort();

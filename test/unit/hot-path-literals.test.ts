@@ -18,17 +18,18 @@ import { describe, expect, test } from "vitest";
 
 const root = join(__dirname, "..", "..");
 
-/** File -> functions (methods by name, `#` included; plain functions by name) on the path of a QoS 1 telemetry message and its PUBACK. */
+/** File -> functions (methods by name, `#` included; plain functions by name) on the path of a QoS 1 telemetry message and its PUBACK, and of a message received. */
 const HOT: Record<string, string[]> = {
-  "src/mqtt/session.ts": ["handle", "nextDeadline", "#bytes", "#packet", "#up", "#assertNotEnding", "#maybeFinishEnd"],
+  "src/mqtt/session.ts": ["handle", "nextDeadline", "#bytes", "#packet", "#up", "#assertNotEnding", "#maybeFinishEnd", "#incomingPublish"],
   "src/mqtt/publish-window.ts": ["publish", "#refusal", "#hasRoom", "#sendNew", "#giveBack", "pump", "allocateId", "ack", "#complete", "oldestTakenSince", "visitOldest"],
   "src/mqtt/session-output.ts": ["push", "send", "#encode", "keptBuffer", "giveBack"],
-  "src/mqtt/client.ts": ["send", "publishEvent", "payloadBytes", "#feedBytes", "#feed", "#run", "#armAlarm", "#persist", "#saveDue", "#save", "#holdsNothing", "#flush"],
+  "src/mqtt/client.ts": ["send", "publishEvent", "payloadBytes", "#feedBytes", "#feed", "#run", "#armAlarm", "#persist", "#saveDue", "#save", "#holdsNothing", "#flush", "#deliver"],
   "src/mqtt/outbox.ts": ["push", "take", "#join", "#shift", "#shiftQuiet"],
   "src/mqtt/pending.ts": ["openWithCallback", "#list", "settle", "isQos0", "#unlink"],
   "src/mqtt/codec.ts": ["push", "keep", "#shift", "next", "#next", "#byteAt"],
   "src/mqtt/codec-encode.ts": ["encodeClientPacket", "encodeWith", "encodePublish", "publishSize", "topicBytes"],
-  "src/mqtt/codec-decode.ts": ["decodeAck", "packetId"],
+  "src/mqtt/codec-decode.ts": ["decodeAck", "packetId", "decodePublish", "plainTopic"],
+  "src/mqtt/aliases.ts": ["incoming"],
   "src/mqtt/topic.ts": ["topicNameFault", "assertTopicName"],
   "src/platform/tcp.ts": ["read", "readScratch", "write", "#readable", "#writable", "byteLengthOf"],
   "src/platform/timer.ts": ["arm", "#fire", "#cancel", "timerDelay"],
@@ -46,6 +47,10 @@ const HOT: Record<string, string[]> = {
 const COLD: Record<string, string[]> = {
   // a packet the session refuses: a protocol fault
   "src/mqtt/session.ts #packet": ['"protocol-error"'],
+  // more QoS 2 messages held than allowed: a protocol fault
+  "src/mqtt/session.ts #incomingPublish": ['"receive-maximum-exceeded"'],
+  // a bad topic alias from the server: a protocol fault
+  "src/mqtt/aliases.ts incoming": ['"topic-alias-invalid"', '"protocol-error"'],
   // only while the session is ending
   "src/mqtt/session.ts #maybeFinishEnd": ['"client-disconnect"'],
   // the failure code of a refused message, returned only when it is refused
