@@ -605,10 +605,9 @@ export class MqttClient {
           // What the host announced, into the socket's reused scratch (the session
           // copies what it keeps), then anything past it: the count is only a hint
           // (platform/tcp.ts); that second read usually finds nothing and makes nothing.
-          const scratch = s.readScratch !== undefined;
-          const data = scratch ? s.readScratch!() : s.read();
-          if (data && data.length) this.#feedBytes(data, scratch);
-          if (!scratch || this.#socket !== s || attempt !== this.#openAttempt) return;
+          const data = s.readScratch();
+          if (data && data.length) this.#feedBytes(data, true);
+          if (this.#socket !== s || attempt !== this.#openAttempt) return;
           const more = s.read();
           if (more && more.length) this.#feedBytes(more, false);
         },

@@ -263,7 +263,7 @@ export class PublishWindow {
       // nothing queued ahead and room in the window: straight out, without a trip through the queue
       if (this.#hasRoom()) {
         const id = this.allocateId();
-        if (id !== undefined) return this.#sendNew(packet, id, ref, now, now, borrowed);
+        if (id !== undefined) return this.#sendNew(packet, id, ref, now, now, borrowed ? size : 0);
       }
     }
     this.#enqueue(borrowed ? owned(packet) : packet, ref, now);
@@ -327,9 +327,11 @@ export class PublishWindow {
    * bytes of the packet, §3.3.3), so the caller may reuse its array. That PUBLISH
    * is written into a kept buffer, given back when the message leaves the window
    * (#giveBack), so steady telemetry reuses one buffer instead of making an
-   * array per message.
+   * array per message. `borrowedSize`: the PUBLISH's size for a borrowed
+   * payload (a topic alias may add a few bytes: the buffer is rounded up, and a
+   * packet that does not fit gets an array of its own), else 0.
    */
-  #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number, at: number, borrowed = false): void {
+  #sendNew(packet: PublishPacket, id: number, ref: unknown, now: number, at: number, borrowedSize = 0): void {
     packet.packetId = id;
     let f = this.#spareRecord;
     if (f === undefined) f = { packet, ref, released: false, sent: true, dup: false, at, kept: undefined };
@@ -347,7 +349,8 @@ export class PublishWindow {
     this.#sentCount++;
     this.#out.dirty = true;
     const outgoing = this.#aliases.outgoing(packet);
-    const kept = borrowed ? this.#out.keptBuffer(publishSize(outgoing, this.#version)) : undefined;
+    const borrowed = borrowedSize > 0;
+    const kept = borrowed ? this.#out.keptBuffer(borrowedSize) : undefined;
     const data = this.#out.send(outgoing, now, kept);
     if (kept !== undefined) {
       if (data.buffer === kept.buffer) f.kept = kept;

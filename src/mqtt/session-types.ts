@@ -130,6 +130,11 @@ export interface CloseReason {
 }
 
 export type SessionAction =
+  /**
+   * Bytes to write now. Those of a QoS 1/2 PUBLISH with a borrowed payload are a
+   * kept buffer, written again once that message is acknowledged: write or copy
+   * them before handing the session its next acknowledgement.
+   */
   | { type: "send"; data: Uint8Array; packet: MqttPacket }
   | { type: "connected"; sessionPresent: boolean; connack: ConnackPacket }
   | { type: "message"; packet: PublishPacket }

@@ -41,7 +41,7 @@ export interface StreamSocket {
    * fills again at its next readScratch(): read or copy them before then.
    * See HostStream.readScratch.
    */
-  readScratch?(): Uint8Array | undefined;
+  readScratch(): Uint8Array | undefined;
   /** Queues `data` for sending; throws MoteError("overflow") past the onWritable budget. */
   write(data: Uint8Array): void;
   /** Closes; no callbacks after this. Idempotent. */

@@ -271,6 +271,23 @@ describe("topic aliases (v5 §3.3.2.3.4)", () => {
     ]);
   });
 
+  test("borrowed payloads in kept buffers with aliases: a first use a few bytes longer (topic and alias) and the later ones each carry their own bytes", () => {
+    const { s } = connected({}, CONNACK({ topicAliasMaximum: 2 }));
+    const scratch = new Uint8Array(61); // 2 + 3 + 2 + 61 = a 68-byte body: the alias property's 3 bytes pass a 64-byte step
+    const out: unknown[] = [];
+    for (let i = 0; i < 4; i++) {
+      scratch.fill(0x61 + i);
+      const actions = s.handle({ type: "publish", message: { topic: "a/1", payload: scratch, qos: 1, borrowed: true }, ref: i }, i);
+      scratch.fill(0x58);
+      // read now: a "send" action's bytes are the kept buffer, written again once the message is acknowledged
+      for (const p of wire(actions) as PublishPacket[]) out.push([p.topic, p.properties?.topicAlias, p.payload[0], p.payload.length]);
+      s.handle(bytes({ type: "puback", packetId: i + 1, reasonCode: 0 }), i);
+    }
+    expect(out).toEqual([
+      ["a/1", 1, 0x61, 61], ["", 1, 0x62, 61], ["", 1, 0x63, 61], ["", 1, 0x64, 61],
+    ]);
+  });
+
   test("no aliases toward a server that allows none", () => {
     const { s } = connected();
     const [p] = wire(s.handle(pub("a/1", 0), 1)) as PublishPacket[];

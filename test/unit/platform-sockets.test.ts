@@ -185,7 +185,7 @@ describe("platform TCP over the Node twin", () => {
       address: "127.0.0.1",
       port: server.port,
       onReadable() {
-        const v = socket.readScratch!();
+        const v = socket.readScratch();
         if (v) got.push({ text: str(v), view: v });
         expect(socket.read()).toBeUndefined(); // nothing was left behind
       },
