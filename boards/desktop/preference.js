@@ -1,33 +1,37 @@
 /*
  * `preference` for Moddable's desktop targets, preload-safe. Moddable's own lin module
  * reads its file in a static initializer, which runs at build time once a preloaded
- * module (mote) imports it; this one reads "modpreferences.json" under config.file.root
- * (the same file and format) at the first call, and writes it whole to a temporary
- * file renamed over the old one, so a kill mid-write leaves the previous contents.
- * Values: boolean, number, string, ArrayBuffer (stored as {"buffer": "1,2,3"}).
- * Buffers are decoded once, when the file is read, and kept as ArrayBuffers: Moddable's
- * lin module parses the "1,2,3" text on every get, which made each MQTT session save
- * (it reads both records) allocate ~100 KB and the XS heap collect 20 times a second.
+ * module (mote) imports it; this one reads its files under config.file.root at the first
+ * call. Each write goes to a temporary file renamed over the old one, so a kill
+ * mid-write leaves the previous contents, as a power cut leaves an NVS entry.
+ *
+ * Values: boolean, number and string are kept in "modpreferences.json" (Moddable's lin
+ * file and format), read once and written whole when one of them changes. An ArrayBuffer
+ * is a file of its own, "modpreferences.<domain>.<key>" (names escaped), written when it
+ * is set and read when it is got, and not kept in the heap: on the ESP32 these are NVS
+ * blobs, which cost the XS heap nothing between a set and a get. The simulator reports
+ * this heap as the chip's (issue 17), and MQTT session records are buffers set several
+ * times a second during an outage. Kept in the JSON file as "1,2,3" text, as Moddable's
+ * lin module keeps them, each set made the text of every buffer again (four times its
+ * size) or kept it all live, and the XS heap grew by tens of KB through an outage.
+ * A buffer written as {"buffer": "1,2,3"} by Moddable's module, or by an earlier version
+ * of this one, is still read; setting or deleting it moves it to its own file.
  */
-import { File } from "file";
+import { File, Iterator } from "file";
 import config from "mc/config";
 
 const NAME = "modpreferences.json";
+const PREFIX = "modpreferences.";
 let cache;
-// ArrayBuffer in the cache -> its "1,2,3" text, made once per set (not at every save).
-// Made by load(): an object made at module level is read-only once preloaded.
-let texts;
 
 function load() {
 	if (cache) return cache;
 	cache = {};
-	texts = new WeakMap();
 	try {
 		const path = config.file.root + NAME;
 		if (File.exists(path)) {
 			const f = new File(path);
-			const parsed = JSON.parse(f.read(String), (key, value) =>
-				(value && ("object" === typeof value) && ("string" === typeof value.buffer)) ? decode(value.buffer) : value);
+			const parsed = JSON.parse(f.read(String));
 			f.close();
 			if (parsed && "object" === typeof parsed) cache = parsed;
 		}
@@ -37,66 +41,76 @@ function load() {
 	return cache;
 }
 
-function decode(text) {
-	const buffer = Uint8Array.from(text.split(",").filter((s) => s.length)).buffer;
-	texts.set(buffer, text);
-	return buffer;
+/** The name of a buffer's file: domain and key escaped, so that "." (the separator) and "/" cannot occur in them. */
+function fileOf(domain, key) {
+	return PREFIX + escape(domain) + "." + escape(key);
 }
 
-function text(buffer) {
-	let t = texts.get(buffer);
-	if (undefined === t) texts.set(buffer, t = joined(new Uint8Array(buffer)));
-	return t;
+function escape(name) {
+	return encodeURIComponent(name).replaceAll(".", "%2E").replaceAll("*", "%2A");
 }
 
-// bytes.toString() ("1,2,3") written as ASCII into one buffer and made a string once:
-// the join made a string per byte, 2 slots each (a 337-byte session chunk: ~680 slots,
-// half the garbage of a telemetry message on lin; bench/RESULTS.md).
-function joined(bytes) {
-	const out = new Uint8Array(bytes.length * 4);
-	let o = 0;
-	for (let i = 0; i < bytes.length; i++) {
-		const b = bytes[i];
-		if (i) out[o++] = 44; // ","
-		if (b >= 100) out[o++] = 48 + ((b / 100) | 0);
-		if (b >= 10) out[o++] = 48 + (((b / 10) | 0) % 10);
-		out[o++] = 48 + (b % 10);
-	}
-	return String.fromArrayBuffer(out.buffer.slice(0, o));
-}
-
-function save() {
-	const tmp = config.file.root + NAME + ".tmp";
+/** Writes `items` (File.write's arguments) to `name` under the root through a temporary file. */
+function replace(name, ...items) {
+	const tmp = config.file.root + name + ".tmp";
 	if (File.exists(tmp)) File.delete(tmp);
 	const f = new File(tmp, true);
-	f.write(JSON.stringify(cache, (key, value) => (value instanceof ArrayBuffer) ? { buffer: text(value) } : value));
+	f.write(...items);
 	f.close();
-	File.rename(tmp, NAME);
+	File.rename(tmp, name);
+}
+
+function saveJson() {
+	replace(NAME, JSON.stringify(cache));
+}
+
+function dropJson(domain, key) {
+	const c = load();
+	if (c[domain]?.[key] === undefined) return false;
+	delete c[domain][key];
+	if (Object.keys(c[domain]).length === 0) delete c[domain];
+	return true;
 }
 
 export default class Preference {
 	static set(domain, key, value) {
+		if (value instanceof ArrayBuffer) {
+			replace(fileOf(domain, key), value);
+			if (dropJson(domain, key)) saveJson(); // a scalar (or an old "1,2,3" buffer) under the same key
+			return;
+		}
+		if (("boolean" !== typeof value) && ("number" !== typeof value) && ("string" !== typeof value)) throw new Error("invalid value");
+		const path = config.file.root + fileOf(domain, key);
+		if (File.exists(path)) File.delete(path);
 		const c = load();
-		if (value instanceof ArrayBuffer) value = value.slice(0);
-		else if (("boolean" !== typeof value) && ("number" !== typeof value) && ("string" !== typeof value)) throw new Error("invalid value");
 		c[domain] ??= {};
 		c[domain][key] = value;
-		save();
+		saveJson();
 	}
 	static get(domain, key) {
 		const value = load()[domain]?.[key];
-		if (value instanceof ArrayBuffer) return value.slice(0);
-		return value;
+		if (value && ("object" === typeof value)) return ("string" === typeof value.buffer) ? Uint8Array.from(value.buffer.split(",").filter((s) => s.length)).buffer : undefined;
+		if (undefined !== value) return value;
+		const path = config.file.root + fileOf(domain, key);
+		if (!File.exists(path)) return undefined;
+		const f = new File(path);
+		const bytes = f.read(ArrayBuffer);
+		f.close();
+		return bytes;
 	}
 	static delete(domain, key) {
-		const c = load();
-		if (c[domain]?.[key] === undefined) return;
-		delete c[domain][key];
-		if (Object.keys(c[domain]).length === 0) delete c[domain];
-		save();
+		const path = config.file.root + fileOf(domain, key);
+		if (File.exists(path)) File.delete(path);
+		if (dropJson(domain, key)) saveJson();
 	}
 	static keys(domain) {
 		const d = load()[domain];
-		return d ? Object.keys(d) : [];
+		const keys = d ? Object.keys(d) : [];
+		const start = PREFIX + escape(domain) + ".";
+		for (const entry of new Iterator(config.file.root)) {
+			const name = entry.name;
+			if ((undefined !== entry.length) && name.startsWith(start) && !name.endsWith(".tmp")) keys.push(decodeURIComponent(name.slice(start.length)));
+		}
+		return keys;
 	}
 }

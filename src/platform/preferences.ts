@@ -41,7 +41,8 @@ export function setPreference(domain: string, key: string, value: PreferenceValu
   let stored: string | number | boolean | ArrayBuffer;
   if (value instanceof Uint8Array) {
     if (value.byteLength > MAX_PREFERENCE_BYTES) throw new MoteError("invalid-argument", "value too large");
-    stored = value.slice().buffer;
+    // a view of a whole buffer goes as it is (the store's one-chunk record); set() copies it into NVS and keeps nothing
+    stored = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? (value.buffer as ArrayBuffer) : value.slice().buffer;
   } else if (typeof value === "string") {
     if (utf8Length(value) > MAX_PREFERENCE_BYTES) throw new MoteError("invalid-argument", "value too large");
     stored = value;

@@ -40,15 +40,15 @@ describe.skipIf(skip !== undefined)("mote sim --engine moddable", () => {
     expect(records.filter((x) => x.devices !== undefined).every((x) => x.engine === "moddable")).toBe(true);
     // The heap is Moddable's count (an -i build's "instruments:" line): slots at the ESP32's 16 bytes plus chunks,
     // tens of KB (bench/RESULTS.md "moddable": 43 KB live after boot, 74 KB allocated), not xsnap's ~400-600 KB
-    // of slots alone. The outages grow it, and it stays grown (XS keeps what it allocated): 129 KB allocated after
-    // the broker restart and the WiFi drop here, 252 KB on a loaded machine (docs/simulator.md: each message queued
-    // offline re-encodes the whole session record).
+    // of slots alone. The outages grow it, and it stays grown (XS keeps what it allocated): 90 KB allocated after
+    // the broker restart and the WiFi drop here, idle or loaded. 129-430 KB while the desktop preference stand-in kept
+    // the session record's buffers as "1,2,3" text in the heap (docs/moddable.md): the bound catches that again.
     const heaps = devices.flatMap((d) => (d.heap === undefined ? [] : [d.heap]));
     expect(heaps.length).toBeGreaterThan(5);
     for (const h of heaps) {
       expect(h.usedBytes).toBeGreaterThan(20_000);
       expect(h.usedBytes).toBeLessThanOrEqual(h.allocatedBytes);
-      expect(h.allocatedBytes).toBeLessThan(400_000);
+      expect(h.allocatedBytes).toBeLessThan(160_000);
       expect(h.stackPeakSlots).toBeGreaterThan(0);
     }
     expect(summary!.esp32HeapUsedPeakBytes).toBeGreaterThanOrEqual(Math.max(...heaps.map((h) => h.usedBytes)));
