@@ -143,8 +143,9 @@ const KEY = Object.freeze({
   sensor: jsonKey("sensor"),
 });
 const COUNTER_KEYS = Object.freeze(COUNTER_NAMES.map(jsonKey));
-/** The link's event for each message sent (see #onMqtt). */
+/** The link's events for each message sent and received (see #onMqtt). */
 const SENT = "sent";
+const MESSAGE = "message";
 /** The options of a publish, made once (an object per message was garbage on XS). */
 const QOS0 = Object.freeze({ qos: 0, retain: false } as const);
 const QOS1 = Object.freeze({ qos: 1, retain: false } as const);
@@ -402,6 +403,11 @@ export class DeviceApp {
       this.#counters.msgsOut++;
       return;
     }
+    if (event.type === MESSAGE) {
+      this.#counters.msgsIn++;
+      this.#onMessage(event.topic, event.payload, event.responseTopic);
+      return;
+    }
     const link = this.#link;
     switch (event.type) {
       case "connect":
@@ -430,10 +436,6 @@ export class DeviceApp {
         }
         this.#mqttState = "offline";
         this.#mqttReason = event.reason;
-        break;
-      case "message":
-        this.#counters.msgsIn++;
-        this.#onMessage(event.topic, event.payload, event.responseTopic);
         break;
       case "dropped":
         this.#counters.msgsDropped++;
@@ -477,24 +479,30 @@ export class DeviceApp {
 
   #observePart(coap: CoapPort, uri: string): Part {
     let relation: { cancel(): void } | undefined;
+    // made once: the topic's regex, splits and joins per notification were garbage on XS
+    const topic = this.#topics.coap(uri);
     return {
       start: (ctx) => {
-        relation = coap.observe(uri, (result) => {
-          if (!ctx.alive) return;
-          if ("error" in result) {
-            ctx.fail(result.error);
-            return;
-          }
-          ctx.up();
-          this.#counters.coapNotifications++;
-          this.#publish(this.#topics.coap(uri), result.payload, 0, false);
-        });
+        relation = coap.observe(uri, (result) => this.#onNotification(ctx, topic, result));
       },
       stop: () => {
         relation?.cancel();
         relation = undefined;
       },
     };
+  }
+
+  /** A notification of an observed resource (RFC 7641), forwarded to `topic` at QoS 0; an error ends the part. */
+  #onNotification(ctx: PartContext, topic: string, result: CoapResult | { error: string }): void {
+    if (!ctx.alive) return;
+    const error = (result as { error?: string }).error; // a property read, where `"error" in result` is a literal per notification
+    if (error !== undefined) {
+      ctx.fail(error);
+      return;
+    }
+    ctx.up();
+    this.#counters.coapNotifications++;
+    this.#publish(topic, (result as CoapResult).payload, 0, false);
   }
 
   // --- telemetry -----------------------------------------------------------

@@ -14,7 +14,7 @@ import type { BackoffOptions } from "./backoff.js";
 import { describeError, type AlarmLike, type Host } from "./host.js";
 
 export interface PartContext {
-  /** The part works (e.g. connected). Resets its backoff after a stable run. */
+  /** The part works (e.g. connected). Resets its backoff after a stable run. Calls after the first of a start are free. */
   up(): void;
   /** The part stopped working; it will be stopped and started again after a delay. */
   fail(reason: string): void;
@@ -35,7 +35,7 @@ export class Supervisor {
   readonly #core: SupervisorCore;
   readonly #host: Host;
   readonly #parts = new Map<string, Part>();
-  readonly #contexts = new Map<string, { alive: boolean }>();
+  readonly #contexts = new Map<string, { alive: boolean; up: boolean }>();
   readonly #alarm: AlarmLike;
   readonly #pending: SupervisorEvent[] = [];
   #busy = false;
@@ -119,11 +119,15 @@ export class Supervisor {
       }
       case "start-part": {
         const name = action.part;
-        const state = { alive: true };
+        const state = { alive: true, up: false };
         this.#contexts.set(name, state);
         const ctx: PartContext = {
+          // Told once per start: a part may call up() per message (an Observe notification), and
+          // a second "up" changes nothing in the core (the part is running, its backoff already up).
           up: () => {
-            if (state.alive) this.#feed({ type: "up", part: name });
+            if (!state.alive || state.up) return;
+            state.up = true;
+            this.#feed({ type: "up", part: name });
           },
           fail: (reason) => {
             if (state.alive) this.#feed({ type: "failed", part: name, reason });

@@ -314,7 +314,9 @@ describe("device program: CoAP observe parts", () => {
   test("configured URIs are observed and forwarded; a failing one is restarted without touching MQTT", () => {
     const rig = online(startRig({ coapObserve: ["coap://127.0.0.1/sensor", "coap://127.0.0.1/down"] }));
     rig.coap.notify("coap://127.0.0.1/sensor", "20.1");
-    expect(rig.link().sent.find((m) => m.topic === `${T}/coap/sensor`)?.text).toBe("20.1");
+    rig.coap.notify("coap://127.0.0.1/sensor", "20.2");
+    expect(rig.link().sent.filter((m) => m.topic === `${T}/coap/sensor`).map((m) => m.text)).toEqual(["20.1", "20.2"]);
+    expect(rig.app.status().counters.coapNotifications).toBe(2);
     rig.coap.observers.get("coap://127.0.0.1/down")!({ error: "timeout" });
     expect(rig.coap.cancelled).toEqual(["coap://127.0.0.1/down"]);
     expect(rig.app.status().parts["coap:coap://127.0.0.1/down"].state).toBe("waiting");

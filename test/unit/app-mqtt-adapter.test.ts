@@ -5,9 +5,11 @@
  * reboot") finds it there. The link refuses what one store record cannot hold.
  */
 import { createServer } from "node:net";
+import { Aedes } from "aedes";
+import mqtt from "mqtt";
 import { describe, expect, test } from "vitest";
 import { mqttConnector, SESSION_DOMAIN } from "../../src/app/adapters/mqtt.js";
-import type { MqttLink, MqttLinkOptions } from "../../src/app/ports.js";
+import type { MqttLink, MqttLinkEvent, MqttLinkOptions } from "../../src/app/ports.js";
 import { PreferenceSessionStore, type PreferenceApi } from "../../src/mqtt/store.js";
 import { countBoot } from "../../src/app/program.js";
 import { FakePreferences } from "../helpers/fake-preferences.js";
@@ -102,6 +104,47 @@ describe("device MQTT link: session kept in the preferences", () => {
     expect(store.load()?.clientId).toBe("new-id");
   });
 });
+
+describe("device MQTT link: messages received", () => {
+  test("reach the program in arrival order; a throwing program is the next offline's reason, and later messages still arrive", async () => {
+    const broker = await Aedes.createBroker();
+    const server = createServer(broker.handle);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const events: MqttLinkEvent[] = [];
+    const link = mqttConnector({ reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } })({ ...linkOptions(port), cleanSession: true }, (e) => {
+      events.push(e);
+      if (e.type === "message" && new TextDecoder().decode(e.payload) === "2") throw new Error("the program failed");
+    });
+    const peer = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+    try {
+      await until(() => events.some((e) => e.type === "connect"));
+      link.subscribe("cmd/#", 1);
+      await new Promise((r) => setTimeout(r, 100)); // the SUBACK
+      for (let i = 1; i <= 4; i++) await peer.publishAsync(`cmd/${i}`, String(i), { qos: 1 });
+      await until(() => events.filter((e) => e.type === "message").length === 4);
+      const messages = events.flatMap((e) => (e.type === "message" ? [`${e.topic}=${new TextDecoder().decode(e.payload)}`] : []));
+      expect(messages).toEqual(["cmd/1=1", "cmd/2=2", "cmd/3=3", "cmd/4=4"]);
+      // the broker drops the device: the link says why it went offline
+      for (const c of Object.values((broker as unknown as { clients: Record<string, { close(): void }> }).clients)) c.close();
+      await until(() => events.some((e) => e.type === "offline"));
+      expect(events.find((e) => e.type === "offline")).toEqual({ type: "offline", reason: "listener" });
+    } finally {
+      link.end();
+      await peer.endAsync(true);
+      await new Promise<void>((r) => broker.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+async function until(done: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe("boot counter", () => {
   test("counts boots with one write each, from 1", () => {

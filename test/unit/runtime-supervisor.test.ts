@@ -1,4 +1,4 @@
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { SupervisorCore } from "../../src/runtime/supervisor-core.js";
 import { Supervisor, type PartContext } from "../../src/runtime/supervisor.js";
 import { FakeHost } from "./runtime-fakes.js";
@@ -148,6 +148,28 @@ describe("Supervisor binding", () => {
     sup.add("x", { start: (ctx) => ctx.up(), stop: () => {} });
     sup.start();
     expect(sup.health().x.state).toBe("running");
+  });
+
+  test("up() reaches the core once per start (a part may call it per message); after a restart, once again", () => {
+    const host = new FakeHost();
+    const sup = new Supervisor(host, { backoff: { baseMs: 100, maxMs: 100, rng: () => 0.5 } });
+    const handle = vi.spyOn(SupervisorCore.prototype, "handle");
+    let ctx: PartContext | undefined;
+    sup.add("x", { start: (c) => void (ctx = c), stop: () => {} });
+    sup.start();
+    for (let i = 0; i < 100; i++) ctx!.up();
+    expect(handle.mock.calls.filter(([e]) => e.type === "up").length).toBe(1);
+    expect(sup.health().x.state).toBe("running");
+    const first = ctx!;
+    first.fail("gone");
+    host.advance(200);
+    expect(ctx).not.toBe(first);
+    first.up(); // the old start's context: stale, not heard
+    ctx!.up();
+    ctx!.up();
+    expect(handle.mock.calls.filter(([e]) => e.type === "up").length).toBe(2);
+    expect(sup.health().x.state).toBe("running");
+    handle.mockRestore();
   });
 
   test("close disarms the alarm: nothing runs afterwards", () => {

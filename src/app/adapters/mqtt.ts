@@ -26,7 +26,8 @@
  * exception: a message larger than a whole record is taken when nothing else
  * is held (and everything else refused while it is), in RAM only.
  */
-import { connect, PreferenceSessionStore, type MqttClient, type PreferenceApi, type SessionStore } from "../../mqtt/index.js";
+import { connect, PreferenceSessionStore, type MessageHandler, type MqttClient, type PreferenceApi, type SessionStore } from "../../mqtt/index.js";
+import { MESSAGE } from "../../mqtt/names.js";
 import { utf8Length } from "../../util/utf8.js";
 import type { MqttConnector, MqttLink, MqttLinkEvent, MqttLinkOptions } from "../ports.js";
 
@@ -124,11 +125,19 @@ export function mqttConnector(adapter: MqttAdapterOptions = {}): MqttConnector {
     // on top of the socket, decoder and session frames that overflowed Moddable's
     // default XS stack (384 slots; docs/moddable.md). The messages one read decodes
     // are all a job holds, so this adds no queue of its own.
-    client.on("message", (topic, payload, packet) => {
-      const event: MqttLinkEvent = { type: "message", topic, payload, responseTopic: packet.properties?.responseTopic };
-      // a throwing program is noted as the client notes a throwing listener
-      Promise.resolve(event).then(onEvent).then(undefined, () => (lastError = "listener"));
-    });
+    // Made once per link, not per message (closures are garbage on XS); a throwing program
+    // is noted as the client notes a throwing listener.
+    const deliver = (event: MqttLinkEvent): void => {
+      try {
+        onEvent(event);
+      } catch {
+        lastError = "listener";
+      }
+    };
+    const onMessage: MessageHandler = (topic, payload, packet) => {
+      Promise.resolve<MqttLinkEvent>({ type: MESSAGE, topic, payload, responseTopic: packet.properties?.responseTopic }).then(deliver);
+    };
+    client.on(MESSAGE, onMessage);
     // A publish's outcome, told to the program: one callback made once per link, and
     // client.send() rather than a promise per message (garbage on XS).
     const outcome = (e: Error | undefined): void => {
