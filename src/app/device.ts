@@ -79,6 +79,7 @@ import type {
   WifiEvent,
   WifiPort,
 } from "./ports.js";
+import { isCoapFailure } from "./ports.js";
 
 export interface DeviceAppOptions {
   host: Host;
@@ -477,24 +478,29 @@ export class DeviceApp {
 
   #observePart(coap: CoapPort, uri: string): Part {
     let relation: { cancel(): void } | undefined;
+    // Made once: the topic built from the URI per notification would be garbage per message.
+    const topic = this.#topics.coap(uri);
     return {
       start: (ctx) => {
-        relation = coap.observe(uri, (result) => {
-          if (!ctx.alive) return;
-          if ("error" in result) {
-            ctx.fail(result.error);
-            return;
-          }
-          ctx.up();
-          this.#counters.coapNotifications++;
-          this.#publish(this.#topics.coap(uri), result.payload, 0, false);
-        });
+        relation = coap.observe(uri, (result) => this.#onObserved(ctx, topic, result));
       },
       stop: () => {
         relation?.cancel();
         relation = undefined;
       },
     };
+  }
+
+  /** A notification of a configured observation (per message). */
+  #onObserved(ctx: PartContext, topic: string, result: CoapResult | { error: string }): void {
+    if (!ctx.alive) return;
+    if (isCoapFailure(result)) {
+      ctx.fail(result.error);
+      return;
+    }
+    ctx.up();
+    this.#counters.coapNotifications++;
+    this.#publish(topic, result.payload, 0, false);
   }
 
   // --- telemetry -----------------------------------------------------------
