@@ -27,48 +27,11 @@
 import { MoteError } from "../errors.js";
 import { CoapFormatError, codeClass, decodeMessage, emptyMessage, optionBlock, optionUint, Option, ResponseCode, blockSize, type CoapMessage, type CoapType } from "./codec.js";
 import { acceptBlock1, acceptBlock2, bytesSource, concat, nextRequest, szxFor } from "./blockwise.js";
-import type {
-  ClientExchange,
-  EndpointAction,
-  EndpointEvent,
-  EndpointOptions,
-  ExchangeFailure,
-  Peer,
-  PeerEntry,
-  RequestSpec,
-  ResolvedOptions,
-  UploadSource,
-} from "./endpoint-types.js";
+import type { ClientExchange, EndpointAction, EndpointEvent, EndpointOptions, ExchangeFailure, Peer, PeerEntry, RequestSpec, ResolvedOptions, UploadSource } from "./endpoint-types.js";
 import { MessageLayer, idempotent, isClientExchange, midKey, sameBytes } from "./message-layer.js";
 import {
-  ACK,
-  ACTIVE,
-  BLOCK,
-  BLOCK_MISMATCH,
-  CANCEL,
-  CANCELLING,
-  CON,
-  DATAGRAM,
-  DONE,
-  EXPIRED,
-  FAILED,
-  LAST,
-  NEXT,
-  NON,
-  NOTIFICATION,
-  NOTIFY,
-  OBSERVER_GONE,
-  OBSERVING,
-  PING,
-  PONG,
-  QUEUED,
-  REQUEST,
-  RESEND,
-  RESPOND,
-  RESPONSE,
-  RST,
-  TIMER,
-  WHOLE,
+  ACK, ACTIVE, BLOCK, BLOCK_MISMATCH, CANCEL, CANCELLING, CON, DATAGRAM, DONE, EXPIRED, FAILED, LAST, NEXT, NON,
+  NOTIFICATION, NOTIFY, OBSERVER_GONE, OBSERVING, PING, PONG, QUEUED, REQUEST, RESEND, RESPOND, RESPONSE, RST, TIMER, WHOLE,
 } from "./names.js";
 import { MAX_PEERS_LIMIT, PeerTable, TokenTable } from "./peers.js";
 import { DEFAULT_MAX_AGE_MS, isFresh, notificationFetch, reregisterAt } from "./observe.js";
