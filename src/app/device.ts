@@ -79,6 +79,7 @@ import type {
   WifiEvent,
   WifiPort,
 } from "./ports.js";
+import { isCoapFailure } from "./ports.js";
 
 export interface DeviceAppOptions {
   host: Host;
@@ -479,11 +480,11 @@ export class DeviceApp {
 
   #observePart(coap: CoapPort, uri: string): Part {
     let relation: { cancel(): void } | undefined;
-    // made once: the topic's regex, splits and joins per notification were garbage on XS
+    // Made once: the topic built from the URI per notification would be garbage per message.
     const topic = this.#topics.coap(uri);
     return {
       start: (ctx) => {
-        relation = coap.observe(uri, (result) => this.#onNotification(ctx, topic, result));
+        relation = coap.observe(uri, (result) => this.#onObserved(ctx, topic, result));
       },
       stop: () => {
         relation?.cancel();
@@ -492,17 +493,16 @@ export class DeviceApp {
     };
   }
 
-  /** A notification of an observed resource (RFC 7641), forwarded to `topic` at QoS 0; an error ends the part. */
-  #onNotification(ctx: PartContext, topic: string, result: CoapResult | { error: string }): void {
+  /** A notification of a configured observation (per message). */
+  #onObserved(ctx: PartContext, topic: string, result: CoapResult | { error: string }): void {
     if (!ctx.alive) return;
-    const error = (result as { error?: string }).error; // a property read, where `"error" in result` is a literal per notification
-    if (error !== undefined) {
-      ctx.fail(error);
+    if (isCoapFailure(result)) {
+      ctx.fail(result.error);
       return;
     }
     ctx.up();
     this.#counters.coapNotifications++;
-    this.#publish(topic, (result as CoapResult).payload, 0, false);
+    this.#publish(topic, result.payload, 0, false);
   }
 
   // --- telemetry -----------------------------------------------------------

@@ -97,6 +97,11 @@ export interface CoapResult {
   readonly observe?: number;
 }
 
+/** Whether a CoAP outcome is a failure (`{ error }`); without the `"error" in r` literal, which is a chunk per notification on XS. */
+export function isCoapFailure(r: CoapResult | { error: string }): r is { error: string } {
+  return (r as { error?: string }).error !== undefined;
+}
+
 export interface CoapPort {
   get(uri: string, callback: (result: CoapResult | { error: string }) => void): void;
   /** Notifications until `cancel()`; an `{error}` ends the relation (the caller may observe again). */

@@ -15,6 +15,7 @@
 import { Option, ResponseCode, blockSize, codeClass, encodeBlock, encodeUint, findOption, optionBlock, withoutOption, type CoapMessage, type CoapOption } from "./codec.js";
 import type { ClientExchange, EndpointAction, ExchangeFailure, UploadSource } from "./endpoint-types.js";
 import { sameBytes } from "./message-layer.js";
+import { BLOCK, BLOCK_MISMATCH, CANCELLING, DONE, LAST, NEXT, TOO_LARGE, WHOLE } from "./names.js";
 
 const EMPTY = new Uint8Array(0);
 
@@ -51,7 +52,7 @@ export function nextRequest(ex: ClientExchange): { options: CoapOption[]; payloa
   const spec = ex.spec;
   let options = spec.options ? spec.options.slice() : [];
   let payload: Uint8Array = EMPTY;
-  if (ex.state === "cancelling") options.push({ number: Option.Observe, value: encodeUint(1) });
+  if (ex.state === CANCELLING) options.push({ number: Option.Observe, value: encodeUint(1) });
   else if (spec.observe) options.push({ number: Option.Observe, value: EMPTY });
   if (ex.upload !== undefined) {
     // RFC 7959 §2.5: one Block1 block per request; Size1 announces the total (§4).
@@ -68,9 +69,9 @@ export function nextRequest(ex: ClientExchange): { options: CoapOption[]; payloa
     // RFC 7959 §2.4: ask for the next block in the size the server chose (a later
     // block of an observed body is asked for without Observe, §2.6; a plain download
     // has none to drop, and is spared the copy of its options for every block).
-    if (spec.observe || ex.state === "cancelling") options = withoutOption(options, Option.Observe);
+    if (spec.observe || ex.state === CANCELLING) options = withoutOption(options, Option.Observe);
     options.push({ number: Option.Block2, value: encodeBlock({ num: ex.b2Offset / blockSize(ex.b2Szx), more: false, szx: ex.b2Szx }) });
-  } else if (spec.blockSize !== undefined && ex.upload === undefined && ex.state !== "cancelling") {
+  } else if (spec.blockSize !== undefined && ex.upload === undefined && ex.state !== CANCELLING) {
     // Early negotiation (RFC 7959 §2.4): ask for blocks of at most this size.
     options.push({ number: Option.Block2, value: encodeBlock({ num: 0, more: false, szx: szxFor(spec.blockSize) }) });
   }
@@ -82,24 +83,24 @@ export function nextRequest(ex: ClientExchange): { options: CoapOption[]; payloa
  * advanced), "block-mismatch", or "done" (the final response: the upload is over,
  * its body may continue with Block2, §3.3).
  */
-export function acceptBlock1(ex: ClientExchange, m: CoapMessage): "next" | "done" | "block-mismatch" {
+export function acceptBlock1(ex: ClientExchange, m: CoapMessage): typeof NEXT | typeof DONE | typeof BLOCK_MISMATCH {
   const b1 = optionBlock(m, Option.Block1);
   if (m.code === ResponseCode.Continue && b1 !== undefined) {
     const size = blockSize(Math.min(b1.szx, ex.b1Szx));
     const next = (b1.num + 1) * blockSize(b1.szx);
-    if (next <= ex.b1Offset || next > ex.b1Offset + ex.b1Sent || next % size !== 0) return "block-mismatch";
+    if (next <= ex.b1Offset || next > ex.b1Offset + ex.b1Sent || next % size !== 0) return BLOCK_MISMATCH;
     ex.b1Szx = Math.min(b1.szx, ex.b1Szx); // §2.5 late negotiation
     ex.b1Offset = next;
-    return "next";
+    return NEXT;
   }
   if (m.code === ResponseCode.RequestEntityTooLarge && b1 !== undefined && b1.szx < ex.b1Szx) {
     // §2.9.3: the server wants smaller blocks: start over in its size.
     ex.b1Szx = b1.szx;
     ex.b1Offset = 0;
-    return "next";
+    return NEXT;
   }
   ex.upload = undefined;
-  return "done";
+  return DONE;
 }
 
 /**
@@ -108,15 +109,15 @@ export function acceptBlock1(ex: ClientExchange, m: CoapMessage): "next" | "done
  * ask for the next), "last" (the final block taken; for an assembled body the
  * blocks are in `ex.b2Chunks`), or why it failed.
  */
-export function acceptBlock2(ex: ClientExchange, m: CoapMessage, maxBodyBytes: number, out: EndpointAction[]): "whole" | "next" | "last" | ExchangeFailure {
+export function acceptBlock2(ex: ClientExchange, m: CoapMessage, maxBodyBytes: number, out: EndpointAction[]): typeof WHOLE | typeof NEXT | typeof LAST | ExchangeFailure {
   const b2 = optionBlock(m, Option.Block2);
   if (b2 === undefined || codeClass(m.code) !== 2) {
     // Without blocks mid-transfer, the server broke the sequence.
-    return ex.b2Offset > 0 ? "block-mismatch" : "whole";
+    return ex.b2Offset > 0 ? BLOCK_MISMATCH : WHOLE;
   }
   // RFC 7959 §2.4: a Block2 response; it must be the block we asked for.
   const size = blockSize(b2.szx);
-  if (b2.num * size !== ex.b2Offset) return "block-mismatch";
+  if (b2.num * size !== ex.b2Offset) return BLOCK_MISMATCH;
   // §2.4: the blocks of one body carry the same ETag (or none). The first block
   // this exchange receives sets the reference — block 0, or the block a
   // resumed download starts at (`offset`): there is nothing to compare it to.
@@ -128,18 +129,18 @@ export function acceptBlock2(ex: ClientExchange, m: CoapMessage, maxBodyBytes: n
     ex.b2Started = true;
     ex.etag = etag;
   } else if ((ex.etag === undefined) !== (etag === undefined) || (etag !== undefined && !sameBytes(etag, ex.etag!))) {
-    return "block-mismatch";
+    return BLOCK_MISMATCH;
   }
-  if (b2.more && m.payload.length !== size) return "block-mismatch";
+  if (b2.more && m.payload.length !== size) return BLOCK_MISMATCH;
   if (ex.spec.stream) {
-    out.push({ type: "block", id: ex.id, offset: ex.b2Offset, data: m.payload, more: b2.more, response: m });
+    out.push({ type: BLOCK, id: ex.id, offset: ex.b2Offset, data: m.payload, more: b2.more, response: m });
   } else {
-    if (ex.b2Length + m.payload.length > maxBodyBytes) return "too-large";
+    if (ex.b2Length + m.payload.length > maxBodyBytes) return TOO_LARGE;
     ex.b2Chunks.push(m.payload);
     ex.b2Length += m.payload.length;
   }
-  if (!b2.more) return "last";
+  if (!b2.more) return LAST;
   ex.b2Offset += m.payload.length;
   ex.b2Szx = b2.szx;
-  return "next";
+  return NEXT;
 }

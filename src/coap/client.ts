@@ -24,6 +24,7 @@ import {
 import { EndpointDriver, type CoapHost } from "./driver.js";
 import type { EndpointAction, EndpointOptions, ExchangeFailure, Peer, RequestSpec, UploadSource } from "./endpoint.js";
 import { parseLinkFormat, type CoreLink } from "./linkformat.js";
+import { BLOCK, CANCEL, DELETE, FAILED, GET, INCOMING, NOTIFICATION, OBSERVER_GONE, PING, PONG, POST, PUT, REQUEST, RESPOND, RESPONSE } from "./names.js";
 import { parseCoapUri, uriOptions } from "./uri.js";
 
 /** "unreachable": the datagram could not leave, or an ICMP port/host unreachable came back. */
@@ -99,21 +100,36 @@ interface Pending {
   peer?: Peer;
 }
 
-function toResponse(m: CoapMessage): CoapResponse {
-  const payload = m.payload;
-  return {
-    code: m.code,
-    codeText: codeText(m.code),
-    ok: codeClass(m.code) === 2,
-    payload,
-    contentFormat: optionUint(m, Option.ContentFormat),
-    options: m.options,
-    observe: optionUint(m, Option.Observe),
-    text() {
-      const t = decodeUtf8(payload);
-      return typeof t === "string" ? t : decodeLenient(payload);
-    },
-  };
+/** A response as the application sees it: `text()` is on the prototype, not a closure made per response. */
+class Response implements CoapResponse {
+  readonly code: number;
+  readonly codeText: string;
+  readonly ok: boolean;
+  readonly payload: Uint8Array;
+  readonly contentFormat: number | undefined;
+  readonly options: CoapOption[];
+  readonly observe: number | undefined;
+
+  constructor(m: CoapMessage) {
+    this.code = m.code;
+    this.codeText = codeText(m.code);
+    this.ok = codeClass(m.code) === 2;
+    this.payload = m.payload;
+    this.contentFormat = optionUint(m, Option.ContentFormat);
+    this.options = m.options;
+    this.observe = optionUint(m, Option.Observe);
+  }
+
+  text(): string {
+    const t = decodeUtf8(this.payload);
+    return typeof t === "string" ? t : decodeLenient(this.payload);
+  }
+}
+
+/** A request's payload as bytes or an upload source. */
+function requestPayload(p: Uint8Array | string | UploadSource | undefined): Uint8Array | UploadSource | undefined {
+  if (p === undefined || p instanceof Uint8Array) return p;
+  return typeof p === "string" ? encodeUtf8(p) : p;
 }
 
 function decodeLenient(b: Uint8Array): string {
@@ -153,16 +169,16 @@ export class CoapClient {
   }
 
   get(url: string, opts: RequestOptions = {}): Promise<CoapResponse> {
-    return this.request(url, { ...opts, method: "GET" });
+    return this.request(url, { ...opts, method: GET });
   }
   post(url: string, payload: Uint8Array | string | UploadSource, opts: RequestOptions = {}): Promise<CoapResponse> {
-    return this.request(url, { ...opts, method: "POST", payload });
+    return this.request(url, { ...opts, method: POST, payload });
   }
   put(url: string, payload: Uint8Array | string | UploadSource, opts: RequestOptions = {}): Promise<CoapResponse> {
-    return this.request(url, { ...opts, method: "PUT", payload });
+    return this.request(url, { ...opts, method: PUT, payload });
   }
   delete(url: string, opts: RequestOptions = {}): Promise<CoapResponse> {
-    return this.request(url, { ...opts, method: "DELETE" });
+    return this.request(url, { ...opts, method: DELETE });
   }
 
   /**
@@ -170,24 +186,24 @@ export class CoapClient {
    * and only one block is held at a time. Resolves with the last response.
    */
   download(url: string, onBlock: (data: Uint8Array, offset: number, more: boolean) => void, opts: RequestOptions = {}): Promise<CoapResponse> {
-    return this.#start(url, { method: "GET", ...opts }, { onBlock }) as Promise<CoapResponse>;
+    return this.#start(url, { method: GET, ...opts }, { onBlock }) as Promise<CoapResponse>;
   }
 
   /** Streams a Block1 body from `source` (PUT by default). */
   upload(url: string, source: UploadSource | Uint8Array, opts: RequestOptions = {}): Promise<CoapResponse> {
-    return this.request(url, { method: "PUT", ...opts, payload: source });
+    return this.request(url, { method: PUT, ...opts, payload: source });
   }
 
   /** Registers as an observer (RFC 7641); `onNotify` gets each fresh notification, the first response included. */
   observe(url: string, onNotify: (r: CoapResponse) => void, opts: RequestOptions = {}): ObserveHandle {
     let id = 0;
-    const ended = this.#start(url, { method: "GET", ...opts }, { onNotify }, (n) => (id = n));
+    const ended = this.#start(url, { method: GET, ...opts }, { onNotify }, (n) => (id = n));
     ended.catch(() => undefined); // the caller may only ever call cancel()
     return {
       ended,
       cancel: async () => {
         if (!this.#pending.has(id) || this.#driver.closed) return;
-        this.#driver.feed({ type: "cancel", id });
+        this.#driver.feed({ type: CANCEL, id });
         await ended.catch(() => undefined);
       },
     };
@@ -209,7 +225,7 @@ export class CoapClient {
         if (address === undefined) return reject(new CoapRequestError("dns", `cannot resolve ${u.host}`));
         const id = this.#nextId++;
         this.#pending.set(id, { resolve: () => resolve(), reject, deadline: this.#deadline(opts.timeoutMs) });
-        this.#feed({ type: "ping", id, peer: { address, port: u.port } }, id);
+        this.#feed({ type: PING, id, peer: { address, port: u.port } }, id);
       });
     });
   }
@@ -245,7 +261,7 @@ export class CoapClient {
   ): Promise<CoapResponse | undefined> {
     if (this.#driver.closed) return Promise.reject(new MoteError("closed", "client is closed"));
     const u = parseCoapUri(url);
-    const method = Method[opts.method ?? "GET"];
+    const method = Method[opts.method ?? GET];
     if (method === undefined) throw new MoteError("invalid-argument", `method ${opts.method}`);
     if (opts.token !== undefined && opts.token.length > 8) throw new MoteError("invalid-argument", "token longer than 8 bytes");
     if (opts.blockSize !== undefined && ![16, 32, 64, 128, 256, 512, 1024].includes(opts.blockSize)) {
@@ -262,7 +278,7 @@ export class CoapClient {
     if (opts.contentFormat !== undefined) options.push(uintOption(Option.ContentFormat, opts.contentFormat));
     if (opts.accept !== undefined) options.push(uintOption(Option.Accept, opts.accept));
     if (opts.options) options.push(...opts.options);
-    const payload = typeof opts.payload === "string" ? encodeUtf8(opts.payload) : opts.payload;
+    const payload = requestPayload(opts.payload);
     const spec: RequestSpec = {
       method,
       options,
@@ -290,7 +306,7 @@ export class CoapClient {
       }
       const peer: Peer = { address, port: u.port };
       this.#pending.get(id)!.peer = peer;
-      this.#feed({ type: "request", id, peer, request: spec }, id);
+      this.#feed({ type: REQUEST, id, peer, request: spec }, id);
     };
     // Sent from a job of its own (one promise reaction later), not from inside this
     // call: whatever called get() (a command, its dispatcher, the MQTT delivery) and
@@ -322,38 +338,41 @@ export class CoapClient {
 
   #onAction(a: EndpointAction): void {
     switch (a.type) {
-      case "response": {
+      case RESPONSE: {
         const p = this.#pending.get(a.id);
         this.#pending.delete(a.id);
-        p?.resolve(toResponse(a.response));
+        p?.resolve(new Response(a.response));
         break;
       }
-      case "pong": {
+      case PONG: {
         const p = this.#pending.get(a.id);
         this.#pending.delete(a.id);
         p?.resolve(undefined);
         break;
       }
-      case "failed": {
-        const p = this.#pending.get(a.id);
-        this.#pending.delete(a.id);
-        if (a.code === "cancelled" && p?.onNotify !== undefined) p.resolve(undefined); // an observation the caller ended
-        else p?.reject(new CoapRequestError(a.code));
+      case FAILED:
+        this.#failed(a.id, a.code);
         break;
-      }
-      case "notification":
-        this.#pending.get(a.id)?.onNotify?.(toResponse(a.response));
+      case NOTIFICATION:
+        this.#pending.get(a.id)?.onNotify?.(new Response(a.response));
         break;
-      case "block":
+      case BLOCK:
         this.#pending.get(a.id)?.onBlock?.(a.data, a.offset, a.more);
         break;
-      case "incoming":
+      case INCOMING:
         // A client socket is not a server: refuse politely (§5.8: 4.05 would name a resource).
-        this.#driver.feed({ type: "respond", exchange: a.exchange, response: { code: 4 << 5 | 4 } });
+        this.#driver.feed({ type: RESPOND, exchange: a.exchange, response: { code: 4 << 5 | 4 } });
         break;
-      case "observer-gone":
+      case OBSERVER_GONE:
         break;
     }
+  }
+
+  #failed(id: number, code: ExchangeFailure): void {
+    const p = this.#pending.get(id);
+    this.#pending.delete(id);
+    if (code === "cancelled" && p?.onNotify !== undefined) p.resolve(undefined); // an observation the caller ended
+    else p?.reject(new CoapRequestError(code));
   }
 
   #nearestDeadline(): number | undefined {
@@ -371,7 +390,7 @@ export class CoapClient {
     for (const [id, p] of this.#pending) {
       if (p.peer === undefined || (peer !== undefined && (p.peer.address !== peer.address || p.peer.port !== peer.port))) continue;
       this.#pending.delete(id);
-      if (!this.#driver.closed) this.#driver.feed({ type: "cancel", id, passive: true });
+      if (!this.#driver.closed) this.#driver.feed({ type: CANCEL, id, passive: true });
       const where = `${p.peer.address.includes(":") ? `[${p.peer.address}]` : p.peer.address}:${p.peer.port}`;
       const text = typeof why === "string" ? why.replace(/^unreachable: /, "") : "unreachable";
       // peer undefined: an ICMP error ("nothing listens on" / "no route to" + where)
@@ -383,7 +402,7 @@ export class CoapClient {
     for (const [id, p] of this.#pending) {
       if (p.deadline === undefined || p.deadline > now) continue;
       this.#pending.delete(id);
-      this.#driver.feed({ type: "cancel", id, passive: true });
+      this.#driver.feed({ type: CANCEL, id, passive: true });
       p.reject(new CoapRequestError("timeout", "request timeout"));
     }
   }

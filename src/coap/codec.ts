@@ -18,10 +18,11 @@
  */
 import { nameError } from "../errors.js";
 import { decodeUtf8, encodeUtf8, utf8Length } from "../util/utf8.js";
+import { ACK, CON, NON, RST } from "./names.js";
 
 /** Message types (§3: T field). */
 export type CoapType = "CON" | "NON" | "ACK" | "RST";
-const TYPE_NAMES: readonly CoapType[] = Object.freeze(["CON", "NON", "ACK", "RST"] as const);
+const TYPE_NAMES: readonly CoapType[] = Object.freeze([CON, NON, ACK, RST] as const);
 const TYPE_NUMBERS: Readonly<Record<CoapType, number>> = Object.freeze({ CON: 0, NON: 1, ACK: 2, RST: 3 });
 
 export interface CoapOption {
@@ -104,6 +105,9 @@ export function codeClass(c: number): number {
 }
 /** "2.05" style text for a code. */
 export function codeText(c: number): string {
+  return CODE_TEXTS.get(c) ?? formatCode(c);
+}
+function formatCode(c: number): string {
   const d = c & 31;
   return `${c >> 5}.${d < 10 ? "0" : ""}${d}`;
 }
@@ -130,6 +134,9 @@ export const ResponseCode = Object.freeze({
   NotImplemented: code(5, 1),
   ServiceUnavailable: code(5, 3),
 });
+
+/** The texts of the registered codes, made once: a text built per response is garbage on XS (docs/moddable.md). */
+const CODE_TEXTS: ReadonlyMap<number, string> = new Map(Object.values(ResponseCode).map((c) => [c, formatCode(c)]));
 
 export const Option = Object.freeze({
   IfMatch: 1,
@@ -229,20 +236,24 @@ function decodeHeader(data: Uint8Array): CoapHeader & { offset: number } {
   const tkl = b0 & 15;
   const c = data[1];
   const messageId = (data[2] << 8) | data[3];
-  const partial: CoapHeader = { type, code: c, messageId, token: new Uint8Array(0) };
   // §3: lengths 9-15 are reserved and MUST be processed as a message format error.
-  if (tkl > 8) throw new CoapFormatError("bad-token-length", `TKL ${tkl}`, partial);
-  if (data.length < 4 + tkl) throw new CoapFormatError("too-short", "token truncated", partial);
+  if (tkl > 8) throw new CoapFormatError("bad-token-length", `TKL ${tkl}`, { type, code: c, messageId, token: new Uint8Array(0) });
+  if (data.length < 4 + tkl) throw new CoapFormatError("too-short", "token truncated", { type, code: c, messageId, token: new Uint8Array(0) });
   const token = data.slice(4, 4 + tkl);
   return { type, code: c, messageId, token, offset: 4 + tkl };
+}
+
+/** The header an error carries, made only for an error (a message that decodes needs none). */
+function headerOf(head: CoapHeader): CoapHeader {
+  return { type: head.type, code: head.code, messageId: head.messageId, token: head.token };
 }
 
 /**
  * Decodes one datagram; the message's option values and payload view `data`. Throws `CoapFormatError` for anything §3/§5.4 says to
  * reject; unknown or malformed elective options are dropped.
  */
-export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): CoapMessage {
-  const maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+export function decodeMessage(data: Uint8Array, opts?: DecodeOptions): CoapMessage {
+  const maxBytes = opts?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   if (data.length > maxBytes) {
     let h: CoapHeader | undefined;
     try {
@@ -253,15 +264,14 @@ export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): CoapM
     throw new CoapFormatError("too-large", `${data.length} > ${maxBytes}`, h);
   }
   const head = decodeHeader(data);
-  const header: CoapHeader = { type: head.type, code: head.code, messageId: head.messageId, token: head.token };
   const cls = head.code >> 5;
   // §12.1: classes 1, 6 and 7 are reserved.
-  if (cls === 1 || cls >= 6) throw new CoapFormatError("reserved-class", codeText(head.code), header);
+  if (cls === 1 || cls >= 6) throw new CoapFormatError("reserved-class", codeText(head.code), headerOf(head));
   // §4.1: an Empty message (0.00) has no token, options or payload.
   if (head.code === 0 && (data.length !== 4 || head.token.length !== 0)) {
-    throw new CoapFormatError("bad-empty-message", undefined, header);
+    throw new CoapFormatError("bad-empty-message", undefined, headerOf(head));
   }
-  const maxOptions = opts.maxOptions ?? DEFAULT_MAX_OPTIONS;
+  const maxOptions = opts?.maxOptions ?? DEFAULT_MAX_OPTIONS;
   const options: CoapOption[] = [];
   let count = 0;
   let i = head.offset;
@@ -272,41 +282,41 @@ export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): CoapM
     const b = data[i++];
     if (b === 0xff) {
       // §3: a marker followed by a zero-length payload is a format error.
-      if (i === data.length) throw new CoapFormatError("empty-payload", undefined, header);
+      if (i === data.length) throw new CoapFormatError("empty-payload", undefined, headerOf(head));
       payload = data.subarray(i);
       break;
     }
     let delta = b >> 4;
     let length = b & 15;
     // §3.1: 15 is reserved in either nibble (outside the payload marker).
-    if (delta === 15 || length === 15) throw new CoapFormatError("bad-option-nibble", undefined, header);
+    if (delta === 15 || length === 15) throw new CoapFormatError("bad-option-nibble", undefined, headerOf(head));
     if (delta === 13) {
-      if (i + 1 > data.length) throw new CoapFormatError("truncated-option", "delta", header);
+      if (i + 1 > data.length) throw new CoapFormatError("truncated-option", "delta", headerOf(head));
       delta = data[i++] + 13;
     } else if (delta === 14) {
-      if (i + 2 > data.length) throw new CoapFormatError("truncated-option", "delta", header);
+      if (i + 2 > data.length) throw new CoapFormatError("truncated-option", "delta", headerOf(head));
       delta = ((data[i] << 8) | data[i + 1]) + 269;
       i += 2;
     }
     if (length === 13) {
-      if (i + 1 > data.length) throw new CoapFormatError("truncated-option", "length", header);
+      if (i + 1 > data.length) throw new CoapFormatError("truncated-option", "length", headerOf(head));
       length = data[i++] + 13;
     } else if (length === 14) {
-      if (i + 2 > data.length) throw new CoapFormatError("truncated-option", "length", header);
+      if (i + 2 > data.length) throw new CoapFormatError("truncated-option", "length", headerOf(head));
       length = ((data[i] << 8) | data[i + 1]) + 269;
       i += 2;
     }
     number += delta;
-    if (number > 65535) throw new CoapFormatError("truncated-option", `option number ${number}`, header);
-    if (i + length > data.length) throw new CoapFormatError("truncated-option", `option ${number} value`, header, number);
-    if (++count > maxOptions) throw new CoapFormatError("too-many-options", `> ${maxOptions}`, header);
+    if (number > 65535) throw new CoapFormatError("truncated-option", `option number ${number}`, headerOf(head));
+    if (i + length > data.length) throw new CoapFormatError("truncated-option", `option ${number} value`, headerOf(head), number);
+    if (++count > maxOptions) throw new CoapFormatError("too-many-options", `> ${maxOptions}`, headerOf(head));
     const value = data.subarray(i, i + length);
     i += length;
     const r = OPTION_RULES.get(number);
     if (r === undefined) {
-      if (opts.extraOptions?.has(number)) options.push({ number, value });
+      if (opts?.extraOptions?.has(number)) options.push({ number, value });
       else if (isCritical(number)) {
-        throw new CoapFormatError("unknown-critical-option", `option ${number}`, header, number);
+        throw new CoapFormatError("unknown-critical-option", `option ${number}`, headerOf(head), number);
       } // §5.4.1: unrecognised elective options are silently ignored
       lastNumber = number;
       continue;
@@ -315,7 +325,7 @@ export function decodeMessage(data: Uint8Array, opts: DecodeOptions = {}): CoapM
     const ok = length >= r[0] && length <= r[1] && (r[2] === 1 || number !== lastNumber);
     lastNumber = number;
     if (!ok) {
-      if (isCritical(number)) throw new CoapFormatError("bad-critical-option", `option ${number}`, header, number);
+      if (isCritical(number)) throw new CoapFormatError("bad-critical-option", `option ${number}`, headerOf(head), number);
       continue;
     }
     options.push({ number, value });
@@ -349,7 +359,9 @@ function extLength(n: number): number {
 export function encodedLength(m: CoapMessage): number {
   let n = 4 + m.token.length;
   let prev = 0;
-  for (const o of sortedOptions(m.options)) {
+  const options = sortedOptions(m.options);
+  for (let k = 0; k < options.length; k++) {
+    const o = options[k];
     const delta = o.number - prev;
     prev = o.number;
     n += 1 + extLength(delta) + extLength(o.value.length) + o.value.length;
@@ -386,7 +398,9 @@ export function encodeMessage(m: CoapMessage): Uint8Array {
   out.set(m.token, 4);
   let i = 4 + m.token.length;
   let prev = 0;
-  for (const o of sortedOptions(m.options)) {
+  const options = sortedOptions(m.options);
+  for (let k = 0; k < options.length; k++) {
+    const o = options[k];
     const delta = o.number - prev;
     const len = o.value.length;
     if (delta < 0 || o.number > 65535 || len > 65535 + 269) throw new CoapFormatError("bad-option-value", `option ${o.number}`);
@@ -447,7 +461,9 @@ export function stringOption(number: number, text: string): CoapOption {
 }
 
 export function findOption(m: CoapMessage, number: number): CoapOption | undefined {
-  for (const o of m.options) if (o.number === number) return o;
+  // An index loop: a for-of makes an iterator per call on XS, and this runs per option read.
+  const options = m.options;
+  for (let k = 0; k < options.length; k++) if (options[k].number === number) return options[k];
   return undefined;
 }
 export function hasOption(m: CoapMessage, number: number): boolean {

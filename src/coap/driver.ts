@@ -8,6 +8,7 @@
  */
 import { MoteError } from "../errors.js";
 import { CoapEndpoint, type EndpointAction, type EndpointEvent, type EndpointOptions, type Peer } from "./endpoint.js";
+import { DATAGRAM, SEND, TIMER } from "./names.js";
 
 export type HostErrorCode = "refused" | "reset" | "timeout" | "unreachable" | "closed" | "dns" | "tls" | "error";
 
@@ -47,7 +48,7 @@ interface DriverLink {
 // Made outside the class so the closures capture nothing but the link (XS
 // closures keep their whole scope, constructor arguments included).
 function packetCallback(link: DriverLink): (data: Uint8Array, address: string, port: number) => void {
-  return (data, address, port) => link.driver?.feed({ type: "datagram", peer: { address, port }, data });
+  return (data, address, port) => link.driver?.onDatagram(data, address, port);
 }
 function alarmCallback(link: DriverLink): () => void {
   return () => link.driver?.onAlarm();
@@ -69,6 +70,8 @@ export class EndpointDriver {
   #armed: number | undefined;
   #link: DriverLink | undefined;
   readonly #pending: EndpointEvent[] = [];
+  /** The endpoint's actions for one event, emptied for the next (one array, not one per datagram). */
+  readonly #actions: EndpointAction[] = [];
 
   constructor(
     host: CoapHost,
@@ -93,7 +96,24 @@ export class EndpointDriver {
     this.#armed = undefined;
     if (this.#closed) return;
     this.#hooks.tick?.(this.#host.now());
-    if (!this.#closed) this.feed({ type: "timer" });
+    if (!this.#closed) this.feed({ type: TIMER });
+  }
+
+  /** @internal a datagram came: handed to the endpoint without an event object, unless events wait (then it queues as one) */
+  onDatagram(data: Uint8Array, address: string, port: number): void {
+    if (this.#closed) return;
+    if (this.#feeding || this.#pending.length > 0) {
+      this.feed({ type: DATAGRAM, peer: { address, port }, data });
+      return;
+    }
+    this.#feeding = true;
+    try {
+      this.#run(this.endpoint.datagram(address, port, data, this.#host.now(), this.#actions));
+      this.#drain();
+    } finally {
+      this.#feeding = false;
+    }
+    this.rearm();
   }
 
   /** @internal the socket reported a fault */
@@ -116,26 +136,39 @@ export class EndpointDriver {
     if (this.#feeding) return;
     this.#feeding = true;
     try {
-      for (let n = 0; n < 10_000 && this.#pending.length > 0 && !this.#closed; n++) {
-        const ev = this.#pending.shift()!;
-        const actions = this.endpoint.handle(ev, this.#host.now());
-        for (const a of actions) {
-          if (a.type === "send") {
-            try {
-              this.#socket.send(a.data, a.peer.address, a.peer.port);
-            } catch (e) {
-              // A datagram that cannot leave now will not leave on a retransmission
-              // either: the owner fails what waits on that peer (events it feeds are queued).
-              this.#hooks.sendFailed?.(a.peer, e);
-            }
-          } else this.#onAction(a);
-          if (this.#closed) break;
-        }
-      }
+      this.#drain();
     } finally {
       this.#feeding = false;
     }
     this.rearm();
+  }
+
+  /** Handles the queued events (those the action handlers feed included), bounded. */
+  #drain(): void {
+    for (let n = 0; n < 10_000 && this.#pending.length > 0 && !this.#closed; n++) {
+      this.#run(this.endpoint.handle(this.#pending.shift()!, this.#host.now(), this.#actions));
+    }
+  }
+
+  /** Carries out `actions` and empties the array. */
+  #run(actions: EndpointAction[]): void {
+    try {
+      // An index loop: a for-of makes an iterator per event on XS.
+      for (let i = 0; i < actions.length && !this.#closed; i++) {
+        const a = actions[i];
+        if (a.type === SEND) {
+          try {
+            this.#socket.send(a.data, a.peer.address, a.peer.port);
+          } catch (e) {
+            // A datagram that cannot leave now will not leave on a retransmission
+            // either: the owner fails what waits on that peer (events it feeds are queued).
+            this.#hooks.sendFailed?.(a.peer, e);
+          }
+        } else this.#onAction(a);
+      }
+    } finally {
+      actions.length = 0;
+    }
   }
 
   rearm(): void {

@@ -122,6 +122,14 @@ export interface EndpointOptions {
   piggybackWindowMs?: number;
   /** Server: requests awaiting the application's answer; beyond it 5.03 (default 16). */
   maxServerExchanges?: number;
+  /**
+   * Peers known at once (default 64, at most 65536): each gets a small number that keys
+   * its message ids and tokens (peers.ts). When all are busy (an exchange, a request
+   * being answered, a CON of ours unacknowledged), a datagram from another peer is
+   * dropped, a request to one fails "queue-full" and a notification to one reports
+   * `observer-gone`; otherwise the least recently used idle peer is forgotten.
+   */
+  maxPeers?: number;
   /** Observe: re-register this long after Max-Age ran out without a notification (default 2000 ms). */
   reregisterMarginMs?: number;
   /** Uniform random number in [0, 1): retransmission jitter, first message id, tokens. */
@@ -146,10 +154,22 @@ export interface Flight {
 
 export type ClientState = "queued" | "active" | "observing" | "cancelling";
 
+/** A peer the endpoint knows (peers.ts `PeerTable`). */
+export interface PeerEntry {
+  /** 0 .. maxPeers - 1, reused only once the peer is forgotten. */
+  readonly id: number;
+  /** The peer's object, handed out in the actions for it. */
+  readonly peer: Peer;
+  /** The `now` of the last datagram from or exchange started with it (for eviction). */
+  lastUsed: number;
+  /** Client exchanges holding an NSTART slot to it (§4.7). */
+  active: number;
+}
+
 export interface ClientExchange {
   id: number;
   peer: Peer;
-  key: string;
+  peerEntry: PeerEntry;
   spec: RequestSpec;
   token: Uint8Array;
   state: ClientState;
@@ -186,8 +206,10 @@ export interface ClientExchange {
 export interface ServerExchange {
   id: number;
   peer: Peer;
+  /** The peer's id (peers.ts). */
+  pid: number;
   request: CoapMessage;
-  dedupKey: string;
+  dedupKey: number;
   /** Piggyback window end; after it an empty ACK goes out (CON only). */
   deadline: number | undefined;
   separate: boolean;
@@ -195,6 +217,8 @@ export interface ServerExchange {
 
 export interface OutgoingCon {
   peer: Peer;
+  /** The peer's id (peers.ts). */
+  pid: number;
   token: Uint8Array;
   flight: Flight;
   notification: boolean;

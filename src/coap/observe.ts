@@ -11,6 +11,7 @@
  */
 import { Option, findOption, optionUint, type CoapMessage } from "./codec.js";
 import type { ClientExchange } from "./endpoint-types.js";
+import { QUEUED } from "./names.js";
 
 /** §3.4: sequence numbers are 24-bit; "newer" is within half the space. */
 const SEQ_HALF = 1 << 23;
@@ -40,7 +41,7 @@ export function notificationFetch(parent: ClientExchange, m: CoapMessage, szx: n
     id,
     spec: { method: parent.spec.method, options: parent.spec.options },
     token,
-    state: "queued",
+    state: QUEUED,
     flight: undefined,
     responseDeadline: undefined,
     holdsSlot: false,

@@ -93,9 +93,10 @@ export function isIpAddress(text: string): boolean {
 }
 
 export function checkPort(port: unknown, allowZero: boolean): number {
-  if (typeof port !== "number" || !Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535)
+  // Number.isInteger is false for anything but a number: no `typeof` literal (a chunk per datagram sent on XS)
+  if (!Number.isInteger(port) || (port as number) < (allowZero ? 0 : 1) || (port as number) > 65535)
     throw new MoteError("invalid-argument", `port must be an integer ${allowZero ? 0 : 1}..65535`);
-  return port;
+  return port as number;
 }
 
 /** Bytes in what a host `read()` returned: an ArrayBuffer, or 0 for anything else. */

@@ -17,6 +17,12 @@ export interface DatagramSocket {
   readonly port: number;
 }
 
+/** `address` if it is an IP address, or throws (off the per-datagram path: send() checks a new address only). */
+function checkAddress(address: unknown): string {
+  if (typeof address !== "string" || !isIpAddress(address)) throw new MoteError("invalid-argument", "address must be an IP address");
+  return address;
+}
+
 export function openUdp(options: {
   port?: number;
   address?: string;
@@ -72,11 +78,7 @@ export function openUdp(options: {
       // The address check (regular expressions) cost XS more than the datagram itself
       // (bench/RESULTS.md, coap): a socket mostly sends to one peer, so the last
       // address that passed is not checked again.
-      if (address !== checked) {
-        if (typeof address !== "string" || !isIpAddress(address))
-          throw new MoteError("invalid-argument", "address must be an IP address");
-        checked = address;
-      }
+      if (address !== checked) checked = checkAddress(address);
       checkPort(toPort, false);
       try {
         host.write(data, address, toPort);

@@ -15,6 +15,16 @@ function result(r: CoapResponse): CoapResult {
   return { code: r.codeText, payload: r.payload, observe: r.observe };
 }
 
+/** A notification for the program (per message: no literal here, test/unit/hot-path-literals.test.ts). */
+function notification(r: CoapResponse): CoapResult | { error: string } {
+  // RFC 7641 §3.2: a notification with an error code ends the relation.
+  return r.ok ? result(r) : refusal(r);
+}
+
+function refusal(r: CoapResponse): { error: string } {
+  return { error: `response ${r.codeText}` };
+}
+
 function failure(e: unknown): { error: string } {
   const code = (e as { code?: unknown })?.code;
   return { error: typeof code === "string" ? code : String(e) };
@@ -41,12 +51,10 @@ export function coapPort(host: CoapHost): CoapPort & { close(): void } {
       let cancelled = false;
       let handle: { cancel(): Promise<void>; ended: Promise<CoapResponse | undefined> };
       try {
-        handle = get().observe(uri, (r) => {
-          if (cancelled) return;
-          // RFC 7641 §3.2: a notification with an error code ends the relation.
-          if (!r.ok) onNotify({ error: `response ${r.codeText}` });
-          else onNotify(result(r));
-        });
+        const deliver = (r: CoapResponse): void => {
+          if (!cancelled) onNotify(notification(r));
+        };
+        handle = get().observe(uri, deliver);
       } catch (e) {
         const f = failure(e);
         // Report asynchronously, like every other outcome.
