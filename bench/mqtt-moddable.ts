@@ -19,9 +19,15 @@
  *    fxSampleInstrumentation; build/simulators/modules/screen.c resets the garbage
  *    collection count after each line): collections summed, and the heap used and
  *    allocated at the start and the end of the window.
+ * 3. Garbage forwarding CoAP notifications: the device program observing a CoAP
+ *    resource that notifies every MOTE_BENCH_OBSERVE_MS (default 50) and publishing each
+ *    notification at QoS 0 (its `coapObserve`), telemetry off, and a hand-written program
+ *    on Moddable's 419 UDP socket and MQTT client doing the same, side by side for
+ *    MOTE_BENCH_OBSERVE_S seconds (default 30); collections summed as in 2.
  * Knobs: MOTE_BENCH_ROUNDS (default 9), MOTE_BENCH_Q0 / MOTE_BENCH_Q1 (messages per
- * round, default 2000 / 1000), MOTE_BENCH_TELEMETRY_S, MOTE_BENCH_BROKER_NODELAY,
- * MOTE_BENCH_ONLY (throughput | telemetry).
+ * round, default 2000 / 1000), MOTE_BENCH_TELEMETRY_S, MOTE_BENCH_OBSERVE_S,
+ * MOTE_BENCH_OBSERVE_MS, MOTE_BENCH_BROKER_NODELAY, MOTE_BENCH_ONLY (throughput |
+ * telemetry | observe).
  */
 import { build, type Plugin } from "esbuild";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,6 +40,7 @@ import { findModdable, type ModdableSdk } from "../host-shim/moddable/sdk.js";
 import { projectRoot } from "../host-shim/xs/engine.js";
 import { parseInstruments, type Instruments as Sample } from "../host-shim/moddable/instruments.js";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
+import { startCoapServer } from "../host-shim/sim/peers.js";
 import type { Emit } from "./lib.js";
 
 const PLATFORM = "Moddable 8.2.3 lin, mcconfig -m -i";
@@ -348,10 +355,160 @@ async function garbage(sdk: ModdableSdk, emit: Emit): Promise<void> {
   }
 }
 
+// --- 3. garbage forwarding CoAP notifications --------------------------------
+
+/**
+ * A program written by hand on Moddable's ECMA-419 sockets doing what mote's device
+ * program does with a configured `coapObserve`: observes coap://…/sensor (RFC 7641
+ * GET with Observe 0), acknowledges a confirmable notification (RFC 7252 §4.2), and
+ * publishes each payload at QoS 0 through Moddable's 419 MQTT client.
+ */
+function observePeerSource(mqttPort: number, coapPort: number): string {
+  const dir = join(projectRoot(), ".moddable", "src", "mqttclient-observe");
+  mkdirSync(dir, { recursive: true });
+  const main = `import UDP from "embedded:io/socket/udp";
+const MQTTClient = device.network.mqtt.io;
+let mqttClient;
+let forwarded = 0;
+const udp = new UDP({
+	onReadable(count) {
+		while (count--) {
+			const d = new Uint8Array(this.read());
+			const type = (d[0] >> 4) & 3, tkl = d[0] & 15;
+			if (0 === type) this.write(Uint8Array.of(0x60, 0, d[2], d[3]).buffer, "127.0.0.1", ${coapPort}); // ACK a CON
+			let o = 4 + tkl;
+			while (o < d.length && 0xff !== d[o]) {
+				let delta = d[o] >> 4, length = d[o] & 15;
+				o++;
+				if (13 === delta) o += 1; else if (14 === delta) o += 2;
+				if (13 === length) length = d[o++] + 13; else if (14 === length) { length = ((d[o] << 8) | d[o + 1]) + 269; o += 2; }
+				o += length;
+			}
+			if (o >= d.length || !mqttClient) continue;
+			const payload = d.slice(o + 1).buffer;
+			mqttClient.write(payload, { topic: "bench/419/coap/sensor", QoS: 0, byteLength: payload.byteLength });
+			forwarded++;
+		}
+	}
+});
+new MQTTClient({
+	...device.network.mqtt,
+	host: "127.0.0.1",
+	port: ${mqttPort},
+	id: "bench-419-observe",
+	keepalive: 60_000,
+	onControl(msg) {
+		if (MQTTClient.CONNACK !== msg.operation) return;
+		mqttClient = this;
+		trace("peer connected\\n");
+		// CON GET, message id 1, token 0x42, Observe 0 (option 6, empty), Uri-Path "sensor" (option 11)
+		udp.write(Uint8Array.of(0x41, 0x01, 0x00, 0x01, 0x42, 0x60, 0x56, 0x73, 0x65, 0x6e, 0x73, 0x6f, 0x72).buffer, "127.0.0.1", ${coapPort});
+	},
+	onReadable(count) {
+		this.read(count);
+	},
+	onError() {
+		trace("peer error\\n");
+	}
+});
+`;
+  writeIfChanged(join(dir, "main.js"), main);
+  const manifest = {
+    include: [
+      "$(MODDABLE)/examples/manifest_base.json",
+      "$(MODDABLE)/examples/manifest_net.json",
+      // the same UDP socket as mote's lin build (manifest_host.json): woken per datagram, not polled
+      "$(MOTE)/boards/desktop/manifest_udp.json",
+      "$(MODDABLE)/modules/io/manifest.json",
+      "$(MODDABLE)/examples/io/tcp/mqttclient/manifest_mqttclient.json",
+    ],
+    modules: { "*": "./main" },
+  };
+  const file = join(dir, "manifest.json");
+  writeIfChanged(file, JSON.stringify(manifest, null, 2));
+  return file;
+}
+
+async function observeGarbage(sdk: ModdableSdk, emit: Emit): Promise<void> {
+  const seconds = env("MOTE_BENCH_OBSERVE_S", 30);
+  const periodMs = env("MOTE_BENCH_OBSERVE_MS", 50);
+  const broker = await startMosquitto();
+  const coapServer = await startCoapServer({ sensorPeriodMs: periodMs });
+  const dir = mkdtempSync(join(tmpdir(), "mote-bench-observe-"));
+  const peerDir = mkdtempSync(join(tmpdir(), "mote-bench-observe-peer-"));
+  const observer = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.port, clientId: "bench-observe-observer", reconnectPeriod: 0 });
+  const id = "bench-lin-observe";
+  const moteTopic = `mote/${id}/coap/sensor`;
+  const peerTopic = "bench/419/coap/sensor";
+  const seen = { mote: 0, peer: 0 };
+  observer.on("message", (topic) => {
+    if (topic === moteTopic) seen.mote++;
+    if (topic === peerTopic) seen.peer++;
+  });
+  await observer.subscribeAsync([moteTopic, peerTopic], { qos: 0 });
+  let device: ModdableDevice | undefined;
+  let peer: ReturnType<typeof runModdable> | undefined;
+  try {
+    const root = process.env.MOTE_BENCH_DEVICE_ROOT;
+    const so = await buildModdable("device", sdk, root ? { root } : {});
+    const peerSo = await buildManifest(observePeerSource(broker.port, coapServer.port), join(projectRoot(), ".moddable", "mqttclient-observe"), sdk);
+    // telemetry once an hour: in the window, the notifications are all the program does
+    writePreferences(dir, {
+      mote: { ssid: "lab", password: "secret-pass", broker: `mqtt://127.0.0.1:${broker.port}`, clientId: id, telemetryMs: 3_600_000, coapObserve: `${coapServer.url}/sensor` },
+    });
+    device = new ModdableDevice(so, sdk, dir, { onLine: process.env.MOTE_LOG ? (l) => console.error(`[lin] ${l}`) : undefined });
+    device.start();
+    peer = runModdable(peerSo, sdk, { cwd: peerDir });
+    await Promise.all([device.waitFor(/mqtt connected/, 60_000), peer.waitFor(/peer connected/, 60_000)]);
+    await new Promise((r) => setTimeout(r, 2000)); // both observations registered, the connect's own work done
+    const moteFrom = device.lines.length;
+    const peerFrom = peer.lines.length;
+    const at = { ...seen };
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const sent = { mote: seen.mote - at.mote, peer: seen.peer - at.peer };
+    await device.stop();
+    await peer.kill();
+    const m = windowOf("mote", device.lines, moteFrom);
+    const q = windowOf("peer", peer.lines, peerFrom);
+    const expected = (seconds * 1000) / periodMs / 2;
+    if (sent.mote < expected || sent.peer < expected) throw new Error(`notifications did not flow: mote ${sent.mote}, peer ${sent.peer} in ${seconds} s (at least ${expected})`);
+    emit({
+      metric: `observe_collections_${seconds}s_moddable`,
+      unit: "collections",
+      engine: "xs",
+      mote: m.collections,
+      peer: `a hand-written program on Moddable's 419 UDP socket and MQTT client: observe, ACK, publish QoS 0 (a notification every ${periodMs} ms)`,
+      peer_value: q.collections,
+      // smaller is better: > 1 means mote collects less
+      ratio: +(q.collections / Math.max(m.collections, 1)).toFixed(2),
+      per_100_notifications: +((100 * m.collections) / sent.mote).toFixed(2),
+      peer_per_100_notifications: +((100 * q.collections) / sent.peer).toFixed(2),
+      notifications: sent.mote,
+      peer_notifications: sent.peer,
+      samples: m.seconds,
+      used_low_second_half: m.usedLowSecondHalf,
+      used_low_first_half: m.usedLowFirstHalf,
+      peer_used_low_second_half: q.usedLowSecondHalf,
+      allocated_last: m.allocatedLast,
+      peer_allocated_last: q.allocatedLast,
+      platform: PLATFORM,
+    });
+  } finally {
+    await device?.stop();
+    await peer?.kill();
+    await observer.endAsync();
+    await coapServer.close();
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(peerDir, { recursive: true, force: true });
+  }
+}
+
 export async function run(emit: Emit): Promise<void> {
   const sdk = findModdable();
   if (typeof sdk === "string") throw new Error(sdk);
-  const only = process.env.MOTE_BENCH_ONLY; // "throughput" | "telemetry": one part while working on it
-  if (only !== "telemetry") await throughput(sdk, emit);
-  if (only !== "throughput") await garbage(sdk, emit);
+  const only = process.env.MOTE_BENCH_ONLY; // "throughput" | "telemetry" | "observe": one part while working on it
+  if (only === undefined || only === "throughput") await throughput(sdk, emit);
+  if (only === undefined || only === "telemetry") await garbage(sdk, emit);
+  if (only === undefined || only === "observe") await observeGarbage(sdk, emit);
 }

@@ -376,10 +376,19 @@ export class CoapClient {
   }
 
   #nearestDeadline(): number | undefined {
-    let d: number | undefined;
-    for (const p of this.#pending.values()) if (p.deadline !== undefined && (d === undefined || p.deadline < d)) d = p.deadline;
-    return d;
+    // forEach with a callback made once: a for…of over the Map made an iterator and a result per entry
+    // at every datagram (garbage on XS)
+    this.#nearest = undefined;
+    this.#pending.forEach(this.#visitDeadline);
+    return this.#nearest;
   }
+
+  /** #nearestDeadline()'s running minimum, and its callback. */
+  #nearest: number | undefined;
+  readonly #visitDeadline = (p: Pending): void => {
+    const d = p.deadline;
+    if (d !== undefined && (this.#nearest === undefined || d < this.#nearest)) this.#nearest = d;
+  };
 
   /**
    * Fails at once what waits on `peer` (every request sent, when the socket does

@@ -228,7 +228,12 @@ const DEFAULT_MAX_MESSAGE = 65535;
 const DEFAULT_MAX_OPTIONS = 64;
 
 /** Reads the 4-byte header and the token, or throws. */
-function decodeHeader(data: Uint8Array): CoapHeader & { offset: number } {
+/**
+ * The message a datagram's header starts (§3), its options and payload still to come:
+ * one object for the decode, where a header object and then the message were two.
+ * The token views `data` (as option values and the payload do).
+ */
+function decodeHeader(data: Uint8Array): CoapMessage {
   if (data.length < 4) throw new CoapFormatError("too-short", `${data.length} bytes`);
   const b0 = data[0];
   if (b0 >> 6 !== 1) throw new CoapFormatError("bad-version", `version ${b0 >> 6}`); // §3: silently ignore
@@ -239,8 +244,8 @@ function decodeHeader(data: Uint8Array): CoapHeader & { offset: number } {
   // §3: lengths 9-15 are reserved and MUST be processed as a message format error.
   if (tkl > 8) throw new CoapFormatError("bad-token-length", `TKL ${tkl}`, { type, code: c, messageId, token: new Uint8Array(0) });
   if (data.length < 4 + tkl) throw new CoapFormatError("too-short", "token truncated", { type, code: c, messageId, token: new Uint8Array(0) });
-  const token = data.slice(4, 4 + tkl);
-  return { type, code: c, messageId, token, offset: 4 + tkl };
+  const token = tkl === 0 ? EMPTY : data.subarray(4, 4 + tkl);
+  return { type, code: c, messageId, token, options: [], payload: EMPTY };
 }
 
 /** The header an error carries, made only for an error (a message that decodes needs none). */
@@ -272,18 +277,17 @@ export function decodeMessage(data: Uint8Array, opts?: DecodeOptions): CoapMessa
     throw new CoapFormatError("bad-empty-message", undefined, headerOf(head));
   }
   const maxOptions = opts?.maxOptions ?? DEFAULT_MAX_OPTIONS;
-  const options: CoapOption[] = [];
+  const options = head.options;
   let count = 0;
-  let i = head.offset;
+  let i = 4 + head.token.length;
   let number = 0;
-  let payload: Uint8Array = EMPTY;
   let lastNumber = -1;
   while (i < data.length) {
     const b = data[i++];
     if (b === 0xff) {
       // §3: a marker followed by a zero-length payload is a format error.
       if (i === data.length) throw new CoapFormatError("empty-payload", undefined, headerOf(head));
-      payload = data.subarray(i);
+      head.payload = data.subarray(i);
       break;
     }
     let delta = b >> 4;
@@ -330,9 +334,9 @@ export function decodeMessage(data: Uint8Array, opts?: DecodeOptions): CoapMessa
     }
     options.push({ number, value });
   }
-  // Option values and the payload are views into `data` (no copies: XS copies slowly);
-  // datagrams are fresh buffers from the socket, never reused.
-  return { type: head.type, code: head.code, messageId: head.messageId, token: head.token, options, payload };
+  // The token, option values and the payload are views into `data` (no copies: XS copies
+  // slowly); datagrams are fresh buffers from the socket, never reused.
+  return head;
 }
 
 /** The header of a datagram if it has a readable one (for RST on garbage, §4.2). */
@@ -433,6 +437,15 @@ function writeExt(out: Uint8Array, i: number, n: number): number {
 /** An Empty message (§4.1): ACK, RST or ping CON. */
 export function emptyMessage(type: CoapType, messageId: number): CoapMessage {
   return { type, code: 0, messageId, token: EMPTY, options: [], payload: EMPTY };
+}
+
+/** The 4 bytes of an Empty message (§4.1: code 0.00, no token, options or payload), without a message object to encode. */
+export function encodeEmpty(type: CoapType, messageId: number): Uint8Array {
+  const out = new Uint8Array(4);
+  out[0] = 0x40 | (TYPE_NUMBERS[type] << 4);
+  out[2] = messageId >> 8;
+  out[3] = messageId & 0xff;
+  return out;
 }
 
 // ---------------------------------------------------------------------------

@@ -72,6 +72,8 @@ export class EndpointDriver {
   readonly #pending: EndpointEvent[] = [];
   /** The endpoint's actions for one event, emptied for the next (one array, not one per datagram). */
   readonly #actions: EndpointAction[] = [];
+  /** Entries of #actions already carried out (see #run). */
+  #ran = 0;
 
   constructor(
     host: CoapHost,
@@ -150,12 +152,20 @@ export class EndpointDriver {
     }
   }
 
-  /** Carries out `actions` and empties the array. */
+  /**
+   * Carries out the actions the endpoint appended to `actions` since the last call, and
+   * lets go of them. The array is emptied only once it holds RUN_KEPT entries: XS frees
+   * an array's storage when its length drops to 0, so emptying it per datagram made it
+   * grow again, twice, for each one (chunks of garbage per datagram).
+   */
   #run(actions: EndpointAction[]): void {
+    const slots = actions as (EndpointAction | undefined)[];
+    let i = this.#ran;
     try {
       // An index loop: a for-of makes an iterator per event on XS.
-      for (let i = 0; i < actions.length && !this.#closed; i++) {
+      for (; i < actions.length && !this.#closed; i++) {
         const a = actions[i];
+        slots[i] = undefined;
         if (a.type === SEND) {
           try {
             this.#socket.send(a.data, a.peer.address, a.peer.port);
@@ -167,7 +177,10 @@ export class EndpointDriver {
         } else this.#onAction(a);
       }
     } finally {
-      actions.length = 0;
+      // what a throw or close left is dropped, as before
+      for (; i < actions.length; i++) slots[i] = undefined;
+      this.#ran = actions.length;
+      if (this.#ran >= RUN_KEPT) this.#ran = actions.length = 0;
     }
   }
 
@@ -197,3 +210,6 @@ export class EndpointDriver {
 export function peer(address: string, port: number): Peer {
   return { address, port };
 }
+
+/** #run(): entries the actions array grows to before it is emptied. */
+const RUN_KEPT = 32;

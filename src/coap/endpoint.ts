@@ -94,6 +94,7 @@ export class CoapEndpoint {
     };
     const maxPeers = this.#o.maxPeers;
     if (!(Number.isInteger(maxPeers) && maxPeers >= 1 && maxPeers <= MAX_PEERS_LIMIT)) throw new MoteError("invalid-argument", `maxPeers ${maxPeers}`);
+    if (!(Number.isInteger(this.#o.maxDedup) && this.#o.maxDedup >= 1)) throw new MoteError("invalid-argument", `maxDedup ${this.#o.maxDedup}`);
     this.#peers = new PeerTable(maxPeers);
     this.#layer = new MessageLayer(this.#o);
     this.#server = new ServerExchanges(this.#layer, this.#o);
@@ -106,14 +107,18 @@ export class CoapEndpoint {
 
   /** The earliest time a `timer` event has work to do (absolute ms), or undefined. */
   nextDeadline(): number | undefined {
-    let d = this.#server.nextDeadline();
-    for (const ex of this.#clients.values()) {
-      d = earliest(d, ex.flight?.deadline);
-      d = earliest(d, ex.responseDeadline);
-      d = earliest(d, ex.reregisterAt);
-    }
-    return d;
+    // forEach with a callback made once: a for…of over the Map made an iterator and a result
+    // per exchange at every datagram (garbage on XS)
+    this.#earliest = this.#server.nextDeadline();
+    this.#clients.forEach(this.#visitDeadlines);
+    return this.#earliest;
   }
+
+  /** nextDeadline()'s running minimum, and its callback. */
+  #earliest: number | undefined;
+  readonly #visitDeadlines = (ex: ClientExchange): void => {
+    this.#earliest = earliest(earliest(earliest(this.#earliest, ex.flight?.deadline), ex.responseDeadline), ex.reregisterAt);
+  };
 
   /** Handles `event`; the actions are appended to `out` (a new array if none is given) and returned. */
   handle(event: EndpointEvent, now: number, out: EndpointAction[] = []): EndpointAction[] {
@@ -179,15 +184,15 @@ export class CoapEndpoint {
     const layer = this.#layer;
     const dk = midKey(pid, m.messageId);
     const seen = layer.seen(dk);
-    if (seen !== undefined && !(seen.evicted && seen.replayable)) {
-      if (m.type === CON && seen.reply !== undefined) layer.send(peer, seen.reply, out);
+    if (seen >= 0 && !layer.replayable(seen)) {
+      if (m.type === CON) layer.resend(seen, peer, out);
       return;
     }
-    if (seen !== undefined) layer.forget(dk, seen); // reply dropped, request idempotent: process it again
+    // new, or a duplicate whose reply was dropped and whose request is idempotent: processed (again)
     layer.remember(dk, now, codeClass(m.code) === 0 && idempotent(m.code));
     if (m.code === 0) {
       // §4.3: an empty CON is a ping, answered with RST; an empty NON is ignored.
-      if (m.type === CON) layer.reply(peer, emptyMessage(RST, m.messageId), dk, out);
+      if (m.type === CON) layer.replyEmpty(peer, RST, m.messageId, dk, out);
       return;
     }
     if (codeClass(m.code) === 0) {
@@ -197,10 +202,10 @@ export class CoapEndpoint {
     const ex = this.#byToken.get(pid, m.token); // §5.3.2: the token of the peer's response names the exchange
     if (ex === undefined) {
       // §4.2/§4.3: a response nobody waits for is rejected; RFC 7641 §3.6 relies on this.
-      layer.reply(peer, emptyMessage(RST, m.messageId), dk, out);
+      layer.replyEmpty(peer, RST, m.messageId, dk, out);
       return;
     }
-    if (m.type === CON) layer.reply(peer, emptyMessage(ACK, m.messageId), dk, out); // §4.2: a CON response is acknowledged
+    if (m.type === CON) layer.replyEmpty(peer, ACK, m.messageId, dk, out); // §4.2: a CON response is acknowledged
     this.#onResponse(ex, m, now, out);
   }
 
@@ -217,8 +222,8 @@ export class CoapEndpoint {
     if (h.type !== CON) return; // §4.3: a malformed NON is silently ignored
     const dk = midKey(pid, h.messageId);
     const seen = layer.seen(dk);
-    if (seen !== undefined) {
-      if (seen.reply !== undefined) layer.send(peer, seen.reply, out);
+    if (seen >= 0) {
+      layer.resend(seen, peer, out);
       return;
     }
     layer.remember(dk, now, false);
@@ -227,7 +232,7 @@ export class CoapEndpoint {
       layer.reply(peer, { type: ACK, code: ResponseCode.BadOption, messageId: h.messageId, token: h.token, options: [], payload: EMPTY }, dk, out);
       return;
     }
-    layer.reply(peer, emptyMessage(RST, h.messageId), dk, out); // §4.2
+    layer.replyEmpty(peer, RST, h.messageId, dk, out); // §4.2
   }
 
   #onAckOrReset(pid: number, m: CoapMessage, now: number, out: EndpointAction[]): void {

@@ -11,9 +11,10 @@
  *   answer again, within a byte budget (oldest replies dropped first).
  * It sends nothing itself: `send` and `reply` append "send" actions to `out`.
  */
-import { encodeMessage, type CoapMessage } from "./codec.js";
-import { CON, EXPIRED, RESEND, SEND, WAIT } from "./names.js";
+import { encodeEmpty, encodeMessage, type CoapMessage } from "./codec.js";
+import { CON, EXPIRED, RESEND, SEND, WAIT, type ACK, type RST } from "./names.js";
 import type { ClientExchange, EndpointAction, Flight, OutgoingCon, Peer, ResolvedOptions } from "./endpoint-types.js";
+import { DedupTable } from "./dedup.js";
 
 /**
  * The key of message id `mid` from the peer with id `pid` (peers.ts) in `unacked` and
@@ -42,27 +43,17 @@ export function idempotent(method: number): boolean {
   return method === 1 || method === 3 || method === 4 || method === 5 || method === 7;
 }
 
-export interface DedupEntry {
-  expires: number;
-  reply: Uint8Array | undefined;
-  /** The stored reply was dropped to stay within maxDedupBytes. */
-  evicted: boolean;
-  /** The request may be processed again if its reply was dropped (§5.1: safe/idempotent methods). */
-  replayable: boolean;
-}
-
 export class MessageLayer {
   /** Unacknowledged messages we sent, by `midKey`: client exchanges and server-side CONs. */
   readonly unacked = new Map<number, ClientExchange | OutgoingCon>();
   readonly #o: ResolvedOptions;
   #nextMid: number;
-  readonly #dedup = new Map<number, DedupEntry>();
-  /** No entry of `#dedup` expires before this (it may expire later: the walk then looks again). */
-  #expiresFrom = Infinity;
-  #dedupBytes = 0;
+  /** Messages received lately, for duplicate detection (§4.5). */
+  readonly #dedup: DedupTable;
 
   constructor(o: ResolvedOptions) {
     this.#o = o;
+    this.#dedup = new DedupTable(o.maxDedup, o.exchangeLifetimeMs, o.maxDedupBytes);
     this.#nextMid = Math.floor(o.random() * 0x10000) & 0xffff;
   }
 
@@ -106,74 +97,50 @@ export class MessageLayer {
   /** Sends `m` and keeps it as the answer to duplicates of the message `dedupKey` names. */
   reply(peer: Peer, m: CoapMessage, dedupKey: number | undefined, out: EndpointAction[]): void {
     const wire = encodeMessage(m);
-    if (dedupKey !== undefined) {
-      const e = this.#dedup.get(dedupKey);
-      if (e !== undefined) this.#store(e, wire);
-    }
+    if (dedupKey !== undefined) this.#dedup.setReply(dedupKey, wire);
     this.send(peer, wire, out);
   }
 
+  /** reply() of an Empty ACK or RST (the acknowledgement of every CON notification: no message object made, no bytes kept). */
+  replyEmpty(peer: Peer, type: typeof ACK | typeof RST, mid: number, dedupKey: number | undefined, out: EndpointAction[]): void {
+    if (dedupKey !== undefined) this.#dedup.setEmptyReply(dedupKey, type);
+    this.send(peer, encodeEmpty(type, mid), out);
+  }
+
   // -------------------------------------------------------------------------
-  // Duplicate detection (§4.5)
+  // Duplicate detection (§4.5): dedup.ts
 
   /** Forgets what is older than EXCHANGE_LIFETIME; called at every event. */
   expire(now: number): void {
-    // Most events find nothing expired: they skip the walk (its iterator is garbage on XS).
-    if (this.#expiresFrom > now) return;
-    this.#expiresFrom = Infinity;
-    for (const [k, e] of this.#dedup) {
-      if (e.expires > now) {
-        this.#expiresFrom = e.expires; // insertion order = expiry order
-        break;
-      }
-      this.forget(k, e);
-    }
+    this.#dedup.expire(now);
   }
 
-  seen(key: number): DedupEntry | undefined {
-    return this.#dedup.get(key);
+  /** The duplicate table's slot of the message `key` (a `midKey`), or -1 for a new message. */
+  seen(key: number): number {
+    return this.#dedup.find(key);
   }
 
-  forget(key: number, e: DedupEntry): void {
-    if (e.reply !== undefined) this.#dedupBytes -= e.reply.length;
-    this.#dedup.delete(key);
+  /** Whether the message seen in `slot` is processed again: its reply was dropped, and it is safe to (§5.1). */
+  replayable(slot: number): boolean {
+    return this.#dedup.replayable(slot);
   }
 
-  remember(key: number, now: number, replayable: boolean): DedupEntry {
-    if (this.#dedup.size >= this.#o.maxDedup) {
-      for (const [k, e] of this.#dedup) {
-        this.forget(k, e);
-        break;
-      }
-    }
-    const e: DedupEntry = { expires: now + this.#o.exchangeLifetimeMs, reply: undefined, evicted: false, replayable };
-    this.#dedup.set(key, e);
-    if (e.expires < this.#expiresFrom) this.#expiresFrom = e.expires;
-    return e;
+  /** Sends again the reply kept for the message seen in `slot`, if any (§4.5: a duplicate CON gets the same answer). */
+  resend(slot: number, peer: Peer, out: EndpointAction[]): void {
+    const r = this.#dedup.reply(slot);
+    if (r !== undefined) this.send(peer, r, out);
+  }
+
+  forget(slot: number): void {
+    this.#dedup.forget(slot);
+  }
+
+  remember(key: number, now: number, replayable: boolean): void {
+    this.#dedup.remember(key, now, replayable);
   }
 
   /** Forgets the duplicates of the peer with id `pid` (peers.ts: its id is about to go to another peer). */
   forgetPeer(pid: number): void {
-    for (const [k, e] of [...this.#dedup]) if (peerOfMidKey(k) === pid) this.forget(k, e);
-  }
-
-  /** Keeps `wire` as the reply to repeat for duplicates, within maxDedupBytes (oldest replies go first). */
-  #store(e: DedupEntry, wire: Uint8Array): void {
-    if (e.reply !== undefined) this.#dedupBytes -= e.reply.length;
-    e.reply = undefined;
-    if (wire.length > this.#o.maxDedupBytes) {
-      e.evicted = true;
-      return;
-    }
-    // Within the budget (the usual case) nothing is walked.
-    if (this.#dedupBytes + wire.length > this.#o.maxDedupBytes) for (const old of this.#dedup.values()) {
-      if (this.#dedupBytes + wire.length <= this.#o.maxDedupBytes) break;
-      if (old.reply === undefined) continue;
-      this.#dedupBytes -= old.reply.length;
-      old.reply = undefined;
-      old.evicted = true;
-    }
-    e.reply = wire;
-    this.#dedupBytes += wire.length;
+    this.#dedup.forgetPeer(pid, peerOfMidKey);
   }
 }

@@ -11,8 +11,8 @@
  *   (§4.5). An RST to one, or a CON notification never acknowledged, reports
  *   `observer-gone` (§3.6, §4.5).
  */
-import { Option, ResponseCode, codeClass, emptyMessage, encodeMessage, encodeUint, optionUint, type CoapMessage } from "./codec.js";
-import type { EndpointAction, OutgoingCon, Peer, ResolvedOptions, ResponseSpec, ServerExchange } from "./endpoint-types.js";
+import { Option, ResponseCode, codeClass, encodeMessage, encodeUint, optionUint, type CoapMessage } from "./codec.js";
+import type { ClientExchange, EndpointAction, OutgoingCon, Peer, ResolvedOptions, ResponseSpec, ServerExchange } from "./endpoint-types.js";
 import { isClientExchange, midKey, peerOfMidKey, sameBytes, type MessageLayer } from "./message-layer.js";
 import { ACK, CON, EXPIRED, INCOMING, NON, OBSERVER_GONE, RESEND, RST } from "./names.js";
 
@@ -137,19 +137,28 @@ export class ServerExchanges {
       // §5.2.2: the application is slow; acknowledge now, respond separately later.
       s.deadline = now + this.#o.responseTimeoutMs;
       s.separate = true;
-      layer.reply(s.peer, emptyMessage(ACK, s.request.messageId), s.dedupKey, out);
+      layer.replyEmpty(s.peer, ACK, s.request.messageId, s.dedupKey, out);
     }
   }
 
   /** The earliest deadline of the server side (absolute ms), or undefined. */
   nextDeadline(): number | undefined {
-    let d: number | undefined;
-    for (const s of this.#servers.values()) if (s.deadline !== undefined && (d === undefined || s.deadline < d)) d = s.deadline;
-    for (const o of this.#layer.unacked.values()) {
-      if (isClientExchange(o) || o.flight.deadline === undefined) continue;
-      if (d === undefined || o.flight.deadline < d) d = o.flight.deadline;
-    }
-    return d;
+    // forEach with callbacks made once: a for…of over a Map made an iterator and a result per
+    // entry at every datagram (garbage on XS)
+    this.#earliest = undefined;
+    this.#servers.forEach(this.#visitServer);
+    this.#layer.unacked.forEach(this.#visitUnacked);
+    return this.#earliest;
+  }
+
+  /** nextDeadline()'s running minimum, and its callbacks. */
+  #earliest: number | undefined;
+  readonly #visitServer = (s: ServerExchange): void => this.#consider(s.deadline);
+  readonly #visitUnacked = (o: ClientExchange | OutgoingCon): void => {
+    if (!isClientExchange(o)) this.#consider(o.flight.deadline);
+  };
+  #consider(d: number | undefined): void {
+    if (d !== undefined && (this.#earliest === undefined || d < this.#earliest)) this.#earliest = d;
   }
 
   #sendResponse(peer: Peer, pid: number, req: CoapMessage, dk: number, separate: boolean, r: ResponseSpec, now: number, out: EndpointAction[]): void {
@@ -160,7 +169,7 @@ export class ServerExchanges {
     const suppressed = nr !== undefined && ((cls === 2 && (nr & 2) !== 0) || (cls === 4 && (nr & 8) !== 0) || (cls === 5 && (nr & 16) !== 0));
     const base = { code: r.code, token: req.token, options: r.options ?? [], payload: r.payload ?? EMPTY };
     if (req.type === CON && !separate) {
-      if (suppressed) layer.reply(peer, emptyMessage(ACK, req.messageId), dk, out);
+      if (suppressed) layer.replyEmpty(peer, ACK, req.messageId, dk, out);
       else layer.reply(peer, { type: ACK, messageId: req.messageId, ...base }, dk, out); // §5.2.1 piggybacked
       return;
     }

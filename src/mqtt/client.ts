@@ -88,7 +88,8 @@ export class MqttClient {
   #opened = false;
   #budget = 0;
   /** Bytes waiting for the socket. */
-  readonly #out = new Outbox();
+  /** Bytes waiting for the socket; a QoS 0 request is settled once its packet is written. */
+  readonly #out = new Outbox((ref) => this.#pending.settle(ref, undefined));
   #closeAfterFlush = false;
   /** When to attempt, abandon and wait (reconnect.ts), woken by #linkAlarm. */
   readonly #link: LinkLifecycle;
@@ -420,7 +421,7 @@ export class MqttClient {
         case PUBLISHED: {
           // QoS 0 resolves once its bytes leave: the last packet queued carries the resolution
           const ref = a.ref;
-          if (!this.#pending.isQos0(ref) || !this.#out.whenLastWritten(() => this.#pending.settle(ref, undefined)))
+          if (!this.#pending.isQos0(ref) || !this.#out.whenLastWritten(ref))
             if (this.#pending.settle(ref, undefined)) this.#deferFlush = true;
           break;
         }

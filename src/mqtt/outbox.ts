@@ -5,24 +5,37 @@
  * window and queue).
  *
  * `take(max)` hands out up to `max` bytes (the socket's write budget), whole
- * packets joined, so a burst of small packets is one socket write. A callback
- * attached to a packet runs once its last byte was handed out (a QoS 0 publish
- * resolves then), or when the box is dropped with the connection.
+ * packets joined, so a burst of small packets is one socket write. A request
+ * attached to a packet is handed to `written` once the packet's last byte was
+ * handed out (a QoS 0 publish resolves then), or when the box is dropped with
+ * the connection.
  *
- * The packets wait in a ring of two arrays (bytes, callback) that only grows,
- * to the most packets ever waiting at once: an entry object per packet and an
- * array that grew and emptied again with every message were garbage on XS.
+ * The packets wait in a ring of two arrays (bytes, request) that only grows,
+ * to the most packets ever waiting at once: an entry object per packet, an
+ * array that grew and emptied again, and a callback closure per QoS 0 message
+ * were garbage on XS.
  */
-type Done = (() => void) | undefined;
+
+/** Requests attached to the same packet (rare: a packet normally carries its own message's). */
+class Several {
+  constructor(readonly refs: unknown[]) {}
+}
 
 export class Outbox {
   #data: (Uint8Array | undefined)[] = [];
-  #done: Done[] = [];
+  /** The request (or Several) attached to each packet, undefined for none. */
+  #refs: unknown[] = [];
+  readonly #written: (ref: unknown) => void;
   /** Ring index of the oldest packet, and how many wait. */
   #head = 0;
   #count = 0;
   /** Bytes held. */
   bytes = 0;
+
+  /** `written(ref)` is told of each request attached with whenLastWritten(), once its packet is written or dropped. */
+  constructor(written: (ref: unknown) => void) {
+    this.#written = written;
+  }
 
   get empty(): boolean {
     return this.#count === 0;
@@ -32,18 +45,25 @@ export class Outbox {
     if (this.#count === this.#data.length) this.#grow();
     const i = (this.#head + this.#count) % this.#data.length;
     this.#data[i] = data;
-    this.#done[i] = undefined;
+    this.#refs[i] = undefined;
     this.#count++;
     this.bytes += data.length;
   }
 
-  /** Runs `done` once the last packet pushed so far is written; false when the box is empty. */
-  whenLastWritten(done: () => void): boolean {
+  /** Tells `written` of `ref` (not undefined) once the last packet pushed so far is written; false when the box is empty. */
+  whenLastWritten(ref: unknown): boolean {
     if (this.#count === 0) return false;
     const i = (this.#head + this.#count - 1) % this.#data.length;
-    const before = this.#done[i];
-    this.#done[i] = before ? () => (before(), done()) : done;
+    const before = this.#refs[i];
+    if (before === undefined) this.#refs[i] = ref;
+    else if (before instanceof Several) before.refs.push(ref);
+    else this.#refs[i] = new Several([before, ref]);
     return true;
+  }
+
+  #tell(ref: unknown): void {
+    if (ref instanceof Several) for (const r of ref.refs) this.#written(r);
+    else if (ref !== undefined) this.#written(ref);
   }
 
   /** Up to `max` bytes from the head, whole packets joined; their callbacks run. */
@@ -88,32 +108,32 @@ export class Outbox {
     return joined;
   }
 
-  /** The oldest packet out of the ring; its callback runs. */
+  /** The oldest packet out of the ring; its request is told. */
   #shift(): Uint8Array {
     const d = this.#data[this.#head]!;
-    const done = this.#done[this.#head];
+    const ref = this.#refs[this.#head];
     this.#shiftQuiet();
-    done?.();
+    this.#tell(ref);
     return d;
   }
 
-  /** Forgets everything (the connection is gone); the callbacks run. */
+  /** Forgets everything (the connection is gone); the requests are told after. */
   drop(): void {
-    const dones: (() => void)[] = [];
+    const refs: unknown[] = [];
     while (this.#count > 0) {
-      const done = this.#done[this.#head];
-      if (done) dones.push(done);
+      const ref = this.#refs[this.#head];
+      if (ref !== undefined) refs.push(ref);
       this.#shiftQuiet();
     }
     this.bytes = 0;
-    for (const f of dones) f();
+    for (const r of refs) this.#tell(r);
   }
 
-  /** The oldest packet out of the ring, its callback not run. */
+  /** The oldest packet out of the ring, its request not told. */
   #shiftQuiet(): void {
     const i = this.#head;
     this.#data[i] = undefined;
-    this.#done[i] = undefined;
+    this.#refs[i] = undefined;
     this.#head = (i + 1) % this.#data.length;
     this.#count--;
   }
@@ -122,13 +142,13 @@ export class Outbox {
   #grow(): void {
     const size = this.#data.length;
     const data: (Uint8Array | undefined)[] = new Array(size === 0 ? 4 : size * 2).fill(undefined);
-    const done: Done[] = new Array(data.length).fill(undefined);
+    const refs: unknown[] = new Array(data.length).fill(undefined);
     for (let k = 0; k < this.#count; k++) {
       data[k] = this.#data[(this.#head + k) % size];
-      done[k] = this.#done[(this.#head + k) % size];
+      refs[k] = this.#refs[(this.#head + k) % size];
     }
     this.#data = data;
-    this.#done = done;
+    this.#refs = refs;
     this.#head = 0;
   }
 }

@@ -258,6 +258,8 @@ export class PublishWindow {
       if (qos === 0) {
         this.#out.send(this.#aliases.outgoing(packet), now);
         this.#out.push({ type: PUBLISHED, ref, reasonCode: 0 });
+        // its bytes are written: a borrowed message's packet serves the next one (an object a message was garbage on XS)
+        if (borrowed) this.#sparePacket = packet;
         return;
       }
       // nothing queued ahead and room in the window: straight out, without a trip through the queue

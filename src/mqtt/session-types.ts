@@ -133,7 +133,8 @@ export type SessionAction =
   /**
    * Bytes to write now. Those of a QoS 1/2 PUBLISH with a borrowed payload are a
    * kept buffer, written again once that message is acknowledged: write or copy
-   * them before handing the session its next acknowledgement.
+   * them before handing the session its next acknowledgement. The `packet` of a
+   * message with a borrowed payload is filled again by the next such message.
    */
   | { type: "send"; data: Uint8Array; packet: MqttPacket }
   | { type: "connected"; sessionPresent: boolean; connack: ConnackPacket }

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { createRequire } from "node:module";
 import {
+  emptyMessage,
+  encodeEmpty,
   CoapFormatError,
   Option,
   code,
@@ -252,5 +254,12 @@ describe("differential against coap-packet", () => {
         expect(e).toBeInstanceOf(CoapFormatError);
       }
     }
+  });
+});
+
+describe("encodeEmpty", () => {
+  test("gives the bytes encodeMessage gives an Empty message of each type, for any message id", () => {
+    for (const type of ["CON", "NON", "ACK", "RST"] as const)
+      for (const mid of [0, 1, 0xff, 0x100, 0x1234, 0xffff]) expect(encodeEmpty(type, mid)).toEqual(encodeMessage(emptyMessage(type, mid)));
   });
 });

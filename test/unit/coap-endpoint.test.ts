@@ -236,6 +236,30 @@ describe("server side and duplicate detection", () => {
     expect(sent(ep.handle(dgram(reqs[2], CLIENT), 10))).toHaveLength(1);
   });
 
+  test("the duplicate table holds at most maxDedup messages, the oldest going first, again and again", () => {
+    const ep = endpoint({ maxDedup: 4 });
+    const req = (mid: number) => encodeMessage({ type: "CON", code: Method.GET, messageId: mid, token: Uint8Array.of(mid & 0xff), options: [], payload: new Uint8Array(0) });
+    const answer = (mid: number, t: number) => {
+      const [inc] = app(ep.handle(dgram(req(mid), CLIENT), t)) as Extract<EndpointAction, { type: "incoming" }>[];
+      expect(inc?.type).toBe("incoming");
+      ep.handle({ type: "respond", exchange: inc.exchange, response: { code: ResponseCode.Content, payload: text(`r${mid}`) } }, t);
+    };
+    // three rounds through the ring (it grows to 4 and then turns)
+    for (let round = 0; round < 3; round++) {
+      const base = 100 * round;
+      for (let mid = base + 1; mid <= base + 6; mid++) answer(mid, mid);
+      // the last four are duplicates, answered from the table; the first two were forgotten and are new again
+      for (let mid = base + 3; mid <= base + 6; mid++) {
+        const again = ep.handle(dgram(req(mid), CLIENT), base + 10);
+        expect(app(again)).toEqual([]);
+        expect(str(sent(again)[0].payload)).toBe(`r${mid}`);
+      }
+      answer(base + 1, base + 11); // forgets base + 3, the oldest now
+      expect(app(ep.handle(dgram(req(base + 3), CLIENT), base + 12))).toMatchObject([{ type: "incoming" }]);
+    }
+    expect(() => endpoint({ maxDedup: 0 })).toThrow(/maxDedup/);
+  });
+
   test("duplicates are remembered for EXCHANGE_LIFETIME, then forgotten", () => {
     const ep = endpoint({ exchangeLifetimeMs: 1000 });
     const req = encodeMessage({ type: "NON", code: Method.GET, messageId: 1, token: Uint8Array.of(7), options: [], payload: new Uint8Array(0) });

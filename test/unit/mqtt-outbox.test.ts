@@ -7,7 +7,7 @@ import type { PublishPacket } from "../../src/mqtt/packets.js";
 describe("Outbox (the client's bytes waiting for the socket)", () => {
   test("packets side by side in one buffer leave as one view of it, without a copy", () => {
     const slab = new Uint8Array([1, 2, 3, 4, 5, 6, 7]);
-    const box = new Outbox();
+    const box = new Outbox((f) => (f as () => void)());
     box.push(slab.subarray(0, 3));
     box.push(slab.subarray(3, 7));
     const out = box.take(100);
@@ -18,7 +18,7 @@ describe("Outbox (the client's bytes waiting for the socket)", () => {
   });
 
   test("packets from different buffers are joined by a copy, in order, as far as the budget allows", () => {
-    const box = new Outbox();
+    const box = new Outbox((f) => (f as () => void)());
     box.push(new Uint8Array([1, 2]));
     box.push(new Uint8Array([3, 4]));
     box.push(new Uint8Array([5, 6, 7]));
@@ -31,7 +31,7 @@ describe("Outbox (the client's bytes waiting for the socket)", () => {
   });
 
   test("a ring that only grows: packets in order across wrap-around and growth, callbacks in order, a drop runs them after emptying", () => {
-    const box = new Outbox();
+    const box = new Outbox((f) => (f as () => void)());
     const order: number[] = [];
     let next = 0;
     let expected = 0;
@@ -57,7 +57,7 @@ describe("Outbox (the client's bytes waiting for the socket)", () => {
   });
 
   test("a callback runs when its packet's last byte is taken, or when the box is dropped", () => {
-    const box = new Outbox();
+    const box = new Outbox((f) => (f as () => void)());
     const seen: string[] = [];
     expect(box.whenLastWritten(() => seen.push("none"))).toBe(false);
     box.push(new Uint8Array([1, 2, 3]));
@@ -71,6 +71,22 @@ describe("Outbox (the client's bytes waiting for the socket)", () => {
     box.drop();
     expect(seen).toEqual(["a", "b"]);
     expect(box.bytes).toBe(0);
+  });
+
+  test("several requests on the same packet are told in order, when it is written or dropped", () => {
+    const told: unknown[] = [];
+    const box = new Outbox((ref) => told.push(ref));
+    box.push(new Uint8Array([1]));
+    for (const r of ["a", "b", "c"]) box.whenLastWritten(r);
+    box.push(new Uint8Array([2]));
+    box.whenLastWritten("d");
+    box.take(1);
+    expect(told).toEqual(["a", "b", "c"]);
+    box.push(new Uint8Array([3]));
+    box.whenLastWritten("e");
+    box.whenLastWritten("f");
+    box.drop();
+    expect(told).toEqual(["a", "b", "c", "d", "e", "f"]);
   });
 });
 
