@@ -234,6 +234,8 @@ interface Window {
   usedLast: number;
   usedLowFirstHalf: number;
   usedLowSecondHalf: number;
+  /** The same low on the ESP32's terms: slots at 16 bytes (32 here), chunks as they are (an upper bound). */
+  usedLowSecondHalfEsp32: number;
   allocatedFirst: number;
   allocatedLast: number;
 }
@@ -252,6 +254,7 @@ function windowOf(who: string, lines: readonly string[], from: number): Window {
     usedLast: used[used.length - 1],
     usedLowFirstHalf: Math.min(...used.slice(0, half)),
     usedLowSecondHalf: Math.min(...used.slice(half)),
+    usedLowSecondHalfEsp32: Math.min(...samples.slice(half).map((s) => s.slotsUsed / 2 + s.chunksUsed)),
     allocatedFirst: samples[0].slotsAllocated + samples[0].chunksAllocated,
     allocatedLast: samples[samples.length - 1].slotsAllocated + samples[samples.length - 1].chunksAllocated,
   };
@@ -488,7 +491,9 @@ async function observeGarbage(sdk: ModdableSdk, emit: Emit): Promise<void> {
       samples: m.seconds,
       used_low_second_half: m.usedLowSecondHalf,
       used_low_first_half: m.usedLowFirstHalf,
+      used_low_second_half_esp32: m.usedLowSecondHalfEsp32,
       peer_used_low_second_half: q.usedLowSecondHalf,
+      peer_used_low_second_half_esp32: q.usedLowSecondHalfEsp32,
       allocated_last: m.allocatedLast,
       peer_allocated_last: q.allocatedLast,
       platform: PLATFORM,
