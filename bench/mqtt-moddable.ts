@@ -210,11 +210,20 @@ new MQTTClient({
 	}
 });
 `;
+  return peerProgram(dir, main, []);
+}
+
+/**
+ * Writes a peer program's main.js and its manifest (Moddable's net, io and 419 MQTT
+ * client, after the fragments in `first`) into `dir`; returns the manifest's path.
+ */
+function peerProgram(dir: string, main: string, first: string[]): string {
   writeIfChanged(join(dir, "main.js"), main);
   const manifest = {
     include: [
       "$(MODDABLE)/examples/manifest_base.json",
       "$(MODDABLE)/examples/manifest_net.json",
+      ...first,
       "$(MODDABLE)/modules/io/manifest.json",
       "$(MODDABLE)/examples/io/tcp/mqttclient/manifest_mqttclient.json",
     ],
@@ -415,21 +424,8 @@ new MQTTClient({
 	}
 });
 `;
-  writeIfChanged(join(dir, "main.js"), main);
-  const manifest = {
-    include: [
-      "$(MODDABLE)/examples/manifest_base.json",
-      "$(MODDABLE)/examples/manifest_net.json",
-      // the same UDP socket as mote's lin build (manifest_host.json): woken per datagram, not polled
-      "$(MOTE)/boards/desktop/manifest_udp.json",
-      "$(MODDABLE)/modules/io/manifest.json",
-      "$(MODDABLE)/examples/io/tcp/mqttclient/manifest_mqttclient.json",
-    ],
-    modules: { "*": "./main" },
-  };
-  const file = join(dir, "manifest.json");
-  writeIfChanged(file, JSON.stringify(manifest, null, 2));
-  return file;
+  // the same UDP socket as mote's lin build (manifest_host.json): woken per datagram, not polled
+  return peerProgram(dir, main, ["$(MOTE)/boards/desktop/manifest_udp.json"]);
 }
 
 async function observeGarbage(sdk: ModdableSdk, emit: Emit): Promise<void> {
