@@ -314,7 +314,8 @@ export function decodeMessage(data: Uint8Array, opts?: DecodeOptions): CoapMessa
     if (number > 65535) throw new CoapFormatError("truncated-option", `option number ${number}`, headerOf(head));
     if (i + length > data.length) throw new CoapFormatError("truncated-option", `option ${number} value`, headerOf(head), number);
     if (++count > maxOptions) throw new CoapFormatError("too-many-options", `> ${maxOptions}`, headerOf(head));
-    const value = data.subarray(i, i + length);
+    // an empty value (Content-Format 0, Observe 0, If-None-Match) is the shared empty array, not a view: a view is 4 slots on XS
+    const value = length === 0 ? EMPTY : data.subarray(i, i + length);
     i += length;
     const r = OPTION_RULES.get(number);
     if (r === undefined) {
