@@ -890,6 +890,6 @@ function coapJson(uri: string, result: CoapResult | { error: string }): Record<s
   if ("error" in result) return { uri, error: result.error };
   const text = decodeText(result.payload);
   return text !== undefined
-    ? { uri, code: result.code, observe: result.observe, payload: text }
-    : { uri, code: result.code, observe: result.observe, payloadHex: encodeHex(result.payload.subarray(0, 1024)) };
+    ? { uri, code: result.codeText, observe: result.observe, payload: text }
+    : { uri, code: result.codeText, observe: result.observe, payloadHex: encodeHex(result.payload.subarray(0, 1024)) };
 }

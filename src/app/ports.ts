@@ -89,9 +89,10 @@ export interface MqttLink {
 
 export type MqttConnector = (options: MqttLinkOptions, onEvent: (event: MqttLinkEvent) => void) => MqttLink;
 
+/** What the program reads of a CoAP response: the client's `CoapResponse` is one, handed over as it is. */
 export interface CoapResult {
   /** Response code as "2.05". */
-  readonly code: string;
+  readonly codeText: string;
   readonly payload: Uint8Array;
   /** Observe sequence number of a notification (RFC 7641 §3.2), if any. */
   readonly observe?: number;

@@ -440,10 +440,10 @@ export function emptyMessage(type: CoapType, messageId: number): CoapMessage {
   return { type, code: 0, messageId, token: EMPTY, options: [], payload: EMPTY };
 }
 
-/** The 4 bytes of an Empty message (§4.1: code 0.00, no token, options or payload), without a message object to encode. */
-export function encodeEmpty(type: CoapType, messageId: number): Uint8Array {
-  const out = new Uint8Array(4);
+/** The 4 bytes of an Empty message (§4.1: code 0.00, no token, options or payload), without a message object to encode; into `out` if given. */
+export function encodeEmpty(type: CoapType, messageId: number, out = new Uint8Array(4)): Uint8Array {
   out[0] = 0x40 | (TYPE_NUMBERS[type] << 4);
+  out[1] = 0;
   out[2] = messageId >> 8;
   out[3] = messageId & 0xff;
   return out;

@@ -73,6 +73,10 @@ export type ExchangeFailure =
   | "bad-response"; // the response could not be accepted (unknown critical option ...)
 
 export type EndpointAction =
+  /**
+   * A datagram to send now. The bytes of an Empty ACK or RST are written over by the
+   * next one: send (or copy) them before the endpoint's next handle().
+   */
   | { type: "send"; peer: Peer; data: Uint8Array }
   /** The final response of a client exchange (body assembled unless `stream`). */
   | { type: "response"; id: number; response: CoapMessage }

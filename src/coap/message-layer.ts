@@ -101,11 +101,19 @@ export class MessageLayer {
     this.send(peer, wire, out);
   }
 
-  /** reply() of an Empty ACK or RST (the acknowledgement of every CON notification: no message object made, no bytes kept). */
+  /**
+   * reply() of an Empty ACK or RST (the acknowledgement of every CON notification): no
+   * message object made, no bytes kept, and its 4 bytes written over the last ones, as the
+   * "send" action allows (endpoint-types.ts: a datagram made new per notification was
+   * garbage on XS). A duplicate gets bytes of its own (dedup.ts).
+   */
   replyEmpty(peer: Peer, type: typeof ACK | typeof RST, mid: number, dedupKey: number | undefined, out: EndpointAction[]): void {
     if (dedupKey !== undefined) this.#dedup.setEmptyReply(dedupKey, type);
-    this.send(peer, encodeEmpty(type, mid), out);
+    this.send(peer, encodeEmpty(type, mid, this.#emptyBytes), out);
   }
+
+  /** The bytes of the last Empty reply (replyEmpty). */
+  readonly #emptyBytes = new Uint8Array(4);
 
   // -------------------------------------------------------------------------
   // Duplicate detection (§4.5): dedup.ts

@@ -112,14 +112,14 @@ export class FakeCoap implements CoapPort {
   cancelled: string[] = [];
   get(uri: string, cb: (r: CoapResult | { error: string }) => void): void {
     this.gets.push(uri);
-    cb({ code: "2.05", payload: encodeUtf8(`value of ${uri}`) });
+    cb({ codeText: "2.05", payload: encodeUtf8(`value of ${uri}`) });
   }
   observe(uri: string, cb: (r: CoapResult | { error: string }) => void): { cancel(): void } {
     this.observers.set(uri, cb);
     return { cancel: () => void this.cancelled.push(uri) };
   }
   notify(uri: string, text: string, observe = 1): void {
-    this.observers.get(uri)?.({ code: "2.05", payload: encodeUtf8(text), observe });
+    this.observers.get(uri)?.({ codeText: "2.05", payload: encodeUtf8(text), observe });
   }
 }
 

@@ -261,5 +261,9 @@ describe("encodeEmpty", () => {
   test("gives the bytes encodeMessage gives an Empty message of each type, for any message id", () => {
     for (const type of ["CON", "NON", "ACK", "RST"] as const)
       for (const mid of [0, 1, 0xff, 0x100, 0x1234, 0xffff]) expect(encodeEmpty(type, mid)).toEqual(encodeMessage(emptyMessage(type, mid)));
+    // into a buffer used before: every byte written
+    const into = Uint8Array.of(0xff, 0xff, 0xff, 0xff);
+    expect(encodeEmpty("ACK", 0x0102, into)).toBe(into);
+    expect(into).toEqual(encodeMessage(emptyMessage("ACK", 0x0102)));
   });
 });

@@ -102,7 +102,7 @@ const HOT: Record<string, string[]> = {
   "src/coap/observe.ts": ["isFresh", "reregisterAt"],
   "src/coap/blockwise.ts": ["szxFor", "nextRequest", "acceptBlock2"],
   "src/coap/client.ts": ["new Response", "requestPayload", "get", "request", "#start", "#feed", "#onAction", "#nearestDeadline"],
-  "src/app/adapters/coap.ts": ["result", "notification", "get", "deliver"],
+  "src/app/adapters/coap.ts": ["notification", "get", "deliver"],
   "src/app/ports.ts": ["isCoapFailure"],
 };
 

@@ -11,14 +11,10 @@ import type { CoapHost } from "../../coap/driver.js";
 import { platformHost } from "../../coap/host.js";
 import type { CoapPort, CoapResult } from "../ports.js";
 
-function result(r: CoapResponse): CoapResult {
-  return { code: r.codeText, payload: r.payload, observe: r.observe };
-}
-
-/** A notification for the program (per message: no literal here, test/unit/hot-path-literals.test.ts). */
+/** A notification for the program (per message: no literal here, test/unit/hot-path-literals.test.ts); the response itself, not a copy. */
 function notification(r: CoapResponse): CoapResult | { error: string } {
   // RFC 7641 §3.2: a notification with an error code ends the relation.
-  return r.ok ? result(r) : refusal(r);
+  return r.ok ? r : refusal(r);
 }
 
 function refusal(r: CoapResponse): { error: string } {
@@ -43,7 +39,7 @@ export function coapPort(host: CoapHost): CoapPort & { close(): void } {
         return;
       }
       c.get(uri).then(
-        (r) => callback(result(r)),
+        (r) => callback(r),
         (e) => callback(failure(e)),
       );
     },
