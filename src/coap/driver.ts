@@ -70,7 +70,7 @@ export class EndpointDriver {
   #armed: number | undefined;
   #link: DriverLink | undefined;
   readonly #pending: EndpointEvent[] = [];
-  /** The endpoint's actions for one event, emptied for the next (one array, not one per datagram). */
+  /** The array the endpoint appends its actions to, kept between events (one array, not one per datagram; see #run). */
   readonly #actions: EndpointAction[] = [];
   /** Entries of #actions already carried out (see #run). */
   #ran = 0;
