@@ -887,7 +887,7 @@ const noCrypto: OtaCrypto = Object.freeze({
 });
 
 function coapJson(uri: string, result: CoapResult | { error: string }): Record<string, unknown> {
-  if ("error" in result) return { uri, error: result.error };
+  if (isCoapFailure(result)) return { uri, error: result.error };
   const text = decodeText(result.payload);
   return text !== undefined
     ? { uri, code: result.codeText, observe: result.observe, payload: text }
