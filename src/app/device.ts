@@ -807,7 +807,7 @@ export class DeviceApp {
     if (this.#commandObservations.size >= limit)
       throw new CommandError("bad-payload", "coap", `at most ${limit} observations`);
     const relation = coap.observe(uri, (result) => {
-      if ("error" in result) {
+      if (isCoapFailure(result)) {
         this.#commandObservations.get(uri)?.cancel();
         this.#commandObservations.delete(uri);
         this.#publishJson(topic, coapJson(uri, result));
